@@ -1,0 +1,1 @@
+//! Criterion benchmarks for emrebuild live in this package; see `cargo bench -p emrebuild-benches`.

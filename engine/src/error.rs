@@ -1,0 +1,135 @@
+//! The engine's one error type.
+//!
+//! Decoders work on byte slices and know offsets but not paths: they return [`DecodeError`]
+//! (offset, what was expected, what was found). The file layer attaches the path and turns it
+//! into [`Error::Decode`]. Every message is lower-case and quotes the bad value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A decoding failure inside one byte buffer: where, and what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at byte {offset}: {kind}")]
+pub struct DecodeError {
+    /// Byte offset, relative to the start of the file once [`DecodeError::shifted`] has been applied.
+    pub offset: u64,
+    /// What went wrong.
+    pub kind: DecodeKind,
+}
+
+/// The distinct kinds of decoding failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeKind {
+    /// The buffer ends before the structure does.
+    #[error("truncated: expected {expected}, found {found} bytes")]
+    Truncated { expected: String, found: u64 },
+    /// A magic number does not match.
+    #[error("bad magic: expected {expected}, found {found}")]
+    BadMagic { expected: String, found: String },
+    /// A stored checksum does not match the data.
+    #[error("bad checksum: expected {expected:#010x}, found {found:#010x}")]
+    BadChecksum { expected: u32, found: u32 },
+    /// A field holds a value the format does not allow.
+    #[error("invalid {field}: expected {expected}, found {found}")]
+    Invalid { field: &'static str, expected: String, found: String },
+    /// A compressed payload does not decode.
+    #[error("{codec} payload does not decompress: {detail}")]
+    Decompress { codec: &'static str, detail: String },
+}
+
+impl DecodeError {
+    /// A new error at `offset`.
+    pub fn new(offset: u64, kind: DecodeKind) -> Self {
+        Self { offset, kind }
+    }
+
+    /// Truncation: `expected` describes what was being read, `found` how many bytes remained.
+    pub fn truncated(offset: u64, expected: impl Into<String>, found: u64) -> Self {
+        Self::new(offset, DecodeKind::Truncated { expected: expected.into(), found })
+    }
+
+    /// A field with a value the format does not allow.
+    pub fn invalid(
+        offset: u64,
+        field: &'static str,
+        expected: impl Into<String>,
+        found: impl fmt::Display,
+    ) -> Self {
+        Self::new(
+            offset,
+            DecodeKind::Invalid { field, expected: expected.into(), found: found.to_string() },
+        )
+    }
+
+    /// The same error with its offset moved by `base` (a buffer that starts at `base` in the file).
+    #[must_use]
+    pub fn shifted(mut self, base: u64) -> Self {
+        self.offset += base;
+        self
+    }
+
+    /// Attach the file this buffer came from.
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
+        Error::Decode { path: path.into(), source: self }
+    }
+}
+
+/// Every error the engine reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system error on a file.
+    #[error("{}: cannot {op}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Corrupt or unexpected bytes in a file.
+    #[error("{}: {source}", path.display())]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: DecodeError,
+    },
+    /// A path that does not name a segment file.
+    #[error("{}: not a segment file: {reason}", path.display())]
+    NotSegmentFile { path: PathBuf, reason: String },
+    /// A configuration file or option that cannot be used.
+    #[error("{}: {detail}", path.display())]
+    Config { path: PathBuf, detail: String },
+    /// A request that cannot be carried out as given (no path involved).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// An I/O error on `path` while doing `op` ("open", "read", "write", ...).
+    pub fn io(path: impl AsRef<Path>, op: &'static str, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), op, source }
+    }
+
+    /// The file this error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Decode { path, .. }
+            | Error::NotSegmentFile { path, .. }
+            | Error::Config { path, .. } => Some(path),
+            Error::Usage(_) => None,
+        }
+    }
+
+    /// The byte offset this error is about, if any.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Decode { source, .. } => Some(source.offset),
+            _ => None,
+        }
+    }
+}

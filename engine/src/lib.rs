@@ -1,0 +1,14 @@
+//! emrebuild's engine: ColumnStore's on-disk formats, the parallel scan of segment files,
+//! and the rebuild of the extent map.
+//!
+//! No printing, no process exit, no CLI crates: the binary (`cli/`) owns every policy.
+#![deny(unsafe_code)]
+
+pub mod cursor;
+pub mod em;
+pub mod error;
+pub mod fsutil;
+pub mod seg;
+pub mod types;
+
+pub use error::{DecodeError, DecodeKind, Error, Result};
