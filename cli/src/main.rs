@@ -1,1 +1,54 @@
-fn main(){}
+//! `emrebuild`: rebuild, verify and back up the extent map of MariaDB ColumnStore.
+
+mod cmd;
+mod exit;
+mod output;
+
+use clap::{Parser, Subcommand};
+use exit::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "emrebuild", version, about = "Rebuild, verify and back up the extent map of MariaDB ColumnStore")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print an extent map (BRM_saves_em) as mcsRebuildEM -s, editem -d, CSV or JSON.
+    Dump(cmd::dump::Args),
+    /// Compare two extent maps logically (exit 0 equal, 1 different, 2 error).
+    Diff(cmd::diff::Args),
+    /// Write an extent map in another format version, atomically.
+    Convert(cmd::convert::Args),
+    /// Show the header, chunks and checksums of segment files.
+    Inspect(cmd::inspect::Args),
+    /// Generate a real-format data tree with its ground-truth extent map.
+    Gen(cmd::gen::Args),
+    /// Rebuild the extent map from the segment files of every DBRoot.
+    Rebuild(cmd::rebuild::Args),
+    /// Generate a small tree, rebuild it and compare with the ground truth.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    output::reset_sigpipe();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Dump(a) => cmd::dump::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Gen(a) => cmd::gen::run(a),
+        Command::Rebuild(a) => cmd::rebuild::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(err) => {
+            output::error_line(&err);
+            ExitCode::Error.into()
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod em;
 pub mod error;
 pub mod fsutil;
+pub mod progress;
 pub mod seg;
 pub mod types;
 

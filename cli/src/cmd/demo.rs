@@ -1,0 +1,10 @@
+//! `emrebuild demo` (being written).
+
+use crate::exit::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: &Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("demo is not yet available")
+}

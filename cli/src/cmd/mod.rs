@@ -1,0 +1,9 @@
+//! One module per subcommand: an `Args` struct (clap derive) and `run(&Args)`.
+
+pub mod convert;
+pub mod demo;
+pub mod diff;
+pub mod dump;
+pub mod gen;
+pub mod inspect;
+pub mod rebuild;
