@@ -4,11 +4,14 @@
 //! No printing, no process exit, no CLI crates: the binary (`cli/`) owns every policy.
 #![deny(unsafe_code)]
 
+pub mod catalog;
+pub mod config;
 pub mod cursor;
 pub mod em;
 pub mod error;
 pub mod fsutil;
 pub mod progress;
+pub mod rebuild;
 pub mod seg;
 pub mod types;
 

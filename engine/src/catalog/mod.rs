@@ -1,0 +1,1 @@
+//! The system catalog (SYSTABLE / SYSCOLUMN): layout, reader and token checks (catalog spec).

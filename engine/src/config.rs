@@ -1,0 +1,1 @@
+//! Columnstore.xml: the DBRoots and the DBRMRoot prefix.

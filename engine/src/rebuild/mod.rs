@@ -1,0 +1,1 @@
+//! Rebuild: walk → plan → scan → merge → place → write.
