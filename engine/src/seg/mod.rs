@@ -1,2 +1,21 @@
 //! Segment data files: paths, compressed and uncompressed layouts, blocks, dictionaries,
 //! tokens and the NULL/EMPTY markers (segment spec §1–§6).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`path`] | OID/partition/segment ⇄ `000.dir/…/FILE000.cdf` (SEG §1.1–1.2) |
+//! | [`datatype`] | `ColDataType` codes (SEG §3.2.1) |
+//! | [`markers`] | NULL/EMPTY values of every type and width, one table (SEG §5.1) |
+//! | [`header`] | compressed-file control header v2/v3 (SEG §3.2) |
+//! | [`pointers`] | chunk pointer section (SEG §3.4) |
+//! | [`chunk`] | chunk header, checksum, snappy/LZ4 codecs (SEG §3.5) |
+//! | [`token`] | dictionary tokens in column files (SEG §6.2) |
+//! | [`dict`] | dictionary (string store) blocks (SEG §6.1) |
+//! | [`writer`] | writing compressed segment files (fixtures, tests) |
+//! | [`file`] | opening a segment file: one block/chunk interface, mmap or read |
+//! | [`inspect`] | a serialisable description of one file (`emrebuild inspect`) |
+
+pub mod datatype;
+pub mod header;
+pub mod markers;
+pub mod path;

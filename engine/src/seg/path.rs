@@ -1,0 +1,239 @@
+//! Segment-file paths: OID, partition and segment ⇄ the six path components (SEG §1.1–1.2).
+//!
+//! | level | content | format |
+//! |---|---|---|
+//! | A | `(oid >> 24) & 0xFF` | `%03u.dir` |
+//! | B | `(oid >> 16) & 0xFF` | `%03u.dir` |
+//! | C | `(oid >> 8) & 0xFF` | `%03u.dir` |
+//! | D | `oid & 0xFF` | `%03u.dir` |
+//! | E | partition (u32) | `%03u.dir`, **not** limited to three digits (`1000.dir`) |
+//! | file | segment, low 8 bits | `FILE%03d.cdf` |
+//!
+//! Parsing is ColumnStore's `fileName2Oid` with one deliberate difference (SEG §1.2,
+//! recommendation): partition directories of more than three digits, and partitions ≥ 256,
+//! are accepted. Work files of the DML chunk manager (`FILE000.cdf.tmp`, `.chk`, `.hdr`,
+//! `.rlc`, `.orig`) are not segment files.
+//!
+//! ```
+//! use emengine::seg::path::{parse_segment_path, segment_rel_path};
+//! use emengine::types::{Oid, SegmentId};
+//! use std::path::Path;
+//!
+//! let id = parse_segment_path(Path::new("data1/000.dir/000.dir/011.dir/193.dir/000.dir/FILE000.cdf")).unwrap();
+//! assert_eq!(id, SegmentId { oid: Oid(3009), partition: 0, segment: 0 });
+//! assert_eq!(segment_rel_path(id), Path::new("000.dir/000.dir/011.dir/193.dir/000.dir/FILE000.cdf"));
+//! ```
+
+use crate::types::{Oid, SegmentId};
+use std::path::{Path, PathBuf};
+
+/// Suffixes of the DML chunk manager's work files next to a segment file.
+pub const WORK_FILE_SUFFIXES: [&str; 5] = ["tmp", "chk", "hdr", "rlc", "orig"];
+
+/// The path of a segment file relative to its DBRoot, as `Convertor::oid2FileName` builds it.
+///
+/// Only the low 8 bits of the segment are used, as in ColumnStore.
+pub fn segment_rel_path(id: SegmentId) -> PathBuf {
+    let oid = id.oid.0 as u32;
+    let mut p = PathBuf::with_capacity(48);
+    for shift in [24u32, 16, 8, 0] {
+        p.push(format!("{:03}.dir", (oid >> shift) & 0xFF));
+    }
+    p.push(format!("{:03}.dir", id.partition));
+    p.push(format!("FILE{:03}.cdf", id.segment & 0xFF));
+    p
+}
+
+/// The segment file named by `path` (its last six components), or why it is not one.
+///
+/// Accepts four OID directories of exactly three digits with a value below 256, a partition
+/// directory of three or more digits as ColumnStore writes it (`%03u`: no extra leading zeros),
+/// and a file name `FILEnnn.cdf` with three digits.
+pub fn parse_segment_path(path: &Path) -> Result<SegmentId, String> {
+    let mut names = path.iter().rev();
+    let file = names.next().ok_or_else(|| "empty path".to_string())?;
+    let file = file
+        .to_str()
+        .ok_or_else(|| "file name is not UTF-8".to_string())?;
+    let segment = parse_file_name(file)?;
+
+    let mut dirs = [""; 5];
+    for slot in dirs.iter_mut().rev() {
+        let name = names.next().ok_or_else(|| {
+            "expected five directories (four OID bytes and the partition) above the file"
+                .to_string()
+        })?;
+        *slot = name
+            .to_str()
+            .ok_or_else(|| "directory name is not UTF-8".to_string())?;
+    }
+
+    let mut oid: u32 = 0;
+    for (level, dir) in dirs[..4].iter().enumerate() {
+        let digits = dir_digits(dir)?;
+        if digits.len() != 3 {
+            return Err(format!(
+                "OID directory {dir:?} must have exactly three digits"
+            ));
+        }
+        let byte: u32 = digits
+            .parse()
+            .map_err(|_| format!("bad OID directory {dir:?}"))?;
+        if byte > 255 {
+            return Err(format!(
+                "OID directory {dir:?} is not a byte (must be below 256)"
+            ));
+        }
+        if level == 0 && byte > 127 {
+            return Err(format!(
+                "OID directory {dir:?} gives an OID above {} (the largest OID)",
+                i32::MAX
+            ));
+        }
+        oid = (oid << 8) | byte;
+    }
+
+    let pdir = dirs[4];
+    let digits = dir_digits(pdir)?;
+    if digits.len() < 3 {
+        return Err(format!(
+            "partition directory {pdir:?} must have at least three digits"
+        ));
+    }
+    if digits.len() > 3 && digits.starts_with('0') {
+        return Err(format!(
+            "partition directory {pdir:?} has leading zeros ColumnStore never writes"
+        ));
+    }
+    let partition: u32 = digits
+        .parse()
+        .map_err(|_| format!("partition directory {pdir:?} is larger than a 32-bit partition"))?;
+
+    Ok(SegmentId {
+        oid: Oid(oid as i32),
+        partition,
+        segment,
+    })
+}
+
+/// The digits of a `<digits>.dir` directory name.
+fn dir_digits(dir: &str) -> Result<&str, String> {
+    match dir.strip_suffix(".dir") {
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => Ok(d),
+        _ => Err(format!("directory {dir:?} is not <digits>.dir")),
+    }
+}
+
+/// The segment number of a `FILEnnn.cdf` name.
+fn parse_file_name(file: &str) -> Result<u16, String> {
+    if let Some((stem, suffix)) = file.rsplit_once('.') {
+        if WORK_FILE_SUFFIXES.contains(&suffix) && stem.ends_with(".cdf") {
+            return Err(format!(
+                "{file:?} is a work file (.{suffix}), not a segment file"
+            ));
+        }
+    }
+    let digits = file
+        .strip_prefix("FILE")
+        .and_then(|r| r.strip_suffix(".cdf"))
+        .ok_or_else(|| format!("file name {file:?} is not FILEnnn.cdf"))?;
+    if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "file name {file:?} must have exactly three digits after FILE"
+        ));
+    }
+    digits
+        .parse()
+        .map_err(|_| format!("file name {file:?} is not FILEnnn.cdf"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(oid: i32, partition: u32, segment: u16) -> SegmentId {
+        SegmentId {
+            oid: Oid(oid),
+            partition,
+            segment,
+        }
+    }
+
+    #[test]
+    fn spec_example_3009() {
+        let p = Path::new(
+            "/var/lib/columnstore/data1/000.dir/000.dir/011.dir/193.dir/000.dir/FILE000.cdf",
+        );
+        assert_eq!(parse_segment_path(p), Ok(id(3009, 0, 0)));
+    }
+
+    #[test]
+    fn large_partitions() {
+        assert_eq!(
+            segment_rel_path(id(3009, 1000, 3)),
+            Path::new("000.dir/000.dir/011.dir/193.dir/1000.dir/FILE003.cdf")
+        );
+        let p = Path::new("000.dir/000.dir/011.dir/193.dir/256.dir/FILE001.cdf");
+        assert_eq!(parse_segment_path(p), Ok(id(3009, 256, 1)));
+        let p = Path::new("000.dir/000.dir/011.dir/193.dir/4294967295.dir/FILE001.cdf");
+        assert_eq!(parse_segment_path(p), Ok(id(3009, u32::MAX, 1)));
+    }
+
+    #[test]
+    fn rejects() {
+        let bad = [
+            (
+                "000.dir/000.dir/011.dir/193.dir/000.dir/FILE000.cdf.tmp",
+                "work file",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/000.dir/FILE000.cdf.orig",
+                "work file",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/000.dir/FILE0000.cdf",
+                "three digits",
+            ),
+            (
+                "000.dir/000.dir/011.dir/256.dir/000.dir/FILE000.cdf",
+                "below 256",
+            ),
+            (
+                "000.dir/000.dir/11.dir/193.dir/000.dir/FILE000.cdf",
+                "exactly three",
+            ),
+            (
+                "000.dir/011.dir/193.dir/000.dir/FILE000.cdf",
+                "five directories",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/00.dir/FILE000.cdf",
+                "at least three",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/0256.dir/FILE000.cdf",
+                "leading zeros",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/99999999999.dir/FILE000.cdf",
+                "32-bit",
+            ),
+            (
+                "128.dir/000.dir/011.dir/193.dir/000.dir/FILE000.cdf",
+                "largest OID",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/000.dir/versionbuffer.cdf",
+                "FILEnnn.cdf",
+            ),
+            (
+                "000.dir/000.dir/0x1.dir/193.dir/000.dir/FILE000.cdf",
+                "<digits>.dir",
+            ),
+        ];
+        for (p, why) in bad {
+            let err = parse_segment_path(Path::new(p)).unwrap_err();
+            assert!(err.contains(why), "{p}: {err}");
+        }
+    }
+}
