@@ -1,1 +1,21 @@
 //! The extent-map save file `BRM_saves_em` (extent-map spec §1–§3, §5).
+//!
+//! * [`header`]: magic numbers, versions, sizes, the 12-byte header;
+//! * [`record`]: one extent record in its V4 and V5 layouts;
+//! * [`cp`]: casual-partitioning data (min/max, state, sentinels);
+//! * [`freelist`]: free-list slots and the loader's free-list rebuild;
+//! * [`file`]: a whole file ([`ExtentMap`]): parse, read, encode, write;
+//! * [`text`]: human- and machine-readable dumps (mcsRebuildEM, editem, CSV, JSON);
+//! * [`diff`]: logical comparison of two maps.
+
+pub mod cp;
+pub mod file;
+pub mod freelist;
+pub mod header;
+pub mod record;
+
+pub use cp::{CasualPartition, CpState, SentinelKind};
+pub use file::ExtentMap;
+pub use freelist::FreeSlot;
+pub use header::{EmHeader, EmVersion};
+pub use record::ExtentRecord;

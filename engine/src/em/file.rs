@@ -1,0 +1,280 @@
+//! A whole `BRM_saves_em` file (EM §1.6): header, records, free list.
+//!
+//! | off                        | size          | contents |
+//! |----------------------------|---------------|----------|
+//! | 0                          | 12            | header ([`EmHeader`]) |
+//! | 12                         | nEM × 64 / 96 | extent records ([`ExtentRecord`], V4 / V5) |
+//! | 12 + nEM × record_len      | nFL × 16      | free-list slots ([`FreeSlot`]); may be short (never read by ColumnStore) |
+//!
+//! Reading accepts V4 and V5, records in any order, and a short or truncated free list (the
+//! complete slots are kept). It rejects another magic, nEM = 0, a records region shorter than
+//! nEM records, and bytes beyond the declared free list — always with the byte offset.
+//! Writing emits records in ascending LBID order with zero padding and the free list
+//! ColumnStore's loader would rebuild ([`derive`]), so the output is byte-for-byte what HEAD
+//! saves after loading the same extents.
+//!
+//! ```
+//! use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
+//! use emengine::types::{DbRootId, Lbid, Oid};
+//! let rec = ExtentRecord {
+//!     range_start: Lbid(0), range_size: 8, oid: Oid(1001), block_offset: 0, hwm: 0,
+//!     partition: 0, segment: 0, dbroot: DbRootId(1), col_width: 8, status: 0,
+//!     cp: CasualPartition::narrow(CpState::VALID, i64::MAX, i64::MIN),
+//! };
+//! let bytes = ExtentMap::from_extents(vec![rec]).encode(EmVersion::V5);
+//! assert_eq!(bytes.len(), 12 + 96 + 50 * 16);
+//! assert_eq!(&bytes[..12], &[0x20, 0x8b, 0xf7, 0x76, 1, 0, 0, 0, 50, 0, 0, 0]);
+//! // FL[0] = {8192, 2^26 - 8}
+//! assert_eq!(&bytes[108..124], &[0, 0x20, 0, 0, 0, 0, 0, 0, 0xf8, 0xff, 0xff, 0x03, 0, 0, 0, 0]);
+//! let back = ExtentMap::parse(&bytes).unwrap();
+//! assert_eq!(back.extents, vec![rec]);
+//! ```
+
+use super::freelist::{derive, FreeSlot};
+use super::header::{EmHeader, EmVersion, FREE_SLOT_LEN, HEADER_LEN};
+use super::record::ExtentRecord;
+use crate::error::{DecodeError, Error};
+use crate::fsutil::write_atomic;
+use std::borrow::Cow;
+use std::path::Path;
+
+/// A decoded extent map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtentMap {
+    /// The version the map was read as (V5 for maps built in memory).
+    pub version: EmVersion,
+    /// The extent records, in file order.
+    pub extents: Vec<ExtentRecord>,
+    /// The free-list slots as stored (empty ones included); informational only.
+    pub free_list: Vec<FreeSlot>,
+}
+
+impl ExtentMap {
+    /// Decode a whole file image. Errors carry the byte offset in `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let header = EmHeader::parse(bytes)?;
+        let version = header.version;
+        let n = u64::from(header.n_extents);
+        if n == 0 {
+            return Err(DecodeError::invalid(
+                4,
+                "extent count (nEM)",
+                "at least 1 (ColumnStore refuses to load an empty extent map)",
+                0,
+            ));
+        }
+        let rec_len = version.record_len() as u64;
+        let len = bytes.len() as u64;
+        let body = len - HEADER_LEN as u64;
+        if body < n * rec_len {
+            let complete = body / rec_len;
+            return Err(DecodeError::truncated(
+                HEADER_LEN as u64 + complete * rec_len,
+                format!(
+                    "extent record {} of {n} (version {}, {rec_len} bytes)",
+                    complete + 1,
+                    version.number()
+                ),
+                body - complete * rec_len,
+            ));
+        }
+        let records_end = HEADER_LEN + (n * rec_len) as usize;
+        let declared_fl = u64::from(header.n_free) * FREE_SLOT_LEN as u64;
+        let fl_len = len - records_end as u64;
+        if fl_len > declared_fl {
+            return Err(DecodeError::invalid(
+                records_end as u64 + declared_fl,
+                "file length",
+                format!(
+                    "at most {} bytes (12 + {n} × {rec_len} + {} × 16)",
+                    records_end as u64 + declared_fl,
+                    header.n_free
+                ),
+                format!(
+                    "{len} bytes, {} past the declared free list",
+                    fl_len - declared_fl
+                ),
+            ));
+        }
+        let records = &bytes[HEADER_LEN..records_end];
+        let extents: Option<Vec<ExtentRecord>> = match version {
+            EmVersion::V4 => records
+                .chunks_exact(version.record_len())
+                .map(|c| c.first_chunk().map(ExtentRecord::from_v4))
+                .collect(),
+            EmVersion::V5 => records
+                .chunks_exact(version.record_len())
+                .map(|c| c.first_chunk().map(ExtentRecord::from_v5))
+                .collect(),
+        };
+        let free_list: Option<Vec<FreeSlot>> = bytes[records_end..]
+            .chunks_exact(FREE_SLOT_LEN)
+            .map(|c| c.first_chunk().map(FreeSlot::from_bytes))
+            .collect();
+        match (extents, free_list) {
+            (Some(extents), Some(free_list)) => Ok(Self {
+                version,
+                extents,
+                free_list,
+            }),
+            // chunks_exact only yields whole chunks; kept as an error rather than a panic.
+            _ => Err(DecodeError::invalid(
+                0,
+                "record layout",
+                "whole records",
+                "a partial one",
+            )),
+        }
+    }
+
+    /// Read and decode `path`. Errors name the file (and the byte offset for bad content).
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+        Self::parse(&bytes).map_err(|e| e.in_file(path))
+    }
+
+    /// A V5 map of `extents`, sorted by LBID (stable), with the free list HEAD would derive.
+    pub fn from_extents(mut extents: Vec<ExtentRecord>) -> Self {
+        extents.sort_by_key(|e| e.range_start);
+        let free_list = derive(&extents);
+        Self {
+            version: EmVersion::V5,
+            extents,
+            free_list,
+        }
+    }
+
+    /// Whether the records are in ascending LBID order.
+    pub fn is_sorted(&self) -> bool {
+        self.extents
+            .windows(2)
+            .all(|w| w[0].range_start <= w[1].range_start)
+    }
+
+    /// The records in ascending LBID order (stable: equal starts keep file order); borrowed
+    /// when they already are.
+    pub fn sorted_extents(&self) -> Cow<'_, [ExtentRecord]> {
+        if self.is_sorted() {
+            Cow::Borrowed(&self.extents)
+        } else {
+            let mut v = self.extents.clone();
+            v.sort_by_key(|e| e.range_start);
+            Cow::Owned(v)
+        }
+    }
+
+    /// The file image in `version`: header, records in ascending LBID order with zero padding,
+    /// then the free list re-derived as HEAD's loader lays it out (nFL a multiple of 50).
+    /// Records with equal `range_start` are all written, in their current order.
+    ///
+    /// Panics only if there are more than `u32::MAX` extents (over 400 GB of records).
+    pub fn encode(&self, version: EmVersion) -> Vec<u8> {
+        let sorted = self.sorted_extents();
+        let free = derive(&sorted);
+        let header = EmHeader {
+            version,
+            n_extents: u32::try_from(sorted.len()).expect("more than u32::MAX extents"),
+            n_free: u32::try_from(free.len()).expect("more than u32::MAX free-list slots"),
+        };
+        let mut out = Vec::with_capacity(
+            HEADER_LEN + sorted.len() * version.record_len() + free.len() * FREE_SLOT_LEN,
+        );
+        out.extend_from_slice(&header.encode());
+        for r in sorted.iter() {
+            r.encode_into(version, &mut out);
+        }
+        for s in &free {
+            out.extend_from_slice(&s.encode());
+        }
+        out
+    }
+
+    /// Write the image of [`ExtentMap::encode`] to `path` atomically. Refuses a map with no
+    /// extents, which ColumnStore could not load.
+    pub fn write(&self, path: &Path, version: EmVersion) -> Result<(), Error> {
+        if self.extents.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: refusing to write an extent map with no extents (ColumnStore cannot load nEM = 0)",
+                path.display()
+            )));
+        }
+        if u32::try_from(self.extents.len()).is_err() {
+            return Err(Error::Usage(format!(
+                "{}: {} extents do not fit the 32-bit count of the format",
+                path.display(),
+                self.extents.len()
+            )));
+        }
+        write_atomic(path, &self.encode(version))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::DecodeKind;
+
+    fn header(magic: u32, n: u32, nfl: u32) -> Vec<u8> {
+        let mut v = magic.to_le_bytes().to_vec();
+        v.extend_from_slice(&n.to_le_bytes());
+        v.extend_from_slice(&nfl.to_le_bytes());
+        v
+    }
+
+    #[test]
+    fn empty_map_is_refused_at_byte_4() {
+        let err = ExtentMap::parse(&header(0x76F7_8B20, 0, 50)).unwrap_err();
+        assert_eq!(err.offset, 4);
+        assert!(matches!(
+            err.kind,
+            DecodeKind::Invalid {
+                field: "extent count (nEM)",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn huge_count_does_not_allocate() {
+        let err = ExtentMap::parse(&header(0x76F7_8B20, u32::MAX, u32::MAX)).unwrap_err();
+        assert_eq!(err.offset, 12);
+        assert_eq!(
+            err.to_string(),
+            "at byte 12: truncated: expected extent record 1 of 4294967295 (version 5, 96 bytes), found 0 bytes"
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused_where_they_start() {
+        let mut b = header(0x76F7_8B1F, 1, 1);
+        b.extend_from_slice(&[0u8; 64 + 16 + 3]);
+        let err = ExtentMap::parse(&b).unwrap_err();
+        assert_eq!(err.offset, 12 + 64 + 16);
+        assert!(
+            err.to_string().contains("3 past the declared free list"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn short_free_list_keeps_complete_slots() {
+        let mut b = header(0x76F7_8B1F, 1, 50);
+        b.extend_from_slice(&[0u8; 64]);
+        b.extend_from_slice(
+            &FreeSlot {
+                start: 8192,
+                size: 5,
+            }
+            .encode(),
+        );
+        b.extend_from_slice(&[1u8; 7]);
+        let m = ExtentMap::parse(&b).unwrap();
+        assert_eq!(
+            m.free_list,
+            vec![FreeSlot {
+                start: 8192,
+                size: 5
+            }]
+        );
+    }
+}
