@@ -15,7 +15,10 @@
 //! | [`file`] | opening a segment file: one block/chunk interface, mmap or read |
 //! | [`inspect`] | a serialisable description of one file (`emrebuild inspect`) |
 
+pub mod chunk;
 pub mod datatype;
+pub mod dict;
 pub mod header;
 pub mod markers;
 pub mod path;
+pub mod token;
