@@ -9,12 +9,15 @@
 //! * [`diff`]: logical comparison of two maps.
 
 pub mod cp;
+pub mod diff;
 pub mod file;
 pub mod freelist;
 pub mod header;
 pub mod record;
+pub mod text;
 
 pub use cp::{CasualPartition, CpState, SentinelKind};
+pub use diff::{diff, EmDiff};
 pub use file::ExtentMap;
 pub use freelist::FreeSlot;
 pub use header::{EmHeader, EmVersion};

@@ -1,0 +1,325 @@
+//! Logical comparison of two extent maps.
+//!
+//! Extents are matched by where their data lives — (OID, DBRoot, partition, segment, block
+//! offset) — not by LBID or record position, so two maps that differ only in format version,
+//! record order, padding, free list or the unused upper halves of narrow CP values are equal.
+//! For matched extents the fields ColumnStore uses are compared: `lbid`, `size`, `hwm`,
+//! `width`, `status`, `seq`, `cp` (state), `lo`, `hi` (lo/hi by their meaningful view: the
+//! 128-bit value for width 16, else the signed 64-bit low half). Extents whose key appears
+//! more than once in a map are paired in file order; the surplus is reported as unmatched.
+//!
+//! ```
+//! use emengine::em::{diff::diff, CasualPartition, CpState, ExtentMap, ExtentRecord};
+//! use emengine::types::{DbRootId, Lbid, Oid};
+//! let rec = ExtentRecord {
+//!     range_start: Lbid(0), range_size: 8, oid: Oid(3000), block_offset: 0, hwm: 10,
+//!     partition: 0, segment: 0, dbroot: DbRootId(1), col_width: 8, status: 0,
+//!     cp: CasualPartition::narrow(CpState::VALID, 1, 2),
+//! };
+//! let a = ExtentMap::from_extents(vec![rec]);
+//! let mut b = a.clone();
+//! b.extents[0].hwm = 12;
+//! let d = diff(&a, &b);
+//! assert!(!d.is_equal());
+//! assert_eq!(d.changed[0].fields[0].field, "hwm");
+//! ```
+
+use super::cp::CpState;
+use super::file::ExtentMap;
+use super::record::ExtentRecord;
+use rayon::slice::ParallelSliceMut;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// Where an extent's data lives: the key extents are matched by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ExtentKey {
+    pub oid: i32,
+    pub dbroot: u16,
+    pub partition: u32,
+    pub segment: u16,
+    pub block_offset: u32,
+}
+
+impl ExtentKey {
+    /// The key of `e`.
+    pub fn of(e: &ExtentRecord) -> Self {
+        Self {
+            oid: e.oid.0,
+            dbroot: e.dbroot.0,
+            partition: e.partition,
+            segment: e.segment,
+            block_offset: e.block_offset,
+        }
+    }
+}
+
+impl fmt::Display for ExtentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "oid {} dbroot {} partition {} segment {} fbo {}",
+            self.oid, self.dbroot, self.partition, self.segment, self.block_offset
+        )
+    }
+}
+
+/// An extent present in only one of the maps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmatchedExtent {
+    pub key: ExtentKey,
+    pub lbid: i64,
+    pub size: u32,
+}
+
+/// One field's two values. Numbers stay numbers; `lo`/`hi` are decimal strings (they may be
+/// 128-bit); `cp` is the state's name or its raw number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Int(i64),
+    Text(String),
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Int(v) => v.fmt(f),
+            FieldValue::Text(s) => s.fmt(f),
+        }
+    }
+}
+
+/// A field that differs between two matched extents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldDiff {
+    pub field: &'static str,
+    pub a: FieldValue,
+    pub b: FieldValue,
+}
+
+/// A matched extent with at least one differing field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangedExtent {
+    pub key: ExtentKey,
+    pub fields: Vec<FieldDiff>,
+}
+
+/// The result of [`diff`]; all lists ordered by key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmDiff {
+    /// Extents in A.
+    pub a_extents: usize,
+    /// Extents in B.
+    pub b_extents: usize,
+    pub only_in_a: Vec<UnmatchedExtent>,
+    pub only_in_b: Vec<UnmatchedExtent>,
+    pub changed: Vec<ChangedExtent>,
+    /// No extent only on one side and no changed field.
+    pub equal: bool,
+}
+
+impl EmDiff {
+    /// Whether the two maps are logically equal.
+    pub fn is_equal(&self) -> bool {
+        self.equal
+    }
+
+    /// Number of differences: unmatched extents plus changed fields.
+    pub fn difference_count(&self) -> usize {
+        self.only_in_a.len()
+            + self.only_in_b.len()
+            + self.changed.iter().map(|c| c.fields.len()).sum::<usize>()
+    }
+}
+
+/// Record indices sorted by key, ties in file order.
+fn keyed(map: &ExtentMap) -> Vec<(ExtentKey, u32)> {
+    let mut v: Vec<(ExtentKey, u32)> = map
+        .extents
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (ExtentKey::of(e), i as u32))
+        .collect();
+    // The pair is unique, so an unstable sort still keeps file order among equal keys.
+    v.par_sort_unstable();
+    v
+}
+
+fn unmatched(e: &ExtentRecord) -> UnmatchedExtent {
+    UnmatchedExtent {
+        key: ExtentKey::of(e),
+        lbid: e.range_start.0,
+        size: e.range_size,
+    }
+}
+
+fn cp_value(state: i8) -> FieldValue {
+    match CpState::from_raw(state).name() {
+        Some(n) => FieldValue::Text(n.to_string()),
+        None => FieldValue::Int(i64::from(state)),
+    }
+}
+
+/// The differing fields of two matched extents.
+fn compare(a: &ExtentRecord, b: &ExtentRecord) -> Vec<FieldDiff> {
+    let mut out = Vec::new();
+    let mut int = |field, x: i64, y: i64| {
+        if x != y {
+            out.push(FieldDiff {
+                field,
+                a: FieldValue::Int(x),
+                b: FieldValue::Int(y),
+            });
+        }
+    };
+    int("lbid", a.range_start.0, b.range_start.0);
+    int("size", a.range_size.into(), b.range_size.into());
+    int("hwm", a.hwm.into(), b.hwm.into());
+    int("width", a.col_width.into(), b.col_width.into());
+    int("status", a.status.into(), b.status.into());
+    int("seq", a.cp.seq_num.into(), b.cp.seq_num.into());
+    if a.cp.state != b.cp.state {
+        out.push(FieldDiff {
+            field: "cp",
+            a: cp_value(a.cp.state),
+            b: cp_value(b.cp.state),
+        });
+    }
+    let (alo, blo) = (a.cp.lo_value(a.col_width), b.cp.lo_value(b.col_width));
+    if alo != blo {
+        out.push(FieldDiff {
+            field: "lo",
+            a: FieldValue::Text(alo.to_string()),
+            b: FieldValue::Text(blo.to_string()),
+        });
+    }
+    let (ahi, bhi) = (a.cp.hi_value(a.col_width), b.cp.hi_value(b.col_width));
+    if ahi != bhi {
+        out.push(FieldDiff {
+            field: "hi",
+            a: FieldValue::Text(ahi.to_string()),
+            b: FieldValue::Text(bhi.to_string()),
+        });
+    }
+    out
+}
+
+/// Compare `a` with `b` logically (see the module documentation).
+pub fn diff(a: &ExtentMap, b: &ExtentMap) -> EmDiff {
+    let (ka, kb) = rayon::join(|| keyed(a), || keyed(b));
+    let (mut i, mut j) = (0, 0);
+    let mut only_in_a = Vec::new();
+    let mut only_in_b = Vec::new();
+    let mut changed = Vec::new();
+    while i < ka.len() || j < kb.len() {
+        let ord = match (ka.get(i), kb.get(j)) {
+            (Some(x), Some(y)) => x.0.cmp(&y.0),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        match ord {
+            Ordering::Less => {
+                only_in_a.push(unmatched(&a.extents[ka[i].1 as usize]));
+                i += 1;
+            }
+            Ordering::Greater => {
+                only_in_b.push(unmatched(&b.extents[kb[j].1 as usize]));
+                j += 1;
+            }
+            Ordering::Equal => {
+                let (ea, eb) = (&a.extents[ka[i].1 as usize], &b.extents[kb[j].1 as usize]);
+                let fields = compare(ea, eb);
+                if !fields.is_empty() {
+                    changed.push(ChangedExtent {
+                        key: ka[i].0,
+                        fields,
+                    });
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let equal = only_in_a.is_empty() && only_in_b.is_empty() && changed.is_empty();
+    EmDiff {
+        a_extents: a.extents.len(),
+        b_extents: b.extents.len(),
+        only_in_a,
+        only_in_b,
+        changed,
+        equal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::em::cp::CasualPartition;
+    use crate::em::header::EmVersion;
+    use crate::types::{DbRootId, Lbid, Oid};
+
+    fn rec(start: i64, oid: i32, fbo: u32) -> ExtentRecord {
+        ExtentRecord {
+            range_start: Lbid(start),
+            range_size: 4,
+            oid: Oid(oid),
+            block_offset: fbo,
+            hwm: 0,
+            partition: 0,
+            segment: 0,
+            dbroot: DbRootId(1),
+            col_width: 4,
+            status: 0,
+            cp: CasualPartition::narrow(CpState::VALID, 1, 2),
+        }
+    }
+
+    #[test]
+    fn order_version_and_upper_halves_do_not_matter() {
+        let a = ExtentMap::from_extents(vec![rec(0, 3000, 0), rec(4096, 3001, 0)]);
+        let mut b = a.clone();
+        b.extents.reverse();
+        b.version = EmVersion::V4;
+        b.extents[0].cp.lo ^= 0x77 << 80;
+        b.free_list.clear();
+        assert!(diff(&a, &b).is_equal());
+    }
+
+    #[test]
+    fn wide_values_compare_all_sixteen_bytes() {
+        let mut x = rec(0, 3000, 0);
+        x.col_width = 16;
+        let mut y = x;
+        y.cp.lo ^= 1 << 100;
+        let d = diff(
+            &ExtentMap::from_extents(vec![x]),
+            &ExtentMap::from_extents(vec![y]),
+        );
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].fields.len(), 1);
+        assert_eq!(d.changed[0].fields[0].field, "lo");
+    }
+
+    #[test]
+    fn unmatched_and_duplicate_keys() {
+        let a = ExtentMap::from_extents(vec![
+            rec(0, 3000, 0),
+            rec(4096, 3000, 0),
+            rec(8192, 3002, 0),
+        ]);
+        let b = ExtentMap::from_extents(vec![rec(0, 3000, 0), rec(16384, 3003, 4096)]);
+        let d = diff(&a, &b);
+        assert_eq!(d.only_in_a.len(), 2);
+        assert_eq!(d.only_in_a[0].lbid, 4096);
+        assert_eq!(d.only_in_a[1].key.oid, 3002);
+        assert_eq!(d.only_in_b.len(), 1);
+        assert_eq!(d.only_in_b[0].key.block_offset, 4096);
+        assert!(d.changed.is_empty());
+        assert_eq!(d.difference_count(), 3);
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["equal"], false);
+        assert_eq!(json["only_in_b"][0]["key"]["oid"], 3003);
+    }
+}
