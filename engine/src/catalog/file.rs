@@ -1,0 +1,95 @@
+//! A catalog segment file in memory (CAT §3.1; SEG §4).
+//!
+//! Catalog files are uncompressed: plain 8192-byte blocks with no header, the value of row `r` of a
+//! column of width `w` at byte `r × w`. They are small (a few MiB), so they are read whole.
+//!
+//! | bytes | content |
+//! |---|---|
+//! | `r·w .. r·w+w` | row `r` of a column of storage width `w`, little-endian |
+//! | `f·8192 .. f·8192+8192` | block `f` (dictionary files: one dictionary block, SEG §6.1) |
+//!
+//! A file whose length is not a whole number of blocks is truncated: loading it fails with the
+//! offset of the incomplete block.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{DecodeError, Error};
+use crate::types::BLOCK_SIZE;
+
+/// One catalog column or dictionary file, read into memory.
+#[derive(Debug, Clone)]
+pub(crate) struct CatalogFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl CatalogFile {
+    /// Read `path`; it must be a whole number of blocks.
+    pub(crate) fn load(path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+        let partial = bytes.len() % BLOCK_SIZE;
+        if partial != 0 {
+            let offset = (bytes.len() - partial) as u64;
+            return Err(DecodeError::truncated(
+                offset,
+                format!(
+                    "catalog block {} ({BLOCK_SIZE} bytes)",
+                    offset / BLOCK_SIZE as u64
+                ),
+                partial as u64,
+            )
+            .in_file(path));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+        })
+    }
+
+    /// A file already in memory (no length check).
+    pub(crate) fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Self {
+        Self { path, bytes }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whole blocks in the file.
+    pub(crate) fn blocks(&self) -> u64 {
+        (self.bytes.len() / BLOCK_SIZE) as u64
+    }
+
+    /// Rows of width `width` the file holds.
+    pub(crate) fn rows(&self, width: u16) -> u64 {
+        if width == 0 {
+            0
+        } else {
+            (self.bytes.len() / usize::from(width)) as u64
+        }
+    }
+
+    /// The little-endian value of row `rid` for storage width `width` (1, 2, 4 or 8), or `None` past the
+    /// end of the file.
+    pub(crate) fn value(&self, rid: u64, width: u16) -> Option<u64> {
+        let w = usize::from(width);
+        if w == 0 || w > 8 {
+            return None;
+        }
+        let start = usize::try_from(rid).ok()?.checked_mul(w)?;
+        let bytes = self.bytes.get(start..start.checked_add(w)?)?;
+        let mut buf = [0u8; 8];
+        buf[..w].copy_from_slice(bytes);
+        Some(u64::from_le_bytes(buf))
+    }
+
+    /// Block `fbo`, or `None` past the end of the file.
+    pub(crate) fn block(&self, fbo: u64) -> Option<&[u8]> {
+        let start = usize::try_from(fbo).ok()?.checked_mul(BLOCK_SIZE)?;
+        self.bytes.get(start..start.checked_add(BLOCK_SIZE)?)
+    }
+}
