@@ -1,0 +1,213 @@
+//! Plan: found files → opened segment files with their object kind (column type and width, or
+//! dictionary), the LBIDs their headers record, and the kernel that classifies their blocks.
+//!
+//! The kind comes from the v3 compressed header when it has one, from the fixed definition of
+//! the system catalog for catalog OIDs, and otherwise from the catalog's SYSCOLUMN rows (v2
+//! headers and uncompressed user tables carry no type).
+
+use super::scan::Kernel;
+use super::stats::Domain;
+use super::walk::FoundFile;
+use crate::catalog::syscat;
+use crate::error::Error;
+use crate::seg::datatype::ColDataType;
+use crate::seg::file::{Access, Layout, SegmentFile};
+use crate::seg::markers::markers;
+use crate::types::{extent_blocks, Oid};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// What a segment file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ObjectKind {
+    /// Column values of `width` bytes (tokens for dictionary columns).
+    Column { data_type: ColDataType, width: u16 },
+    /// A dictionary store.
+    Dictionary,
+}
+
+impl ObjectKind {
+    /// `colWid` as the extent map records it (0 for dictionaries).
+    pub fn em_width(self) -> u16 {
+        match self {
+            ObjectKind::Column { width, .. } => width,
+            ObjectKind::Dictionary => 0,
+        }
+    }
+
+    /// Blocks in one extent of this object.
+    pub fn extent_blocks(self) -> u32 {
+        extent_blocks(self.em_width())
+    }
+}
+
+/// Where a file's kind was learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindSource {
+    /// The v3 compressed header's width and data type.
+    Header,
+    /// The fixed definition of the system catalog.
+    SystemCatalog,
+    /// The SYSCOLUMN / SYSTABLE rows of the catalog.
+    Catalog,
+}
+
+/// How inline CHAR/VARCHAR extents get their min/max.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StringCp {
+    /// Marked invalid: their order depends on the collation.
+    #[default]
+    Invalid,
+    /// Computed in binary (memcmp) order, as cpimport does.
+    Binary,
+}
+
+/// A segment file ready to scan.
+#[derive(Debug)]
+pub struct PlannedFile {
+    pub found: FoundFile,
+    pub file: SegmentFile,
+    pub kind: ObjectKind,
+    pub source: KindSource,
+    /// Whether the column holds dictionary tokens (no min/max).
+    pub tokens: bool,
+    /// The header's LBID list (v3 compressed files), zeros included as written.
+    pub header_lbids: Vec<i64>,
+    pub kernel: Kernel,
+    pub domain: Domain,
+}
+
+/// A file that cannot be planned: unreadable, or of unknown kind.
+#[derive(Debug)]
+pub struct Unplanned {
+    pub found: FoundFile,
+    pub error: Option<Error>,
+    pub reason: String,
+}
+
+/// Open every found file (in parallel) and decide its kind.
+/// `catalog_kinds` gives the kinds the catalog rows describe (user OIDs).
+pub fn plan(
+    found: Vec<FoundFile>,
+    catalog_kinds: &BTreeMap<Oid, (ObjectKind, bool)>,
+    access: Access,
+    string_cp: StringCp,
+) -> (Vec<PlannedFile>, Vec<Unplanned>) {
+    let results: Vec<Result<PlannedFile, Unplanned>> = found
+        .into_par_iter()
+        .map(|f| plan_one(f, catalog_kinds, access, string_cp))
+        .collect();
+    let mut planned = Vec::new();
+    let mut unplanned = Vec::new();
+    for r in results {
+        match r {
+            Ok(p) => planned.push(p),
+            Err(u) => unplanned.push(u),
+        }
+    }
+    (planned, unplanned)
+}
+
+fn plan_one(
+    found: FoundFile,
+    catalog_kinds: &BTreeMap<Oid, (ObjectKind, bool)>,
+    access: Access,
+    string_cp: StringCp,
+) -> Result<PlannedFile, Unplanned> {
+    let file = match SegmentFile::open(&found.path, access) {
+        Ok(f) => f,
+        Err(e) => {
+            let reason = e.to_string();
+            return Err(Unplanned { found, error: Some(e), reason });
+        }
+    };
+    let oid = found.id.oid;
+    let header = match file.layout() {
+        Layout::Compressed { header, .. } => Some(header.clone()),
+        Layout::Uncompressed { .. } => None,
+    };
+    let header_lbids = header.as_ref().map(|h| h.lbids.clone()).unwrap_or_default();
+
+    let resolved: Option<(ObjectKind, bool, KindSource)> = if let Some(obj) = syscat::syscat_object(oid) {
+        let kind = if obj.is_dictionary() {
+            ObjectKind::Dictionary
+        } else {
+            ObjectKind::Column { data_type: obj.created_as.data_type(), width: obj.width() }
+        };
+        Some((kind, obj.dict_oid.is_some(), KindSource::SystemCatalog))
+    } else if let Some(kind) = header.as_ref().and_then(header_kind) {
+        // The catalog knows better whether an 8-byte string column holds tokens.
+        let tokens = catalog_kinds
+            .get(&oid)
+            .map(|&(_, t)| t)
+            .unwrap_or_else(|| is_token_column(kind));
+        Some((kind, tokens, KindSource::Header))
+    } else {
+        catalog_kinds.get(&oid).map(|&(k, t)| (k, t, KindSource::Catalog))
+    };
+    let Some((kind, tokens, source)) = resolved else {
+        let reason = match &header {
+            Some(h) if h.version < 3 => format!(
+                "version {} compressed header records no type and the catalog has no row for oid {oid}",
+                h.version
+            ),
+            Some(_) => format!("header records no usable type and the catalog has no row for oid {oid}"),
+            None => format!("uncompressed file and the catalog has no row for oid {oid}"),
+        };
+        return Err(Unplanned { found, error: None, reason });
+    };
+    let (kernel, domain) = kernel_for(kind, tokens, string_cp);
+    Ok(PlannedFile { found, file, kind, source, tokens, header_lbids, kernel, domain })
+}
+
+/// The kind a v3 header records: VARCHAR with width 0 is a dictionary store (segment spec §3.2.1).
+fn header_kind(h: &crate::seg::header::ControlHeader) -> Option<ObjectKind> {
+    if h.version < 3 {
+        return None;
+    }
+    let dt = ColDataType::from_code(h.data_type)?;
+    match (dt, h.width) {
+        (ColDataType::Varchar, 0) => Some(ObjectKind::Dictionary),
+        (_, w @ (1 | 2 | 4 | 8 | 16)) => Some(ObjectKind::Column { data_type: dt, width: w as u16 }),
+        _ => None,
+    }
+}
+
+/// Without the catalog, an 8-byte string column is taken to hold tokens: inline CHAR(5..8) and
+/// VARCHAR(4..7) look the same in the header, and treating them as tokens only forgoes min/max.
+fn is_token_column(kind: ObjectKind) -> bool {
+    matches!(kind, ObjectKind::Column { data_type, width: 8 } if data_type.is_string())
+}
+
+/// The kernel and comparison domain for a kind (extent-map spec §2.3, segment spec §5).
+pub fn kernel_for(kind: ObjectKind, tokens: bool, string_cp: StringCp) -> (Kernel, Domain) {
+    let ObjectKind::Column { data_type, width } = kind else {
+        return (Kernel::Dictionary, Domain::None);
+    };
+    use ColDataType::*;
+    let domain = match data_type {
+        _ if tokens => Domain::None,
+        Float | Double | UFloat | UDouble | LongDouble => Domain::None,
+        Char | Varchar => match string_cp {
+            StringCp::Invalid => Domain::None,
+            StringCp::Binary => Domain::Binary,
+        },
+        Text | Blob | Clob | VarBinary => Domain::None,
+        UTinyInt | USmallInt | UMedInt | UInt | UBigInt => Domain::Unsigned,
+        _ => Domain::Signed,
+    };
+    let m = markers(data_type, width);
+    if width == 16 {
+        let kernel = Kernel::Wide { empty: m.empty as i128, null: m.null as i128 };
+        return (kernel, if matches!(domain, Domain::None) { Domain::None } else { Domain::Signed });
+    }
+    let kernel = Kernel::Narrow {
+        width: u32::from(width),
+        empty: m.empty as u64,
+        null: m.null as u64,
+        alt_null: m.alt_null.unwrap_or(m.null) as u64,
+        domain,
+    };
+    (kernel, domain)
+}

@@ -1,0 +1,322 @@
+//! Scan: work units (chunk-aligned pieces of one extent) → partial [`ExtentStats`], in parallel.
+//!
+//! Every value of every block is classified (no sampling): EMPTY values do not count, NULLs
+//! count as rows but not as values, everything else updates min/max in the column's order.
+//! Workers own their decompression buffer (`map_init`) and return values; results are merged
+//! with a fold/reduce over ordered maps, so nothing is shared or locked on the hot path.
+
+use super::stats::{Domain, ExtentStats};
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::seg::file::SegmentFile;
+use crate::types::{BLOCKS_PER_CHUNK, BLOCK_SIZE, CHUNK_BYTES};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// How the blocks of one file are classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Column values of 1, 2, 4 or 8 bytes.
+    Narrow { width: u32, empty: u64, null: u64, alt_null: u64, domain: Domain },
+    /// 16-byte decimals.
+    Wide { empty: i128, null: i128 },
+    /// Dictionary blocks: empty when the free-bytes field reads 8178.
+    Dictionary,
+}
+
+impl Kernel {
+    /// Classify `data`, the uncompressed bytes of consecutive blocks starting at `first_fbo`.
+    pub fn scan(&self, data: &[u8], first_fbo: u32, out: &mut ExtentStats) {
+        match *self {
+            Kernel::Narrow { width, empty, null, alt_null, domain } => {
+                let m = NarrowMarkers { empty, null, alt_null };
+                match (width, domain) {
+                    (1, d) => dispatch_domain::<1>(d, data, first_fbo, m, out),
+                    (2, d) => dispatch_domain::<2>(d, data, first_fbo, m, out),
+                    (4, d) => dispatch_domain::<4>(d, data, first_fbo, m, out),
+                    _ => dispatch_domain::<8>(domain, data, first_fbo, m, out),
+                }
+            }
+            Kernel::Wide { empty, null } => scan_wide(data, first_fbo, empty, null, out),
+            Kernel::Dictionary => scan_dictionary(data, first_fbo, out),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct NarrowMarkers {
+    empty: u64,
+    null: u64,
+    alt_null: u64,
+}
+
+const SIGNED: u8 = 0;
+const UNSIGNED: u8 = 1;
+const BINARY: u8 = 2;
+const NO_CP: u8 = 3;
+
+fn dispatch_domain<const W: usize>(
+    domain: Domain,
+    data: &[u8],
+    first_fbo: u32,
+    m: NarrowMarkers,
+    out: &mut ExtentStats,
+) {
+    match domain {
+        Domain::Signed => scan_narrow::<W, SIGNED>(data, first_fbo, m, out),
+        Domain::Unsigned => scan_narrow::<W, UNSIGNED>(data, first_fbo, m, out),
+        Domain::Binary => scan_narrow::<W, BINARY>(data, first_fbo, m, out),
+        Domain::None => scan_narrow::<W, NO_CP>(data, first_fbo, m, out),
+    }
+}
+
+/// The per-value loop, monomorphised per width and domain so the inner loop has no branches
+/// beyond the marker tests.
+fn scan_narrow<const W: usize, const D: u8>(
+    data: &[u8],
+    first_fbo: u32,
+    m: NarrowMarkers,
+    out: &mut ExtentStats,
+) {
+    let domain = match D {
+        SIGNED => Domain::Signed,
+        UNSIGNED => Domain::Unsigned,
+        BINARY => Domain::Binary,
+        _ => Domain::None,
+    };
+    let (mut lo, mut hi) = (u64::MAX, u64::MIN);
+    let (mut values, mut nulls) = (0u64, 0u64);
+    let mut last = None;
+    for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
+        let mut rows = 0u64;
+        for v in block.chunks_exact(W) {
+            let mut b = [0u8; 8];
+            b[..W].copy_from_slice(v);
+            let raw = u64::from_le_bytes(b);
+            if raw == m.empty {
+                continue;
+            }
+            rows += 1;
+            if raw == m.null || raw == m.alt_null {
+                nulls += 1;
+                continue;
+            }
+            values += 1;
+            if D != NO_CP {
+                let k = domain.key(raw, W as u32);
+                lo = lo.min(k);
+                hi = hi.max(k);
+            }
+        }
+        if rows > 0 {
+            last = Some(first_fbo + i as u32);
+        }
+    }
+    let part = ExtentStats {
+        last_nonempty: last,
+        values,
+        nulls,
+        keys: (values > 0 && D != NO_CP).then_some((lo, hi)),
+        wide: None,
+    };
+    out.merge(&part);
+}
+
+fn scan_wide(data: &[u8], first_fbo: u32, empty: i128, null: i128, out: &mut ExtentStats) {
+    let (mut lo, mut hi) = (i128::MAX, i128::MIN);
+    let (mut values, mut nulls) = (0u64, 0u64);
+    let mut last = None;
+    for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
+        let mut rows = 0u64;
+        for v in block.chunks_exact(16) {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(v);
+            let x = i128::from_le_bytes(b);
+            if x == empty {
+                continue;
+            }
+            rows += 1;
+            if x == null {
+                nulls += 1;
+                continue;
+            }
+            values += 1;
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+        if rows > 0 {
+            last = Some(first_fbo + i as u32);
+        }
+    }
+    out.merge(&ExtentStats {
+        last_nonempty: last,
+        values,
+        nulls,
+        keys: None,
+        wide: (values > 0).then_some((lo, hi)),
+    });
+}
+
+fn scan_dictionary(data: &[u8], first_fbo: u32, out: &mut ExtentStats) {
+    let mut last = None;
+    for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
+        if !crate::seg::dict::is_empty_dict_block(block) {
+            last = Some(first_fbo + i as u32);
+        }
+    }
+    out.merge(&ExtentStats { last_nonempty: last, ..ExtentStats::default() });
+}
+
+/// One piece of scanning work: chunks `chunks` of file `file`, all inside extent `extent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkUnit {
+    pub file: usize,
+    pub extent: u32,
+    pub chunks: Range<u32>,
+}
+
+/// Split a file's existing chunks into units of at most `chunks_per_unit` chunks that never
+/// cross an extent boundary (`extent_blocks` blocks).
+pub fn units_for_file(
+    file: usize,
+    chunk_count: u32,
+    extent_blocks: u32,
+    chunks_per_unit: u32,
+) -> impl Iterator<Item = WorkUnit> {
+    let chunks_per_extent = (extent_blocks / BLOCKS_PER_CHUNK).max(1);
+    let step = chunks_per_unit.clamp(1, chunks_per_extent);
+    let mut next = 0u32;
+    std::iter::from_fn(move || {
+        if next >= chunk_count {
+            return None;
+        }
+        let extent = next / chunks_per_extent;
+        let extent_end = (extent + 1) * chunks_per_extent;
+        let end = (next + step).min(extent_end).min(chunk_count);
+        let unit = WorkUnit { file, extent, chunks: next..end };
+        next = end;
+        Some(unit)
+    })
+}
+
+/// A chunk that could not be read.
+#[derive(Debug)]
+pub struct ChunkError {
+    pub file: usize,
+    pub chunk: u32,
+    pub error: Error,
+}
+
+/// The merged result of scanning all units.
+#[derive(Debug, Default)]
+pub struct ScanResult {
+    /// (file index, extent index) → what the scan found.
+    pub stats: BTreeMap<(usize, u32), ExtentStats>,
+    /// Unreadable chunks, sorted by (file, chunk).
+    pub errors: Vec<ChunkError>,
+    /// Uncompressed bytes examined.
+    pub bytes: u64,
+}
+
+impl ScanResult {
+    fn merge(mut self, other: ScanResult) -> ScanResult {
+        // Merge the smaller map into the larger one.
+        let (mut big, small) = if self.stats.len() >= other.stats.len() {
+            (std::mem::take(&mut self.stats), other.stats)
+        } else {
+            (other.stats, std::mem::take(&mut self.stats))
+        };
+        for (k, v) in small {
+            big.entry(k).or_default().merge(&v);
+        }
+        self.stats = big;
+        self.errors.extend(other.errors);
+        self.bytes += other.bytes;
+        self
+    }
+}
+
+/// Scan every unit on the current rayon pool.
+pub fn scan_units(
+    files: &[(&SegmentFile, Kernel)],
+    units: &[WorkUnit],
+    progress: &dyn Progress,
+) -> ScanResult {
+    let mut result = units
+        .par_iter()
+        .fold(
+            || (ScanResult::default(), Vec::<u8>::new()),
+            |(mut acc, mut scratch), unit| {
+                let (file, kernel) = files[unit.file];
+                let stats = acc.stats.entry((unit.file, unit.extent)).or_default();
+                let mut bytes = 0u64;
+                for chunk in unit.chunks.clone() {
+                    if scratch.capacity() < CHUNK_BYTES {
+                        scratch.reserve(CHUNK_BYTES);
+                    }
+                    match file.chunk_data(chunk, &mut scratch) {
+                        Ok(data) => {
+                            kernel.scan(data, chunk * BLOCKS_PER_CHUNK, stats);
+                            bytes += data.len() as u64;
+                        }
+                        Err(error) => acc.errors.push(ChunkError { file: unit.file, chunk, error }),
+                    }
+                }
+                acc.bytes += bytes;
+                progress.advance(bytes, 0);
+                (acc, scratch)
+            },
+        )
+        .map(|(acc, _scratch)| acc)
+        .reduce(ScanResult::default, ScanResult::merge);
+    result.errors.sort_by_key(|e| (e.file, e.chunk));
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn narrow(width: u32, domain: Domain, empty: u64, null: u64) -> Kernel {
+        Kernel::Narrow { width, empty, null, alt_null: null, domain }
+    }
+
+    #[test]
+    fn every_value_counts_not_samples() {
+        // An INT block that is EMPTY except one value in the middle of block 1 at a position
+        // mcsRebuildEM's three samples (first, byte 4096, last) never look at.
+        let empty = 0x8000_0001u32;
+        let mut data: Vec<u8> = std::iter::repeat(empty.to_le_bytes()).take(2048 * 3).flatten().collect();
+        let pos = 8192 + 4 * 7;
+        data[pos..pos + 4].copy_from_slice(&(-42i32).to_le_bytes());
+        let mut s = ExtentStats::default();
+        narrow(4, Domain::Signed, empty.into(), 0x8000_0000).scan(&data, 10, &mut s);
+        assert_eq!(s.last_nonempty, Some(11));
+        assert_eq!(s.values, 1);
+        assert_eq!(s.keys.map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h))), Some((-42, -42)));
+    }
+
+    #[test]
+    fn nulls_are_rows_but_not_values() {
+        let mut data = vec![0xFFu8; 8192 * 2];
+        data[8192] = 0xFE; // UTINYINT NULL in block 1
+        data[5] = 7;
+        data[6] = 200;
+        let mut s = ExtentStats::default();
+        narrow(1, Domain::Unsigned, 0xFF, 0xFE).scan(&data, 0, &mut s);
+        assert_eq!((s.last_nonempty, s.values, s.nulls), (Some(1), 2, 1));
+        assert_eq!(s.keys, Some((7, 200)));
+    }
+
+    #[test]
+    fn units_never_cross_extents_and_cover_every_chunk() {
+        // width 4: 4096-block extents = 8 chunks; 13 chunks present; units of 3.
+        let units: Vec<_> = units_for_file(0, 13, 4096, 3).collect();
+        let ranges: Vec<_> = units.iter().map(|u| (u.extent, u.chunks.clone())).collect();
+        assert_eq!(ranges, [(0, 0..3), (0, 3..6), (0, 6..8), (1, 8..11), (1, 11..13)]);
+        // width 1: 1024-block extents = 2 chunks; a unit never exceeds one extent.
+        let units: Vec<_> = units_for_file(0, 3, 1024, 16).collect();
+        assert_eq!(units.iter().map(|u| u.chunks.clone()).collect::<Vec<_>>(), [0..2, 2..3]);
+    }
+}

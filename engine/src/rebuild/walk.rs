@@ -1,0 +1,77 @@
+//! Walk: every DBRoot's tree → segment-file identities; everything else is listed as skipped.
+
+use crate::error::Error;
+use crate::seg::path::parse_segment_path;
+use crate::types::{DbRootId, SegmentId};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One segment file found on a DBRoot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundFile {
+    pub dbroot: DbRootId,
+    pub id: SegmentId,
+    pub path: PathBuf,
+}
+
+/// A path that is not a segment file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// What the walk found: segment files (sorted by identity), skipped paths, and paths that look
+/// like segment files but cannot be used (a directory named `FILE000.cdf`, a dangling or looping
+/// symlink, an unreadable directory).
+#[derive(Debug, Default)]
+pub struct WalkResult {
+    pub files: Vec<FoundFile>,
+    pub skipped: Vec<Skipped>,
+    pub damaged: Vec<(PathBuf, Error)>,
+}
+
+/// Walk every DBRoot. Symlinks are not followed (a link named like a segment file is opened
+/// later, which reports loops and dangling targets as damage).
+pub fn walk(dbroots: &BTreeMap<DbRootId, PathBuf>) -> WalkResult {
+    let mut out = WalkResult::default();
+    for (&dbroot, root) in dbroots {
+        if !root.is_dir() {
+            let err = std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory");
+            out.damaged.push((root.clone(), Error::io(root, "walk DBRoot", err)));
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
+                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk error"));
+                    out.damaged.push((path.clone(), Error::io(&path, "walk", io)));
+                    continue;
+                }
+            };
+            let ft = entry.file_type();
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            if ft.is_dir() {
+                if parse_segment_path(rel).is_ok() {
+                    out.damaged.push((
+                        path.to_path_buf(),
+                        Error::NotSegmentFile {
+                            path: path.to_path_buf(),
+                            reason: "a directory stands where a segment file belongs".into(),
+                        },
+                    ));
+                }
+                continue;
+            }
+            match parse_segment_path(rel) {
+                Ok(id) => out.files.push(FoundFile { dbroot, id, path: path.to_path_buf() }),
+                Err(reason) => out.skipped.push(Skipped { path: path.to_path_buf(), reason }),
+            }
+        }
+    }
+    out.files.sort_by(|a, b| (a.id, a.dbroot).cmp(&(b.id, b.dbroot)));
+    out
+}
