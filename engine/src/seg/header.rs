@@ -164,7 +164,7 @@ impl ControlHeader {
         let compression = CompressionType::from_code(code)
             .ok_or_else(|| DecodeError::invalid(16, "compression type", "0, 1, 2 or 3", code))?;
         let header_size = c.u64("header size")?;
-        if header_size < COLUMN_HEADER_SIZE || header_size % CONTROL_LEN as u64 != 0 {
+        if header_size < COLUMN_HEADER_SIZE || !header_size.is_multiple_of(CONTROL_LEN as u64) {
             return Err(DecodeError::invalid(
                 24,
                 "header size",

@@ -18,7 +18,11 @@
 pub mod chunk;
 pub mod datatype;
 pub mod dict;
+pub mod file;
 pub mod header;
+pub mod inspect;
 pub mod markers;
 pub mod path;
+pub mod pointers;
 pub mod token;
+pub mod writer;
