@@ -3,6 +3,7 @@
 mod cmd;
 mod exit;
 mod output;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use exit::ExitCode;

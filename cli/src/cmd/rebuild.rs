@@ -1,10 +1,301 @@
-//! `emrebuild rebuild` (being written).
+//! `emrebuild rebuild`: recreate the extent map from the segment files of every DBRoot.
 
 use crate::exit::ExitCode;
+use crate::output::Stdout;
+use crate::progress::Bar;
+use anyhow::{bail, Context};
+use emengine::config::{parse_dbroot_arg, ClusterConfig};
+use emengine::em::EmVersion;
+use emengine::rebuild::plan::StringCp;
+use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
+use emengine::seg::file::Access;
+use emengine::types::DbRootId;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Columnstore.xml naming the DBRoots (SystemConfig/DBRoot<N>) and DBRMRoot.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A DBRoot to scan, as ID=PATH (repeatable; overrides the same id from --config).
+    #[arg(long = "dbroot", value_name = "ID=PATH", value_parser = parse_dbroot_arg)]
+    pub dbroots: Vec<(DbRootId, PathBuf)>,
+    /// Where to write the extent map (default: DBRMRoot + "_em"; an existing file is moved
+    /// aside to <name>.bak-<timestamp>, never deleted).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Extent-map format version to write.
+    #[arg(long, default_value = "5", value_parser = ["4", "5"])]
+    pub em_version: String,
+    /// Scan and report, but write nothing at all.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Work-unit size in MiB of uncompressed data (whole 4 MiB chunks, never crossing an extent).
+    #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub chunk_mib: u32,
+    /// Min/max of inline CHAR/VARCHAR extents: "invalid" (their order depends on the collation)
+    /// or "binary" (memcmp order, as cpimport computes it).
+    #[arg(long, default_value = "invalid", value_parser = ["invalid", "binary"])]
+    pub string_cp: String,
+    /// Write the map even when files are damaged, with what could be established.
+    #[arg(long)]
+    pub allow_damaged: bool,
+    /// Read files instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
-pub fn run(_args: &Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("rebuild is not yet available")
+/// The `--json` document: the engine's report plus what the command did.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    #[serde(flatten)]
+    report: &'a RebuildReport,
+    output: Option<&'a Path>,
+    written: bool,
+    moved_aside: Option<&'a Path>,
+    dry_run: bool,
+    threads: usize,
+    chunk_mib: u32,
+    elapsed_seconds: f64,
+}
+
+/// Validated settings, decided before any I/O on the data.
+struct Plan {
+    options: RebuildOptions,
+    output: Option<PathBuf>,
+    version: EmVersion,
+    threads: usize,
+}
+
+fn validate(args: &Args) -> anyhow::Result<Plan> {
+    let mut cfg = match &args.config {
+        Some(path) => ClusterConfig::read(path)?,
+        None => ClusterConfig::default(),
+    };
+    for (id, path) in &args.dbroots {
+        cfg.dbroots.insert(*id, path.clone());
+    }
+    if cfg.dbroots.is_empty() {
+        bail!("no DBRoot to scan: give --config Columnstore.xml or --dbroot ID=PATH");
+    }
+    let output = if args.dry_run {
+        None
+    } else if let Some(o) = &args.output {
+        Some(o.clone())
+    } else if args.config.is_some() {
+        Some(cfg.em_path())
+    } else {
+        bail!("no --output given and no --config to take DBRMRoot from");
+    };
+    if let Some(out) = &output {
+        check_output(out, &cfg)?;
+    }
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let version = if args.em_version == "4" { EmVersion::V4 } else { EmVersion::V5 };
+    let string_cp = if args.string_cp == "binary" { StringCp::Binary } else { StringCp::Invalid };
+    let access = if args.no_mmap { Access::Read } else { Access::Mmap };
+    let options = RebuildOptions { dbroots: cfg.dbroots.clone(), chunk_mib: args.chunk_mib, string_cp, access };
+    Ok(Plan { options, output, version, threads })
+}
+
+/// The output's folder must exist, and the output must not sit among the segment files: under a
+/// DBRoot only ColumnStore's own BRM folder (`systemFiles/`) is allowed.
+fn check_output(out: &Path, cfg: &ClusterConfig) -> anyhow::Result<()> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("{}: output folder does not exist", dir.display()))?;
+    if out.is_dir() {
+        bail!("{}: output is a directory", out.display());
+    }
+    for root in cfg.dbroots.values() {
+        let Ok(root) = root.canonicalize() else { continue };
+        if let Ok(rel) = dir.strip_prefix(&root) {
+            if !rel.starts_with("systemFiles") {
+                bail!(
+                    "{}: refusing to write among the segment files of DBRoot {}",
+                    out.display(),
+                    root.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let plan = validate(args)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.threads)
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = Bar::new(!args.json && !args.quiet);
+    let started = Instant::now();
+    let rebuilt = pool.install(|| rebuild(&plan.options, &bar))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let report = &rebuilt.report;
+
+    let blocked = !report.is_clean() && !args.allow_damaged;
+    let mut moved_aside = None;
+    let mut written = false;
+    if let (Some(out), false) = (&plan.output, blocked) {
+        let bytes = rebuilt.map.encode(plan.version);
+        if out.exists() {
+            moved_aside = Some(emengine::fsutil::move_aside(out, &utc_timestamp())?);
+        }
+        if let Err(e) = emengine::fsutil::write_atomic(out, &bytes) {
+            if let Some(old) = &moved_aside {
+                // Put the previous map back where ColumnStore looks for it.
+                let _ = std::fs::rename(old, out);
+            }
+            return Err(e.into());
+        }
+        written = true;
+    }
+
+    if args.json {
+        let doc = JsonReport {
+            report,
+            output: plan.output.as_deref(),
+            written,
+            moved_aside: moved_aside.as_deref(),
+            dry_run: args.dry_run,
+            threads: plan.threads,
+            chunk_mib: args.chunk_mib,
+            elapsed_seconds: elapsed,
+        };
+        let mut out = Stdout::new();
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    }
+    if !args.quiet {
+        summary(report, elapsed, plan.output.as_deref(), written, moved_aside.as_deref(), blocked);
+    }
+    Ok(if blocked { ExitCode::Error } else { ExitCode::Ok })
+}
+
+fn summary(
+    r: &RebuildReport,
+    secs: f64,
+    output: Option<&Path>,
+    written: bool,
+    moved: Option<&Path>,
+    blocked: bool,
+) {
+    let mut e = std::io::stderr().lock();
+    let gb = r.bytes_scanned as f64 / 1e9;
+    let _ = writeln!(
+        e,
+        "scanned {} files, {:.2} GB in {:.2} s ({:.2} GB/s): {} extents",
+        r.files,
+        gb,
+        secs,
+        if secs > 0.0 { gb / secs } else { 0.0 },
+        r.extents
+    );
+    if let Some(g) = &r.catalog.generation {
+        let _ = writeln!(e, "system catalog: generation {g}, {} files", r.catalog.oids.len());
+    }
+    for f in &r.catalog.findings {
+        let _ = writeln!(e, "catalog: {f}");
+    }
+    for s in &r.skipped {
+        let _ = writeln!(e, "skipped {}: {}", s.path.display(), s.reason);
+    }
+    for w in &r.warnings {
+        let _ = writeln!(e, "warning: {w}");
+    }
+    for x in &r.reassigned {
+        let _ = writeln!(
+            e,
+            "re-assigned oid {} dbroot {} partition {} segment {} fbo {} to LBID {}: {}",
+            x.oid, x.dbroot, x.partition, x.segment, x.block_offset, x.lbid, x.reason
+        );
+    }
+    for u in &r.unresolved {
+        let _ = writeln!(e, "unresolved {}: {}", u.path.display(), u.reason);
+    }
+    for d in &r.damaged {
+        let _ = writeln!(e, "damaged: {}", d.error);
+    }
+    for u in &r.uncertain {
+        let _ = writeln!(
+            e,
+            "not established: oid {} dbroot {} partition {} segment {} fbo {}: {}",
+            u.oid, u.dbroot, u.partition, u.segment, u.block_offset, u.what
+        );
+    }
+    match (output, written) {
+        (Some(out), true) => {
+            let _ = writeln!(e, "wrote {}", out.display());
+            if let Some(m) = moved {
+                let _ = writeln!(e, "previous extent map moved to {}", m.display());
+            }
+        }
+        (Some(out), false) if blocked => {
+            let _ = writeln!(
+                e,
+                "nothing written to {}: {} damaged and {} unresolved files (use --allow-damaged to write what could be established)",
+                out.display(),
+                r.damaged.len(),
+                r.unresolved.len()
+            );
+        }
+        _ => {
+            let _ = writeln!(e, "dry run: nothing written");
+        }
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` in UTC, for the name of a moved-aside extent map.
+pub fn utc_timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_978), (2024, 9, 11));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
 }
