@@ -8,6 +8,7 @@
 //! The result does not depend on thread count or unit size: partial results merge with an
 //! associative operation and every output is sorted.
 
+pub mod compare;
 pub mod place;
 pub mod plan;
 pub mod scan;
