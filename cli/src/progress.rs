@@ -13,7 +13,9 @@ impl Bar {
     /// A bar when `enabled` and stderr is a terminal; otherwise a silent sink.
     pub fn new(enabled: bool) -> Self {
         let on = enabled && std::io::stderr().is_terminal();
-        Self { bar: on.then(|| ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())) }
+        Self {
+            bar: on.then(|| ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())),
+        }
     }
 }
 

@@ -28,7 +28,12 @@ pub struct ClusterConfig {
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self { dbroots: BTreeMap::new(), dbrm_root: None, files_per_partition: 4, dbroot_count: None }
+        Self {
+            dbroots: BTreeMap::new(),
+            dbrm_root: None,
+            files_per_partition: 4,
+            dbroot_count: None,
+        }
     }
 }
 
@@ -37,7 +42,10 @@ impl ClusterConfig {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base).map_err(|detail| Error::Config { path: path.to_path_buf(), detail })
+        Self::parse(&text, base).map_err(|detail| Error::Config {
+            path: path.to_path_buf(),
+            detail,
+        })
     }
 
     /// Parse the XML text; relative paths are taken relative to `base`.
@@ -51,8 +59,11 @@ impl ClusterConfig {
             let tag = node.tag_name().name();
             let value = node.text().unwrap_or("").trim();
             if tag == "DBRootCount" {
-                cfg.dbroot_count =
-                    Some(value.parse().map_err(|_| format!("DBRootCount {value:?} is not a number"))?);
+                cfg.dbroot_count = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("DBRootCount {value:?} is not a number"))?,
+                );
             } else if let Some(digits) = tag.strip_prefix("DBRoot") {
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     continue; // DBRootCount, DBRootStorageType, ...
@@ -71,10 +82,14 @@ impl ClusterConfig {
             }
         }
         if let Some(em) = section("ExtentMap") {
-            if let Some(n) = em.children().find(|n| n.has_tag_name("FilesPerColumnPartition")) {
+            if let Some(n) = em
+                .children()
+                .find(|n| n.has_tag_name("FilesPerColumnPartition"))
+            {
                 let v = n.text().unwrap_or("").trim();
-                cfg.files_per_partition =
-                    v.parse().map_err(|_| format!("FilesPerColumnPartition {v:?} is not a number"))?;
+                cfg.files_per_partition = v
+                    .parse()
+                    .map_err(|_| format!("FilesPerColumnPartition {v:?} is not a number"))?;
             }
         }
         Ok(cfg)
@@ -82,7 +97,10 @@ impl ClusterConfig {
 
     /// The extent-map file ColumnStore loads: `<DBRMRoot>_em`.
     pub fn em_path(&self) -> PathBuf {
-        let prefix = self.dbrm_root.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DBRM_ROOT));
+        let prefix = self
+            .dbrm_root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DBRM_ROOT));
         let mut s = prefix.into_os_string();
         s.push("_em");
         PathBuf::from(s)
@@ -100,7 +118,9 @@ fn resolve(base: &Path, value: &str) -> PathBuf {
 
 /// Parse a `--dbroot ID=PATH` argument.
 pub fn parse_dbroot_arg(arg: &str) -> std::result::Result<(DbRootId, PathBuf), String> {
-    let (id, path) = arg.split_once('=').ok_or_else(|| format!("{arg:?}: expected ID=PATH"))?;
+    let (id, path) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("{arg:?}: expected ID=PATH"))?;
     let id: u16 = id
         .trim()
         .parse()
@@ -134,7 +154,10 @@ mod tests {
         let cfg = ClusterConfig::parse(XML, Path::new("/etc/columnstore")).unwrap();
         let ids: Vec<u16> = cfg.dbroots.keys().map(|d| d.0).collect();
         assert_eq!(ids, [1, 2, 4]);
-        assert_eq!(cfg.dbroots[&DbRootId(2)], Path::new("/etc/columnstore/data2"));
+        assert_eq!(
+            cfg.dbroots[&DbRootId(2)],
+            Path::new("/etc/columnstore/data2")
+        );
         assert_eq!(cfg.files_per_partition, 8);
         assert_eq!(cfg.dbroot_count, Some(3));
         assert_eq!(
@@ -145,15 +168,24 @@ mod tests {
 
     #[test]
     fn rejects_broken_configs() {
-        assert!(ClusterConfig::parse("<a>", Path::new("/")).unwrap_err().contains("XML"));
-        assert!(ClusterConfig::parse("<a/>", Path::new("/")).unwrap_err().contains("SystemConfig"));
+        assert!(ClusterConfig::parse("<a>", Path::new("/"))
+            .unwrap_err()
+            .contains("XML"));
+        assert!(ClusterConfig::parse("<a/>", Path::new("/"))
+            .unwrap_err()
+            .contains("SystemConfig"));
         let bad = "<C><SystemConfig><DBRoot1></DBRoot1></SystemConfig></C>";
-        assert!(ClusterConfig::parse(bad, Path::new("/")).unwrap_err().contains("DBRoot1"));
+        assert!(ClusterConfig::parse(bad, Path::new("/"))
+            .unwrap_err()
+            .contains("DBRoot1"));
     }
 
     #[test]
     fn dbroot_argument() {
-        assert_eq!(parse_dbroot_arg("3=/d3").unwrap(), (DbRootId(3), PathBuf::from("/d3")));
+        assert_eq!(
+            parse_dbroot_arg("3=/d3").unwrap(),
+            (DbRootId(3), PathBuf::from("/d3"))
+        );
         assert!(parse_dbroot_arg("0=/d").is_err());
         assert!(parse_dbroot_arg("x=/d").is_err());
         assert!(parse_dbroot_arg("/d").is_err());

@@ -102,15 +102,39 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
     if let Some(out) = &output {
         check_output(out, &cfg)?;
     }
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let version = if args.em_version == "4" { EmVersion::V4 } else { EmVersion::V5 };
-    let string_cp = if args.string_cp == "binary" { StringCp::Binary } else { StringCp::Invalid };
-    let access = if args.no_mmap { Access::Read } else { Access::Mmap };
-    let options = RebuildOptions { dbroots: cfg.dbroots.clone(), chunk_mib: args.chunk_mib, string_cp, access };
-    Ok(Plan { options, output, version, threads })
+    let version = if args.em_version == "4" {
+        EmVersion::V4
+    } else {
+        EmVersion::V5
+    };
+    let string_cp = if args.string_cp == "binary" {
+        StringCp::Binary
+    } else {
+        StringCp::Invalid
+    };
+    let access = if args.no_mmap {
+        Access::Read
+    } else {
+        Access::Mmap
+    };
+    let options = RebuildOptions {
+        dbroots: cfg.dbroots.clone(),
+        chunk_mib: args.chunk_mib,
+        string_cp,
+        access,
+    };
+    Ok(Plan {
+        options,
+        output,
+        version,
+        threads,
+    })
 }
 
 /// The output's folder must exist, and the output must not sit among the segment files: under a
@@ -127,7 +151,9 @@ fn check_output(out: &Path, cfg: &ClusterConfig) -> anyhow::Result<()> {
         bail!("{}: output is a directory", out.display());
     }
     for root in cfg.dbroots.values() {
-        let Ok(root) = root.canonicalize() else { continue };
+        let Ok(root) = root.canonicalize() else {
+            continue;
+        };
         if let Ok(rel) = dir.strip_prefix(&root) {
             if !rel.starts_with("systemFiles") {
                 bail!(
@@ -187,9 +213,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
     }
     if !args.quiet {
-        summary(report, elapsed, plan.output.as_deref(), written, moved_aside.as_deref(), blocked);
+        summary(
+            report,
+            elapsed,
+            plan.output.as_deref(),
+            written,
+            moved_aside.as_deref(),
+            blocked,
+        );
     }
-    Ok(if blocked { ExitCode::Error } else { ExitCode::Ok })
+    Ok(if blocked {
+        ExitCode::Error
+    } else {
+        ExitCode::Ok
+    })
 }
 
 fn summary(
@@ -212,7 +249,11 @@ fn summary(
         r.extents
     );
     if let Some(g) = &r.catalog.generation {
-        let _ = writeln!(e, "system catalog: generation {g}, {} files", r.catalog.oids.len());
+        let _ = writeln!(
+            e,
+            "system catalog: generation {g}, {} files",
+            r.catalog.oids.len()
+        );
     }
     for f in &r.catalog.findings {
         let _ = writeln!(e, "catalog: {f}");
@@ -272,7 +313,12 @@ pub fn utc_timestamp() -> String {
         .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

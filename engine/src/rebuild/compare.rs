@@ -44,24 +44,38 @@ pub fn against(expected: &ExtentMap, rebuilt: &ExtentMap, report: &RebuildReport
             block_offset: r.block_offset,
         })
         .collect();
-    let mut out = Comparison { expected: d.a_extents, rebuilt: d.b_extents, ..Comparison::default() };
+    let mut out = Comparison {
+        expected: d.a_extents,
+        rebuilt: d.b_extents,
+        ..Comparison::default()
+    };
     let mut changed = 0;
     for c in &d.changed {
         let only_lbid = c.fields.iter().all(|f| f.field == "lbid");
         if only_lbid && reassigned.contains(&c.key) {
             out.reassigned += 1;
         } else {
-            let fields: Vec<String> =
-                c.fields.iter().map(|f| format!("{} {} → {}", f.field, f.a, f.b)).collect();
-            out.differences.push(format!("{}: {}", c.key, fields.join(", ")));
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .map(|f| format!("{} {} → {}", f.field, f.a, f.b))
+                .collect();
+            out.differences
+                .push(format!("{}: {}", c.key, fields.join(", ")));
         }
         changed += 1;
     }
     for u in &d.only_in_a {
-        out.differences.push(format!("{}: missing from the rebuilt map (LBID {})", u.key, u.lbid));
+        out.differences.push(format!(
+            "{}: missing from the rebuilt map (LBID {})",
+            u.key, u.lbid
+        ));
     }
     for u in &d.only_in_b {
-        out.differences.push(format!("{}: not in the expected map (rebuilt at LBID {})", u.key, u.lbid));
+        out.differences.push(format!(
+            "{}: not in the expected map (rebuilt at LBID {})",
+            u.key, u.lbid
+        ));
     }
     out.exact = d.a_extents - d.only_in_a.len() - changed;
     out

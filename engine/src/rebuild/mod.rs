@@ -16,11 +16,11 @@ pub mod stats;
 pub mod walk;
 
 use crate::catalog::syscat;
+use crate::catalog::DictExtent;
 use crate::em::ExtentMap;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::seg::file::Access;
-use crate::catalog::DictExtent;
 use crate::types::{DbRootId, Lbid, Oid, CHUNK_BYTES};
 use plan::{ObjectKind, StringCp};
 use serde::Serialize;
@@ -45,7 +45,12 @@ pub struct RebuildOptions {
 
 impl Default for RebuildOptions {
     fn default() -> Self {
-        Self { dbroots: BTreeMap::new(), chunk_mib: 16, string_cp: StringCp::Invalid, access: Access::Mmap }
+        Self {
+            dbroots: BTreeMap::new(),
+            chunk_mib: 16,
+            string_cp: StringCp::Invalid,
+            access: Access::Mmap,
+        }
     }
 }
 
@@ -104,7 +109,11 @@ pub struct Rebuilt {
 }
 
 fn damaged(path: PathBuf, err: &Error) -> Damaged {
-    Damaged { path, error: err.to_string(), offset: err.offset() }
+    Damaged {
+        path,
+        error: err.to_string(),
+        offset: err.offset(),
+    }
 }
 
 /// Files planned for scanning, their work units, and the report so far.
@@ -124,12 +133,17 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
     let mut report = RebuildReport::default();
     let walked = walk::walk(&opts.dbroots);
     report.skipped = walked.skipped;
-    report.damaged.extend(walked.damaged.iter().map(|(p, e)| damaged(p.clone(), e)));
+    report
+        .damaged
+        .extend(walked.damaged.iter().map(|(p, e)| damaged(p.clone(), e)));
 
     let mut seen = BTreeMap::new();
     for f in &walked.files {
         if let Some(other) = seen.insert(f.id, f.dbroot) {
-            report.warnings.push(format!("{} is on DBRoot {} and DBRoot {}", f.id, other, f.dbroot));
+            report.warnings.push(format!(
+                "{} is on DBRoot {} and DBRoot {}",
+                f.id, other, f.dbroot
+            ));
         }
     }
 
@@ -150,11 +164,15 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
     }
     let catalog_kinds = catalog_kinds(&catalog_files, &syscat_lbids, &mut report);
 
-    let (planned, unplanned) = plan::plan(walked.files, &catalog_kinds, opts.access, opts.string_cp);
+    let (planned, unplanned) =
+        plan::plan(walked.files, &catalog_kinds, opts.access, opts.string_cp);
     for u in unplanned {
         match &u.error {
             Some(e) => report.damaged.push(damaged(u.found.path.clone(), e)),
-            None => report.unresolved.push(Skipped { path: u.found.path.clone(), reason: u.reason }),
+            None => report.unresolved.push(Skipped {
+                path: u.found.path.clone(),
+                reason: u.reason,
+            }),
         }
     }
     let chunks_per_unit = opts.chunk_mib.div_ceil((CHUNK_BYTES >> 20) as u32).max(1);
@@ -162,10 +180,21 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
         .iter()
         .enumerate()
         .flat_map(|(i, p)| {
-            scan::units_for_file(i, p.file.chunk_count(), p.kind.extent_blocks(), chunks_per_unit)
+            scan::units_for_file(
+                i,
+                p.file.chunk_count(),
+                p.kind.extent_blocks(),
+                chunks_per_unit,
+            )
         })
         .collect();
-    Ok(Prepared { planned, units, syscat_lbids, catalog_files, report })
+    Ok(Prepared {
+        planned,
+        units,
+        syscat_lbids,
+        catalog_files,
+        report,
+    })
 }
 
 /// The kinds the catalog's rows give the user OIDs (for files whose header records none).
@@ -181,13 +210,21 @@ fn catalog_kinds(
     let catalog = match crate::catalog::read_catalog(files, syscat_lbids) {
         Ok(c) => c,
         Err(e) => {
-            report.catalog.findings.push(format!("catalog rows not readable: {e}"));
+            report
+                .catalog
+                .findings
+                .push(format!("catalog rows not readable: {e}"));
             return kinds;
         }
     };
-    report.catalog.findings.extend(catalog.problems.iter().map(|p| p.to_string()));
+    report
+        .catalog
+        .findings
+        .extend(catalog.problems.iter().map(|p| p.to_string()));
     for oid in catalog.file_oids() {
-        let Some(obj) = catalog.object(oid) else { continue };
+        let Some(obj) = catalog.object(oid) else {
+            continue;
+        };
         if obj.is_dictionary() {
             kinds.insert(oid, (ObjectKind::Dictionary, false));
         } else if let (Some(data_type), Some(width)) = (obj.data_type(), obj.extent_width()) {
@@ -200,15 +237,26 @@ fn catalog_kinds(
 
 /// Rebuild on the current rayon pool (the caller chooses its size).
 pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt, Error> {
-    let Prepared { planned, units, syscat_lbids, catalog_files, mut report } = prepare(opts)?;
-    let total: u64 = planned.iter().map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64).sum();
+    let Prepared {
+        planned,
+        units,
+        syscat_lbids,
+        catalog_files,
+        mut report,
+    } = prepare(opts)?;
+    let total: u64 = planned
+        .iter()
+        .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
+        .sum();
     progress.start("scan", total, planned.len() as u64);
     let kernels: Vec<_> = planned.iter().map(|p| (&p.file, p.kernel)).collect();
     let scanned = scan::scan_units(&kernels, &units, progress);
     progress.finish();
 
     for e in &scanned.errors {
-        report.damaged.push(damaged(planned[e.file].found.path.clone(), &e.error));
+        report
+            .damaged
+            .push(damaged(planned[e.file].found.path.clone(), &e.error));
     }
     let placement = place::place(&planned, &scanned, &syscat_lbids);
     check_catalog_tokens(&catalog_files, &placement.extents, &mut report);
@@ -217,9 +265,14 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
     report.bytes_scanned = scanned.bytes;
     report.files = planned.len();
     report.extents = placement.extents.len();
-    report.damaged.sort_by(|a, b| (&a.path, a.offset).cmp(&(&b.path, b.offset)));
+    report
+        .damaged
+        .sort_by(|a, b| (&a.path, a.offset).cmp(&(&b.path, b.offset)));
     report.unresolved.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Rebuilt { map: ExtentMap::from_extents(placement.extents), report })
+    Ok(Rebuilt {
+        map: ExtentMap::from_extents(placement.extents),
+        report,
+    })
 }
 
 /// Check the placed catalog dictionaries against the LBIDs the catalog's own tokens hold.
@@ -232,7 +285,10 @@ fn check_catalog_tokens(
         return;
     }
     let mut dict: BTreeMap<Oid, Vec<DictExtent>> = BTreeMap::new();
-    for e in extents.iter().filter(|e| syscat::is_syscat_oid(e.oid) && e.col_width == 0) {
+    for e in extents
+        .iter()
+        .filter(|e| syscat::is_syscat_oid(e.oid) && e.col_width == 0)
+    {
         dict.entry(e.oid).or_default().push(DictExtent {
             start: e.range_start,
             blocks: e.blocks() as u32,
@@ -240,8 +296,14 @@ fn check_catalog_tokens(
         });
     }
     match crate::catalog::check_token_lbids(files, &dict) {
-        Ok(findings) => report.catalog.findings.extend(findings.iter().map(|f| f.to_string())),
-        Err(e) => report.catalog.findings.push(format!("catalog tokens not checked: {e}")),
+        Ok(findings) => report
+            .catalog
+            .findings
+            .extend(findings.iter().map(|f| f.to_string())),
+        Err(e) => report
+            .catalog
+            .findings
+            .push(format!("catalog tokens not checked: {e}")),
     }
 }
 
@@ -262,8 +324,14 @@ pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
         .par_iter()
         .map_init(Vec::new, |scratch, u| {
             let file = &p.planned[u.file].file;
-            u.chunks.clone().map(|c| file.chunk_data(c, scratch).map_or(0, |d| d.len() as u64)).sum::<u64>()
+            u.chunks
+                .clone()
+                .map(|c| file.chunk_data(c, scratch).map_or(0, |d| d.len() as u64))
+                .sum::<u64>()
         })
         .sum();
-    Ok(FloorResult { files: p.planned.len(), bytes })
+    Ok(FloorResult {
+        files: p.planned.len(),
+        bytes,
+    })
 }

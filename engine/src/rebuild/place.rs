@@ -45,7 +45,11 @@ pub struct Placement {
 
 /// Place every extent of every planned file.
 /// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file).
-pub fn place(files: &[PlannedFile], scan: &ScanResult, syscat_lbids: &BTreeMap<Oid, Lbid>) -> Placement {
+pub fn place(
+    files: &[PlannedFile],
+    scan: &ScanResult,
+    syscat_lbids: &BTreeMap<Oid, Lbid>,
+) -> Placement {
     let mut out = Placement::default();
     let mut damaged_chunks: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
     for e in &scan.errors {
@@ -70,11 +74,16 @@ pub fn place(files: &[PlannedFile], scan: &ScanResult, syscat_lbids: &BTreeMap<O
         let mut last_block = per_extent.iter().filter_map(|(_, s)| s.last_nonempty).max();
         if let Some(bad) = damaged.and_then(|d| d.last()) {
             let end = (bad + 1) * BLOCKS_PER_CHUNK - 1;
-            let end = if allocated > 0 { end.min(allocated as u32 - 1) } else { end };
+            let end = if allocated > 0 {
+                end.min(allocated as u32 - 1)
+            } else {
+                end
+            };
             last_block = last_block.max(Some(end));
         }
         let n_alloc = allocated.div_ceil(u64::from(eb)) as u32;
-        let n_chunks = (u64::from(pf.file.chunk_count()) * u64::from(BLOCKS_PER_CHUNK)).div_ceil(u64::from(eb)) as u32;
+        let n_chunks = (u64::from(pf.file.chunk_count()) * u64::from(BLOCKS_PER_CHUNK))
+            .div_ceil(u64::from(eb)) as u32;
         let n_lbids = pf.header_lbids.len() as u32;
         let n_data = last_block.map_or(0, |b| b / eb + 1);
         let n = n_alloc.max(n_chunks).max(n_lbids).max(n_data).max(1);
@@ -85,7 +94,8 @@ pub fn place(files: &[PlannedFile], scan: &ScanResult, syscat_lbids: &BTreeMap<O
             let last_chunk = ((k + 1) * eb).div_ceil(BLOCKS_PER_CHUNK);
             let hit = damaged.is_some_and(|d| d.range(first_chunk..last_chunk).next().is_some());
             let cp = if hit {
-                out.uncertain.push(uncertain(pf, k * eb, "min/max (a chunk could not be read)"));
+                out.uncertain
+                    .push(uncertain(pf, k * eb, "min/max (a chunk could not be read)"));
                 sentinel(pf, CpState::INVALID)
             } else {
                 casual_partition(pf, stats)
@@ -95,7 +105,11 @@ pub fn place(files: &[PlannedFile], scan: &ScanResult, syscat_lbids: &BTreeMap<O
                 range_size: crate::types::extent_units(kind.em_width()),
                 oid: pf.found.id.oid,
                 block_offset: k * eb,
-                hwm: if k + 1 == n { last_block.unwrap_or(0) } else { 0 },
+                hwm: if k + 1 == n {
+                    last_block.unwrap_or(0)
+                } else {
+                    0
+                },
                 partition: pf.found.id.partition,
                 segment: pf.found.id.segment,
                 dbroot: pf.found.dbroot,
@@ -104,7 +118,11 @@ pub fn place(files: &[PlannedFile], scan: &ScanResult, syscat_lbids: &BTreeMap<O
                 cp,
             };
             if hit && k + 1 == n {
-                out.uncertain.push(uncertain(pf, k * eb, "high-water mark (a chunk could not be read)"));
+                out.uncertain.push(uncertain(
+                    pf,
+                    k * eb,
+                    "high-water mark (a chunk could not be read)",
+                ));
             }
             let wanted = wanted_lbid(pf, k, syscat_lbids);
             pending.push((record, wanted));
@@ -129,7 +147,10 @@ pub fn place(files: &[PlannedFile], scan: &ScanResult, syscat_lbids: &BTreeMap<O
             rec.range_start = lbid;
             out.extents.push(rec);
         } else {
-            unknown.push((rec, format!("header LBID {lbid} overlaps an extent already placed")));
+            unknown.push((
+                rec,
+                format!("header LBID {lbid} overlaps an extent already placed"),
+            ));
         }
     }
     unknown.sort_by_key(|(r, _)| (r.oid, r.partition, r.segment, r.block_offset, r.dbroot));
@@ -182,14 +203,18 @@ fn wanted_lbid(pf: &PlannedFile, k: u32, syscat: &BTreeMap<Oid, Lbid>) -> Result
     }
     match pf.header_lbids.get(k as usize) {
         Some(&l) if l != 0 => Ok(Lbid(l)),
-        Some(_) => Err(format!("header LBID list holds 0 for extent {k} (extent created by DML)")),
-        None if pf.header_lbids.len() >= 48 => {
-            Err(format!("header LBID list is full (48 entries); extent {k} is not recorded"))
-        }
+        Some(_) => Err(format!(
+            "header LBID list holds 0 for extent {k} (extent created by DML)"
+        )),
+        None if pf.header_lbids.len() >= 48 => Err(format!(
+            "header LBID list is full (48 entries); extent {k} is not recorded"
+        )),
         None if pf.file.is_compressed() && !pf.header_lbids.is_empty() => {
             Err(format!("header LBID list has no entry for extent {k}"))
         }
-        None if pf.file.is_compressed() => Err("compressed header records no LBIDs (version 2)".into()),
+        None if pf.file.is_compressed() => {
+            Err("compressed header records no LBIDs (version 2)".into())
+        }
         None => Err("uncompressed file records no LBIDs".into()),
     }
 }
@@ -290,8 +315,15 @@ mod tests {
         assert!(t.insert(16 * 1024, 4));
         assert!(!t.insert(4 * 1024, 8), "overlaps [0, 8)");
         assert!(!t.insert(18 * 1024, 1), "inside [16, 20)");
-        assert_eq!(t.first_fit(8), Some(8 * 1024), "the hole [8, 16) fits 8 units");
+        assert_eq!(
+            t.first_fit(8),
+            Some(8 * 1024),
+            "the hole [8, 16) fits 8 units"
+        );
         assert_eq!(t.first_fit(1), Some(20 * 1024));
-        assert!(!t.insert(i64::from(LBID_SPACE_UNITS - 1) * 1024, 2), "past the LBID space");
+        assert!(
+            !t.insert(i64::from(LBID_SPACE_UNITS - 1) * 1024, 2),
+            "past the LBID space"
+        );
     }
 }

@@ -119,7 +119,11 @@ fn plan_one(
         Ok(f) => f,
         Err(e) => {
             let reason = e.to_string();
-            return Err(Unplanned { found, error: Some(e), reason });
+            return Err(Unplanned {
+                found,
+                error: Some(e),
+                reason,
+            });
         }
     };
     let oid = found.id.oid;
@@ -129,23 +133,29 @@ fn plan_one(
     };
     let header_lbids = header.as_ref().map(|h| h.lbids.clone()).unwrap_or_default();
 
-    let resolved: Option<(ObjectKind, bool, KindSource)> = if let Some(obj) = syscat::syscat_object(oid) {
-        let kind = if obj.is_dictionary() {
-            ObjectKind::Dictionary
+    let resolved: Option<(ObjectKind, bool, KindSource)> =
+        if let Some(obj) = syscat::syscat_object(oid) {
+            let kind = if obj.is_dictionary() {
+                ObjectKind::Dictionary
+            } else {
+                ObjectKind::Column {
+                    data_type: obj.created_as.data_type(),
+                    width: obj.width(),
+                }
+            };
+            Some((kind, obj.dict_oid.is_some(), KindSource::SystemCatalog))
+        } else if let Some(kind) = header.as_ref().and_then(header_kind) {
+            // The catalog knows better whether an 8-byte string column holds tokens.
+            let tokens = catalog_kinds
+                .get(&oid)
+                .map(|&(_, t)| t)
+                .unwrap_or_else(|| is_token_column(kind));
+            Some((kind, tokens, KindSource::Header))
         } else {
-            ObjectKind::Column { data_type: obj.created_as.data_type(), width: obj.width() }
+            catalog_kinds
+                .get(&oid)
+                .map(|&(k, t)| (k, t, KindSource::Catalog))
         };
-        Some((kind, obj.dict_oid.is_some(), KindSource::SystemCatalog))
-    } else if let Some(kind) = header.as_ref().and_then(header_kind) {
-        // The catalog knows better whether an 8-byte string column holds tokens.
-        let tokens = catalog_kinds
-            .get(&oid)
-            .map(|&(_, t)| t)
-            .unwrap_or_else(|| is_token_column(kind));
-        Some((kind, tokens, KindSource::Header))
-    } else {
-        catalog_kinds.get(&oid).map(|&(k, t)| (k, t, KindSource::Catalog))
-    };
     let Some((kind, tokens, source)) = resolved else {
         let reason = match &header {
             Some(h) if h.version < 3 => format!(
@@ -155,10 +165,23 @@ fn plan_one(
             Some(_) => format!("header records no usable type and the catalog has no row for oid {oid}"),
             None => format!("uncompressed file and the catalog has no row for oid {oid}"),
         };
-        return Err(Unplanned { found, error: None, reason });
+        return Err(Unplanned {
+            found,
+            error: None,
+            reason,
+        });
     };
     let (kernel, domain) = kernel_for(kind, tokens, string_cp);
-    Ok(PlannedFile { found, file, kind, source, tokens, header_lbids, kernel, domain })
+    Ok(PlannedFile {
+        found,
+        file,
+        kind,
+        source,
+        tokens,
+        header_lbids,
+        kernel,
+        domain,
+    })
 }
 
 /// The kind a v3 header records: VARCHAR with width 0 is a dictionary store (segment spec §3.2.1).
@@ -169,7 +192,10 @@ fn header_kind(h: &crate::seg::header::ControlHeader) -> Option<ObjectKind> {
     let dt = ColDataType::from_code(h.data_type)?;
     match (dt, h.width) {
         (ColDataType::Varchar, 0) => Some(ObjectKind::Dictionary),
-        (_, w @ (1 | 2 | 4 | 8 | 16)) => Some(ObjectKind::Column { data_type: dt, width: w as u16 }),
+        (_, w @ (1 | 2 | 4 | 8 | 16)) => Some(ObjectKind::Column {
+            data_type: dt,
+            width: w as u16,
+        }),
         _ => None,
     }
 }
@@ -199,8 +225,18 @@ pub fn kernel_for(kind: ObjectKind, tokens: bool, string_cp: StringCp) -> (Kerne
     };
     let m = markers(data_type, width);
     if width == 16 {
-        let kernel = Kernel::Wide { empty: m.empty as i128, null: m.null as i128 };
-        return (kernel, if matches!(domain, Domain::None) { Domain::None } else { Domain::Signed });
+        let kernel = Kernel::Wide {
+            empty: m.empty as i128,
+            null: m.null as i128,
+        };
+        return (
+            kernel,
+            if matches!(domain, Domain::None) {
+                Domain::None
+            } else {
+                Domain::Signed
+            },
+        );
     }
     let kernel = Kernel::Narrow {
         width: u32::from(width),

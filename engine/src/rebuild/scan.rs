@@ -18,7 +18,13 @@ use std::ops::Range;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
     /// Column values of 1, 2, 4 or 8 bytes.
-    Narrow { width: u32, empty: u64, null: u64, alt_null: u64, domain: Domain },
+    Narrow {
+        width: u32,
+        empty: u64,
+        null: u64,
+        alt_null: u64,
+        domain: Domain,
+    },
     /// 16-byte decimals.
     Wide { empty: i128, null: i128 },
     /// Dictionary blocks: empty when the free-bytes field reads 8178.
@@ -29,8 +35,18 @@ impl Kernel {
     /// Classify `data`, the uncompressed bytes of consecutive blocks starting at `first_fbo`.
     pub fn scan(&self, data: &[u8], first_fbo: u32, out: &mut ExtentStats) {
         match *self {
-            Kernel::Narrow { width, empty, null, alt_null, domain } => {
-                let m = NarrowMarkers { empty, null, alt_null };
+            Kernel::Narrow {
+                width,
+                empty,
+                null,
+                alt_null,
+                domain,
+            } => {
+                let m = NarrowMarkers {
+                    empty,
+                    null,
+                    alt_null,
+                };
                 match (width, domain) {
                     (1, d) => dispatch_domain::<1>(d, data, first_fbo, m, out),
                     (2, d) => dispatch_domain::<2>(d, data, first_fbo, m, out),
@@ -165,7 +181,10 @@ fn scan_dictionary(data: &[u8], first_fbo: u32, out: &mut ExtentStats) {
             last = Some(first_fbo + i as u32);
         }
     }
-    out.merge(&ExtentStats { last_nonempty: last, ..ExtentStats::default() });
+    out.merge(&ExtentStats {
+        last_nonempty: last,
+        ..ExtentStats::default()
+    });
 }
 
 /// One piece of scanning work: chunks `chunks` of file `file`, all inside extent `extent`.
@@ -194,7 +213,11 @@ pub fn units_for_file(
         let extent = next / chunks_per_extent;
         let extent_end = (extent + 1) * chunks_per_extent;
         let end = (next + step).min(extent_end).min(chunk_count);
-        let unit = WorkUnit { file, extent, chunks: next..end };
+        let unit = WorkUnit {
+            file,
+            extent,
+            chunks: next..end,
+        };
         next = end;
         Some(unit)
     })
@@ -260,7 +283,11 @@ pub fn scan_units(
                             kernel.scan(data, chunk * BLOCKS_PER_CHUNK, stats);
                             bytes += data.len() as u64;
                         }
-                        Err(error) => acc.errors.push(ChunkError { file: unit.file, chunk, error }),
+                        Err(error) => acc.errors.push(ChunkError {
+                            file: unit.file,
+                            chunk,
+                            error,
+                        }),
                     }
                 }
                 acc.bytes += bytes;
@@ -279,7 +306,13 @@ mod tests {
     use super::*;
 
     fn narrow(width: u32, domain: Domain, empty: u64, null: u64) -> Kernel {
-        Kernel::Narrow { width, empty, null, alt_null: null, domain }
+        Kernel::Narrow {
+            width,
+            empty,
+            null,
+            alt_null: null,
+            domain,
+        }
     }
 
     #[test]
@@ -287,14 +320,21 @@ mod tests {
         // An INT block that is EMPTY except one value in the middle of block 1 at a position
         // mcsRebuildEM's three samples (first, byte 4096, last) never look at.
         let empty = 0x8000_0001u32;
-        let mut data: Vec<u8> = std::iter::repeat(empty.to_le_bytes()).take(2048 * 3).flatten().collect();
+        let mut data: Vec<u8> = std::iter::repeat(empty.to_le_bytes())
+            .take(2048 * 3)
+            .flatten()
+            .collect();
         let pos = 8192 + 4 * 7;
         data[pos..pos + 4].copy_from_slice(&(-42i32).to_le_bytes());
         let mut s = ExtentStats::default();
         narrow(4, Domain::Signed, empty.into(), 0x8000_0000).scan(&data, 10, &mut s);
         assert_eq!(s.last_nonempty, Some(11));
         assert_eq!(s.values, 1);
-        assert_eq!(s.keys.map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h))), Some((-42, -42)));
+        assert_eq!(
+            s.keys
+                .map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h))),
+            Some((-42, -42))
+        );
     }
 
     #[test]
@@ -314,9 +354,15 @@ mod tests {
         // width 4: 4096-block extents = 8 chunks; 13 chunks present; units of 3.
         let units: Vec<_> = units_for_file(0, 13, 4096, 3).collect();
         let ranges: Vec<_> = units.iter().map(|u| (u.extent, u.chunks.clone())).collect();
-        assert_eq!(ranges, [(0, 0..3), (0, 3..6), (0, 6..8), (1, 8..11), (1, 11..13)]);
+        assert_eq!(
+            ranges,
+            [(0, 0..3), (0, 3..6), (0, 6..8), (1, 8..11), (1, 11..13)]
+        );
         // width 1: 1024-block extents = 2 chunks; a unit never exceeds one extent.
         let units: Vec<_> = units_for_file(0, 3, 1024, 16).collect();
-        assert_eq!(units.iter().map(|u| u.chunks.clone()).collect::<Vec<_>>(), [0..2, 2..3]);
+        assert_eq!(
+            units.iter().map(|u| u.chunks.clone()).collect::<Vec<_>>(),
+            [0..2, 2..3]
+        );
     }
 }

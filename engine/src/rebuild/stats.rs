@@ -90,7 +90,10 @@ mod tests {
     #[test]
     fn signed_keys_order_like_signed_values() {
         let vals: [i64; 5] = [i64::MIN + 2, -5, 0, 7, i64::MAX];
-        let keys: Vec<u64> = vals.iter().map(|&v| Domain::Signed.key(v as u64, 8)).collect();
+        let keys: Vec<u64> = vals
+            .iter()
+            .map(|&v| Domain::Signed.key(v as u64, 8))
+            .collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         for (&v, &k) in vals.iter().zip(&keys) {
             assert_eq!(Domain::Signed.value(k), v);

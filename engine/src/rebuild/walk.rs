@@ -38,16 +38,26 @@ pub fn walk(dbroots: &BTreeMap<DbRootId, PathBuf>) -> WalkResult {
     for (&dbroot, root) in dbroots {
         if !root.is_dir() {
             let err = std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory");
-            out.damaged.push((root.clone(), Error::io(root, "walk DBRoot", err)));
+            out.damaged
+                .push((root.clone(), Error::io(root, "walk DBRoot", err)));
             continue;
         }
-        for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(root)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
-                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk error"));
-                    out.damaged.push((path.clone(), Error::io(&path, "walk", io)));
+                    let path = e
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| root.clone());
+                    let io = e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("walk error"));
+                    out.damaged
+                        .push((path.clone(), Error::io(&path, "walk", io)));
                     continue;
                 }
             };
@@ -67,11 +77,19 @@ pub fn walk(dbroots: &BTreeMap<DbRootId, PathBuf>) -> WalkResult {
                 continue;
             }
             match parse_segment_path(rel) {
-                Ok(id) => out.files.push(FoundFile { dbroot, id, path: path.to_path_buf() }),
-                Err(reason) => out.skipped.push(Skipped { path: path.to_path_buf(), reason }),
+                Ok(id) => out.files.push(FoundFile {
+                    dbroot,
+                    id,
+                    path: path.to_path_buf(),
+                }),
+                Err(reason) => out.skipped.push(Skipped {
+                    path: path.to_path_buf(),
+                    reason,
+                }),
             }
         }
     }
-    out.files.sort_by(|a, b| (a.id, a.dbroot).cmp(&(b.id, b.dbroot)));
+    out.files
+        .sort_by(|a, b| (a.id, a.dbroot).cmp(&(b.id, b.dbroot)));
     out
 }
