@@ -28,7 +28,7 @@ use serde::{Serialize, Serializer};
 use super::file::CatalogFile;
 use super::syscat::{
     syscat_layout, syscat_object, CatalogTable, Generation, SyscatObject, SYSCAT_COLUMNS,
-    SYSCOLUMN_CHARSETNUM, SYSTABLE_AUXCOLUMNOID,
+    SYSCOLUMN_CHARSETNUM, SYSCOLUMN_OBJECTID, SYSTABLE_AUXCOLUMNOID, SYSTABLE_OBJECTID,
 };
 use super::tokens::{distinct_tokens, infer_dict_start, narrow_by_strings, DictExtent, DictStore};
 use super::width::{decimal_width_for_precision, is_dictionary_column, storage_width};
@@ -359,8 +359,14 @@ pub fn read_catalog_with_extents(
     let mut rows = RowReader::new(&loaded, dicts, problems);
     let tables = rows.read_systable();
     let columns = rows.read_syscolumn();
-    let mut problems = rows.problems;
-    Ok(assemble(generation, tables, columns, &mut problems))
+    let mut problems = std::mem::take(&mut rows.problems);
+    Ok(assemble(
+        generation,
+        tables,
+        columns,
+        &mut problems,
+        &|oid, rid| rows.at(oid, rid),
+    ))
 }
 
 fn check_presence(
@@ -614,16 +620,19 @@ impl<'a> RowReader<'a> {
             return Err(());
         };
         let token = Token::decode(raw);
-        let resolved = match self.dicts.get_mut(&dict) {
-            Some(store) => store.resolve(token),
-            None => return Err(()),
+        let Some(store) = self.dicts.get_mut(&dict) else {
+            return Err(());
         };
+        let resolved = store.resolve(token);
+        let dict_path = store
+            .path()
+            .map_or_else(|| "no file".to_string(), |p| p.display().to_string());
         match resolved {
             Ok(s) => Ok(Some(s)),
             Err(fault) => {
                 let msg = format!(
                     "{}: {what} token {raw:#018x} (lbid {}, op {}, bc {}) of row {rid} does not \
-                     resolve in dictionary {dict}: {fault}",
+                     resolve in dictionary {dict} ({dict_path}): {fault}",
                     self.at(oid, rid),
                     token.lbid,
                     token.op,
@@ -832,6 +841,7 @@ fn assemble(
     mut tables: Vec<TableInfo>,
     columns: Vec<ColumnInfo>,
     problems: &mut Problems,
+    at: &dyn Fn(Oid, u64) -> String,
 ) -> Catalog {
     tables.sort_by_key(|t| (t.table_oid, t.rid));
 
@@ -840,8 +850,15 @@ fn assemble(
         let key = (t.schema.0.clone(), t.name.0.clone());
         if let Some(&first) = by_name.get(&key) {
             problems.push(format!(
-                "duplicate table {}.{}: systable rows {} (OID {}) and {} (OID {}); columns go to the first",
-                t.schema, t.name, tables[first].rid, tables[first].table_oid, t.rid, t.table_oid
+                "{}: duplicate table {}.{}: systable rows {} (OID {}) and {} (OID {}); columns go \
+                 to the first",
+                at(SYSTABLE_OBJECTID, t.rid),
+                t.schema,
+                t.name,
+                tables[first].rid,
+                tables[first].table_oid,
+                t.rid,
+                t.table_oid
             ));
         } else {
             by_name.insert(key, i);
@@ -863,8 +880,10 @@ fn assemble(
         let positions: Vec<i32> = t.columns.iter().map(|c| c.position).collect();
         let expected: Vec<i32> = (0..positions.len() as i32).collect();
         if positions != expected {
+            let first_rid = t.columns.iter().map(|c| c.rid).min().unwrap_or(0);
             problems.push(format!(
-                "table {}.{} ({}): column positions are {positions:?}, not 0..{}",
+                "{}: table {}.{} ({}): column positions are {positions:?}, not 0..{}",
+                at(Oid(1030), first_rid),
                 t.schema,
                 t.name,
                 t.table_oid,
@@ -874,8 +893,10 @@ fn assemble(
     }
     let mut orphan_columns = Vec::new();
     for ((schema, table), cols) in orphans {
+        let first_rid = cols.iter().map(|c| c.rid).min().unwrap_or(0);
         problems.push(format!(
-            "syscolumn rows of {}.{} (OIDs {}) have no systable row",
+            "{}: syscolumn rows of {}.{} (OIDs {}) have no systable row",
+            at(SYSCOLUMN_OBJECTID, first_rid),
             CatalogName(schema),
             CatalogName(table),
             cols.iter()
@@ -890,10 +911,25 @@ fn assemble(
     let mut index = BTreeMap::new();
     let mut owners: BTreeMap<Oid, String> = BTreeMap::new();
     let mut claim = |oid: Oid, slot: Slot, what: String, problems: &mut Problems| {
+        let (row_oid, rid) = match slot {
+            Slot::Table(t) | Slot::Aux(t) => (SYSTABLE_OBJECTID, tables[t].rid),
+            Slot::Column(t, c) | Slot::Dictionary(t, c) => {
+                (SYSCOLUMN_OBJECTID, tables[t].columns[c].rid)
+            }
+            Slot::Orphan(c) | Slot::OrphanDictionary(c) => {
+                (SYSCOLUMN_OBJECTID, orphan_columns[c].rid)
+            }
+        };
         if syscat_object(oid).is_some() {
-            problems.push(format!("{what} uses OID {oid} of a system catalog file"));
+            problems.push(format!(
+                "{}: {what} uses OID {oid} of a system catalog file",
+                at(row_oid, rid)
+            ));
         } else if let Some(prev) = owners.get(&oid) {
-            problems.push(format!("OID {oid} is used twice: by {prev} and by {what}"));
+            problems.push(format!(
+                "{}: OID {oid} is used twice: by {prev} and by {what}",
+                at(row_oid, rid)
+            ));
         } else {
             index.insert(oid, slot);
             owners.insert(oid, what);

@@ -147,6 +147,11 @@ impl<'a> DictStore<'a> {
         }
     }
 
+    /// The dictionary file's path, if it exists.
+    pub(crate) fn path(&self) -> Option<&std::path::Path> {
+        self.file.map(CatalogFile::path)
+    }
+
     fn file_blocks(&self) -> u64 {
         self.file.map_or(0, |f| f.blocks())
     }
@@ -245,6 +250,8 @@ pub struct TokenFinding {
     pub rid: u64,
     /// Byte offset of the token in `path`.
     pub offset: u64,
+    /// The dictionary's file, when it exists (offsets in a `BadBlock` fault are in this file).
+    pub dict_path: Option<PathBuf>,
     /// The raw token.
     pub token: u64,
     /// What is wrong.
@@ -256,7 +263,7 @@ impl fmt::Display for TokenFinding {
         let t = Token::decode(self.token);
         write!(
             f,
-            "{}: at byte {}: token {:#018x} (lbid {}, op {}, bc {}) of column {} into dictionary {}: {}",
+            "{}: at byte {}: token {:#018x} (lbid {}, op {}, bc {}) of column {} into dictionary {} ({}): {}",
             self.path.display(),
             self.offset,
             self.token,
@@ -265,6 +272,7 @@ impl fmt::Display for TokenFinding {
             t.bc,
             self.column,
             self.dict,
+            self.dict_path.as_ref().map_or_else(|| "no file".to_string(), |p| p.display().to_string()),
             self.fault
         )
     }
@@ -320,6 +328,7 @@ pub fn check_token_lbids(
                     rid,
                     offset: rid * 8,
                     token: raw,
+                    dict_path: files.get(&dict_oid).cloned(),
                     fault: fault.clone(),
                 });
             }
