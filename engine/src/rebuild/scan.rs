@@ -105,28 +105,31 @@ fn scan_narrow<const W: usize, const D: u8>(
     let (mut values, mut nulls) = (0u64, 0u64);
     let mut last = None;
     for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
-        let mut rows = 0u64;
+        // Branch-free per value (counts and selects instead of `continue`), so the compiler
+        // can vectorise the loop; the order keys of EMPTY and NULL values are masked out.
+        let (mut rows, mut block_nulls) = (0u64, 0u64);
+        let (mut block_lo, mut block_hi) = (u64::MAX, u64::MIN);
         for v in block.chunks_exact(W) {
             let mut b = [0u8; 8];
             b[..W].copy_from_slice(v);
             let raw = u64::from_le_bytes(b);
-            if raw == m.empty {
-                continue;
-            }
-            rows += 1;
-            if raw == m.null || raw == m.alt_null {
-                nulls += 1;
-                continue;
-            }
-            values += 1;
+            let is_row = raw != m.empty;
+            let is_null = raw == m.null || raw == m.alt_null;
+            rows += u64::from(is_row);
+            block_nulls += u64::from(is_row & is_null);
             if D != NO_CP {
                 let k = domain.key(raw, W as u32);
-                lo = lo.min(k);
-                hi = hi.max(k);
+                let is_value = is_row & !is_null;
+                block_lo = block_lo.min(if is_value { k } else { u64::MAX });
+                block_hi = block_hi.max(if is_value { k } else { u64::MIN });
             }
         }
         if rows > 0 {
             last = Some(first_fbo + i as u32);
+            nulls += block_nulls;
+            values += rows - block_nulls;
+            lo = lo.min(block_lo);
+            hi = hi.max(block_hi);
         }
     }
     let part = ExtentStats {
