@@ -155,12 +155,13 @@ fn corrupt_dictionary_block_is_a_problem_naming_the_dictionary_file() {
     let cat = read_catalog(&files, &starts()).unwrap();
     assert_eq!(
         cat.problems.len(),
-        4,
-        "one per columnname token: {:?}",
+        5,
+        "one for the start, one per token: {:?}",
         cat.problems
     );
+    assert!(cat.problems[0].contains("no start LBID of dictionary 2067 fits all 4 tokens"));
     assert!(
-        cat.problems[0].contains(&format!(
+        cat.problems[1].contains(&format!(
             "in dictionary 2067 ({}): block 0 is not a dictionary block: at byte 10: invalid offset[0]",
             path.display()
         )),

@@ -435,8 +435,18 @@ fn token_past_the_dictionary_is_reported() {
         p.contains("block 300 is past the end of the dictionary file (256 blocks)"),
         "{p}"
     );
+    // no other start fits all three tokens: the given one is kept
+    let dict = dir.path().join(catalog_support::rel_path(2067));
+    assert_eq!(
+        cat.problems[0],
+        format!(
+            "{}: at byte 0: no start LBID of dictionary 2067 fits all 3 tokens of {}; keeping 114688",
+            dict.display(),
+            path.display()
+        )
+    );
     // schema and table still resolve: the column keeps its place, under a placeholder name
-    assert_eq!(cat.problems.len(), 1, "{:?}", cat.problems);
+    assert_eq!(cat.problems.len(), 2, "{:?}", cat.problems);
     assert_eq!(cat.tables[0].columns.len(), 3);
     let price = cat.column(Oid(3003)).unwrap();
     assert_eq!(price.name, "<unknown name of column 3003>");
@@ -600,7 +610,7 @@ fn dictionary_starts_are_inferred_when_not_given() {
 }
 
 #[test]
-fn wrong_dictionary_starts_leave_names_unresolved() {
+fn dictionary_starts_that_misfit_the_tokens_are_corrected_and_reported() {
     let mut b = Builder::fresh('C');
     b.create_table(
         "test",
@@ -614,13 +624,93 @@ fn wrong_dictionary_starts_leave_names_unresolved() {
     // generation-A starts for a generation-C catalog: every SYSCOLUMN token is 4096 blocks off
     let wrong = starts(&Generation::A.oids());
     let cat = read_catalog(&files, &wrong).unwrap();
-    assert_eq!(cat.tables.len(), 1, "SYSTABLE dictionaries did not move");
-    assert!(cat.tables[0].columns.is_empty());
-    assert_eq!(cat.orphan_columns.len(), 3);
-    assert!(cat
-        .problems
-        .iter()
-        .any(|p| p.contains("block 4096 is past the end of the dictionary file (256 blocks)")));
+    assert_eq!(cat.tables[0].columns, expected_columns());
+    let path = |o| files[&Oid(o)].display().to_string();
+    assert_eq!(
+        cat.problems,
+        [(2061, 1021, 77824, 81920), (2064, 1022, 94208, 98304), (2067, 1023, 110592, 114688)]
+            .map(|(d, c, given, used)| format!(
+                "{}: at byte 0: {} of {} tokens of {} do not fit dictionary {d} at start LBID {given}; \
+                 start {used} fits them all and is used",
+                path(d),
+                if d == 2067 { 3 } else { 1 },
+                if d == 2067 { 3 } else { 1 },
+                path(c)
+            ))
+    );
+}
+
+#[test]
+fn upgraded_catalog_keeps_generation_a_dictionary_lbids() {
+    let mut b = Builder::fresh('A');
+    b.create_table(
+        "test",
+        "t1",
+        3000,
+        None,
+        &catalog_support::worked_example_columns(),
+    );
+    b.upgrade(1012);
+    b.upgrade(1043);
+    let dir = tempfile::tempdir().unwrap();
+    let files = b.write(dir.path());
+    let present = files.keys().copied().collect();
+    assert_eq!(Generation::detect(&present), Generation::C);
+    assert_eq!(
+        emengine::catalog::tokens::consistent_generations(&files).unwrap(),
+        vec![Generation::A]
+    );
+    // the replay of the original generation is what the tokens agree with
+    let (layout, later) =
+        emengine::catalog::syscat::syscat_layout_upgraded(&present, Generation::A);
+    assert_eq!(later, [Oid(1012), Oid(1043)]);
+    let original: BTreeMap<Oid, Lbid> = layout.into_iter().map(|e| (e.oid, e.lbid)).collect();
+    let cat = read_catalog(&files, &original).unwrap();
+    assert_eq!(cat.problems, Vec::<String>::new());
+    assert_eq!(cat.generation, Generation::C);
+    let mut expected = expected_columns();
+    expected[1].charset = 0;
+    assert_eq!(cat.tables[0].columns, expected);
+    assert_eq!(
+        cat.tables[0].aux_oid, None,
+        "auxcolumnoid 0 after the upgrade"
+    );
+    // with the replay over the files present, the reader finds the original starts itself
+    let cat = read_catalog(&files, &starts(&present)).unwrap();
+    assert_eq!(cat.tables[0].columns, expected);
+    assert_eq!(cat.problems.len(), 3, "{:?}", cat.problems);
+}
+
+#[test]
+fn fresh_catalogs_are_consistent_with_their_generation() {
+    for (gen, expected) in [
+        ('A', vec![Generation::A]),
+        ('B', vec![Generation::B]),
+        ('C', vec![Generation::C, Generation::B]),
+    ] {
+        let mut b = Builder::fresh(gen);
+        b.create_table(
+            "test",
+            "t1",
+            3000,
+            None,
+            &catalog_support::worked_example_columns(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let files = b.write(dir.path());
+        assert_eq!(
+            emengine::catalog::tokens::consistent_generations(&files).unwrap(),
+            expected,
+            "{gen}"
+        );
+    }
+    // a catalog without any table constrains nothing
+    let dir = tempfile::tempdir().unwrap();
+    let files = Builder::fresh('A').write(dir.path());
+    assert_eq!(
+        emengine::catalog::tokens::consistent_generations(&files).unwrap(),
+        vec![Generation::A]
+    );
 }
 
 #[test]
@@ -679,4 +769,69 @@ fn null_objectid_and_catalog_oids_are_rejected() {
         cat.problems
     );
     assert!(cat.tables[0].columns.is_empty());
+}
+
+/// Legacy HDFS catalogs are compressed (type 2): the same blocks, read through the chunks.
+#[test]
+fn compressed_catalog_files_read_the_same() {
+    use emengine::seg::header::{CompressionType, ControlHeader};
+    use emengine::seg::writer::CompressedWriter;
+
+    let b = worked_example_by_hand();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = b.write(dir.path());
+    let plain = read_catalog(&files, &starts(&Generation::C.oids())).unwrap();
+    for (oid, bytes) in b.files() {
+        let header = ControlHeader {
+            version: 3,
+            compression: CompressionType::Snappy2,
+            header_size: 8192,
+            block_count: (bytes.len() / BLOCK) as u64,
+            width: catalog_support::width(oid) as u64,
+            data_type: 6,
+            lbids: vec![],
+        };
+        let mut w = CompressedWriter::new(std::io::Cursor::new(Vec::new()), header).unwrap();
+        w.push_chunk(&bytes, 1).unwrap();
+        let path = dir.path().join(format!("{oid}.compressed"));
+        std::fs::write(&path, w.finish().unwrap().into_inner()).unwrap();
+        files.insert(Oid(oid), path);
+    }
+    let compressed = read_catalog(&files, &starts(&Generation::C.oids())).unwrap();
+    assert_eq!(compressed.problems, Vec::<String>::new());
+    assert_eq!(compressed.tables, plain.tables);
+}
+
+#[test]
+fn catalog_files_are_found_under_a_dbroot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Builder::fresh('B');
+    b.create_table(
+        "test",
+        "t1",
+        3000,
+        Some(3005),
+        &catalog_support::worked_example_columns(),
+    );
+    let written = b.write(dir.path());
+    // a work file and a user file next to them are not catalog files
+    std::fs::write(
+        dir.path()
+            .join(catalog_support::rel_path(1001))
+            .with_extension("cdf.tmp"),
+        b"x",
+    )
+    .unwrap();
+    let user = dir.path().join(catalog_support::rel_path(3001));
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, b"").unwrap();
+    let found = emengine::catalog::locate::catalog_files_in(dir.path());
+    assert_eq!(found, written);
+    assert_eq!(found.len(), 42);
+    assert!(found[&Oid(1036)].ends_with("000.dir/000.dir/004.dir/012.dir/000.dir/FILE000.cdf"));
+    assert!(found[&Oid(2067)].ends_with("000.dir/000.dir/008.dir/019.dir/000.dir/FILE000.cdf"));
+    assert_eq!(
+        read_catalog(&found, &BTreeMap::new()).unwrap().problems,
+        Vec::<String>::new()
+    );
 }

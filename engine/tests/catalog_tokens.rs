@@ -339,3 +339,49 @@ proptest! {
         let _ = narrow_by_strings(&c, &tokens, &bytes);
     }
 }
+
+/// The real dictionary block of SEG §8 as block 0 of a dictionary that starts at LBID 114688.
+#[test]
+fn real_dictionary_block_resolves() {
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/real/dictblock.cdf"
+    ));
+    let Ok(block) = std::fs::read(path) else {
+        println!("skipped: {} is not available", path.display());
+        return;
+    };
+    let ext = [DictExtent::single(Lbid(114688), 8192)];
+    let get = |op| {
+        resolve_string(
+            &block,
+            &ext,
+            Token {
+                op,
+                lbid: 114688,
+                bc: 0,
+            },
+        )
+    };
+    assert_eq!(get(1).unwrap(), b"XLGERIA");
+    assert_eq!(get(26).unwrap(), b"ALGERIA");
+    assert_eq!(get(50).unwrap(), b"UNITED STATES");
+    assert_eq!(
+        get(51),
+        Err(TokenFault::NoSuchString {
+            fbo: 0,
+            op: 51,
+            count: 50
+        })
+    );
+    let tokens: Vec<Token> = (1..=50)
+        .map(|op| Token {
+            op,
+            lbid: 114688,
+            bc: 0,
+        })
+        .collect();
+    let cands = infer_dict_start(&tokens, 1);
+    assert_eq!(cands, vec![Lbid(114688)]);
+    assert_eq!(narrow_by_strings(&cands, &tokens, &block), cands);
+}

@@ -10,11 +10,17 @@
 //!
 //! A file whose length is not a whole number of blocks is truncated: loading it fails with the
 //! offset of the incomplete block.
+//!
+//! Legacy HDFS installations stored the catalog compressed (type 2, CAT §1 item 4). A file that starts
+//! with the compressed-file magic is read through [`SegmentFile`] and its chunks are concatenated,
+//! which gives the same block array.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{DecodeError, Error};
-use crate::types::BLOCK_SIZE;
+use crate::seg::file::{Access, Layout, SegmentFile};
+use crate::seg::header::ControlHeader;
+use crate::types::{BLOCK_SIZE, CHUNK_BYTES};
 
 /// One catalog column or dictionary file, read into memory.
 #[derive(Debug, Clone)]
@@ -27,6 +33,9 @@ impl CatalogFile {
     /// Read `path`; it must be a whole number of blocks.
     pub(crate) fn load(path: &Path) -> Result<Self, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+        if ControlHeader::is_compressed(&bytes) {
+            return Self::load_compressed(path);
+        }
         let partial = bytes.len() % BLOCK_SIZE;
         if partial != 0 {
             let offset = (bytes.len() - partial) as u64;
@@ -39,6 +48,35 @@ impl CatalogFile {
                 partial as u64,
             )
             .in_file(path));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+        })
+    }
+
+    /// The uncompressed blocks of a compressed file: its chunks in order. Every chunk but the last
+    /// must hold 4 MiB, or the rows after it would move.
+    fn load_compressed(path: &Path) -> Result<Self, Error> {
+        let file = SegmentFile::open(path, Access::Read)?;
+        let chunks = match file.layout() {
+            Layout::Compressed { chunks, .. } => chunks.clone(),
+            Layout::Uncompressed { .. } => Vec::new(),
+        };
+        let mut bytes = Vec::new();
+        let mut scratch = Vec::new();
+        for (i, slot) in chunks.iter().enumerate() {
+            let data = file.chunk_data(i as u32, &mut scratch)?;
+            if data.len() != CHUNK_BYTES && i + 1 < chunks.len() {
+                return Err(DecodeError::invalid(
+                    slot.offset,
+                    "decompressed chunk length",
+                    format!("{CHUNK_BYTES} bytes (a chunk before the last)"),
+                    data.len(),
+                )
+                .in_file(path));
+            }
+            bytes.extend_from_slice(data);
         }
         Ok(Self {
             path: path.to_path_buf(),

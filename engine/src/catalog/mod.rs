@@ -11,6 +11,7 @@
 
 mod file;
 pub mod locate;
+mod model;
 pub mod reader;
 pub mod syscat;
 pub mod tokens;

@@ -333,6 +333,25 @@ pub fn syscat_layout(present: &BTreeSet<Oid>) -> Vec<SyscatExtent> {
     out
 }
 
+/// The layout of a catalog that was first built as generation `original` and later upgraded in
+/// place (CAT §7.2): the replay over the present OIDs of `original`, and the present OIDs it lacks
+/// (1012 and/or 1043), whose extents were allocated later, at LBIDs the replay cannot know.
+pub fn syscat_layout_upgraded(
+    present: &BTreeSet<Oid>,
+    original: Generation,
+) -> (Vec<SyscatExtent>, Vec<Oid>) {
+    let mut first = BTreeSet::new();
+    let mut later = Vec::new();
+    for obj in SYSCAT_COLUMNS.iter().filter(|o| present.contains(&o.oid)) {
+        if obj.since <= original {
+            first.insert(obj.oid);
+        } else {
+            later.push(obj.oid);
+        }
+    }
+    (syscat_layout(&first), later)
+}
+
 /// The first LBID after the replayed catalog layout (242688, 238592, 234496 for generations C, B, A).
 pub fn syscat_first_free(present: &BTreeSet<Oid>) -> Lbid {
     syscat_layout(present)

@@ -14,6 +14,24 @@
 //! A token's blocks: the string is string `op` of block `fbo = LBID − start (+ blockOffset)` and, when the
 //! token's `bc` is non-zero, string 1 of each of the `bc` blocks at LBID+1, LBID+2, … (SEG §6.1).
 //!
+//! A dictionary block holding the one string `"hi"` (SEG §6.1): free 8174, next 0, offsets 8192 and
+//! 8190, end marker; the string sits in the last two bytes.
+//!
+//! ```
+//! use emengine::catalog::tokens::{resolve_string, DictExtent, TokenFault};
+//! use emengine::seg::token::Token;
+//! use emengine::types::Lbid;
+//!
+//! let mut block = vec![0u8; 8192];
+//! block[..16].copy_from_slice(&[0xee, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x20, 0xfe, 0x1f, 0xff, 0xff]);
+//! block[8190..].copy_from_slice(b"hi");
+//! let extent = [DictExtent::single(Lbid(114688), 8192)];
+//! let token = Token::decode(0x0000_0000_0700_0001); // op 1, LBID 114688
+//! assert_eq!(resolve_string(&block, &extent, token).unwrap(), b"hi");
+//! let op2 = Token { op: 2, ..token };
+//! assert_eq!(resolve_string(&block, &extent, op2), Err(TokenFault::NoSuchString { fbo: 0, op: 2, count: 1 }));
+//! ```
+//!
 //! ```
 //! use emengine::catalog::tokens::infer_dict_start;
 //! use emengine::seg::token::Token;
@@ -32,7 +50,7 @@ use serde::Serialize;
 
 use super::file::CatalogFile;
 use super::reader::CatalogFiles;
-use super::syscat::{syscat_object, CreatedAs, SYSCAT_COLUMNS};
+use super::syscat::{syscat_layout_upgraded, syscat_object, CreatedAs, Generation, SYSCAT_COLUMNS};
 use crate::error::{DecodeError, Error};
 use crate::seg::dict::DictBlock;
 use crate::seg::token::{Token, TOKEN_EMPTY, TOKEN_NULL};
@@ -420,6 +438,40 @@ pub fn infer_dict_starts(
             }
         }
         out.insert(dict_oid, candidates);
+    }
+    Ok(out)
+}
+
+/// The catalog generations, newest first, whose fresh-install layout over the present catalog files
+/// puts every catalog dictionary where its column's tokens point (CAT §3.3, §7.2).
+///
+/// A fresh catalog gives its own generation (and, since B and C place dictionaries identically, B
+/// for a C catalog); a catalog first built as generation A and upgraded in place gives only A, while
+/// [`Generation::detect`] says B or C. Dictionaries whose column holds no tokens do not constrain the
+/// answer; an empty result means the tokens fit no replay (a moved or damaged catalog).
+pub fn consistent_generations(files: &CatalogFiles) -> Result<Vec<Generation>, Error> {
+    let inferred = infer_dict_starts(files, &BTreeMap::new())?;
+    let present: BTreeSet<Oid> = files
+        .keys()
+        .copied()
+        .filter(|&o| syscat_object(o).is_some())
+        .collect();
+    let newest = Generation::detect(&present);
+    let mut out = Vec::new();
+    for g in [Generation::C, Generation::B, Generation::A]
+        .into_iter()
+        .filter(|&g| g <= newest)
+    {
+        let (layout, _) = syscat_layout_upgraded(&present, g);
+        let fits = inferred.iter().all(|(dict, candidates)| {
+            layout
+                .iter()
+                .find(|e| e.oid == *dict)
+                .is_some_and(|e| candidates.contains(&e.lbid))
+        });
+        if fits {
+            out.push(g);
+        }
     }
     Ok(out)
 }

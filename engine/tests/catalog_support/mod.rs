@@ -413,6 +413,24 @@ impl Catalog {
         }
     }
 
+    /// `dbbuilder`'s in-place upgrade (CAT §7.2): create 1012 or 1043 with 0 in every row that is live
+    /// in the reference column (1003 for 1012, 1024 for 1043).
+    pub fn upgrade(&mut self, oid: i32) {
+        let reference = if oid == 1012 { 1003 } else { 1024 };
+        self.oids.insert(oid);
+        self.cols
+            .insert(oid, INT_EMPTY.to_le_bytes().repeat(32 * 4 * BLOCK / 4));
+        let live: Vec<u64> = self.cols[&reference]
+            .chunks(4)
+            .enumerate()
+            .filter(|(_, v)| *v != INT_EMPTY.to_le_bytes())
+            .map(|(r, _)| r as u64)
+            .collect();
+        for r in live {
+            self.set_int(oid, r, 0);
+        }
+    }
+
     /// The start LBIDs of the dictionaries.
     pub fn dict_starts(&self) -> BTreeMap<Oid, emengine::types::Lbid> {
         self.dicts
