@@ -232,7 +232,7 @@ fn truncation_anywhere() {
             let (files, path) = replaced(files, oid, &full[..len], scratch);
             match read_catalog(&files, &starts()) {
                 Err(err) => {
-                    prop_assert!(len % BLOCK != 0);
+                    prop_assert!(!len.is_multiple_of(BLOCK));
                     assert_truncation(&err, &path, len);
                 }
                 Ok(_) => prop_assert_eq!(len % BLOCK, 0),

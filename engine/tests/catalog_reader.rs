@@ -769,6 +769,40 @@ fn null_objectid_and_catalog_oids_are_rejected() {
         cat.problems
     );
     assert!(cat.tables[0].columns.is_empty());
+    assert!(
+        cat.problems
+            .last()
+            .unwrap()
+            .ends_with("table s.t (3000) has no syscolumn rows"),
+        "{:?}",
+        cat.problems
+    );
+}
+
+#[test]
+fn catalog_serialises_to_json() {
+    let mut b = Builder::fresh('C');
+    let mut cols = catalog_support::worked_example_columns();
+    cols[0].default = Some("5");
+    b.create_table("test", "t1", 3000, Some(3005), &cols);
+    let (_dir, cat) = read(&b);
+    let v = serde_json::to_value(&cat).unwrap();
+    assert_eq!(v["generation"], "C");
+    let t = &v["tables"][0];
+    assert_eq!(
+        (
+            t["schema"].as_str(),
+            t["name"].as_str(),
+            t["aux_oid"].as_i64()
+        ),
+        (Some("test"), Some("t1"), Some(3005))
+    );
+    assert_eq!(t["columns"][0]["default_value"], "5");
+    assert_eq!(t["columns"][1]["default_value"], serde_json::Value::Null);
+    assert_eq!(t["columns"][1]["data_type"], "VARCHAR");
+    assert_eq!(t["columns"][1]["dict_oid"], 3004);
+    assert_eq!(t["columns"][2]["storage_width"], 16);
+    assert!(v.get("index").is_none());
 }
 
 /// Legacy HDFS catalogs are compressed (type 2): the same blocks, read through the chunks.

@@ -188,7 +188,7 @@ fn expanded_dictionary_has_several_candidates_until_strings_decide() {
     let mut file = Vec::new();
     for fbo in 0..8192usize {
         let strings: Vec<&[u8]> = match fbo {
-            0 | 1 | 2 => vec![b"a", b"bb", b"ccc"],
+            0..=2 => vec![b"a", b"bb", b"ccc"],
             5000 => vec![b"x"],
             _ => vec![],
         };

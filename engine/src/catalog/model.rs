@@ -108,7 +108,8 @@ pub struct ColumnInfo {
     pub position: i32,
     /// `charsetnum` (0 when unknown or the catalog has no 1043).
     pub charset: i32,
-    /// `defaultvalue` bytes, `None` for NULL.
+    /// `defaultvalue` bytes, `None` for NULL (serialised as lossy UTF-8).
+    #[serde(serialize_with = "serialize_lossy")]
     pub default_value: Option<Vec<u8>>,
     /// `autoincrement` = 'y'.
     pub autoincrement: bool,
@@ -122,6 +123,13 @@ impl ColumnInfo {
     /// `schema.table.column` as stored.
     pub fn qualified_name(&self) -> String {
         format!("{}.{}.{}", self.schema, self.table, self.name)
+    }
+}
+
+fn serialize_lossy<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(b) => s.serialize_some(&String::from_utf8_lossy(b)),
+        None => s.serialize_none(),
     }
 }
 
@@ -355,6 +363,16 @@ pub(crate) fn assemble(
         }
     }
     for t in &mut tables {
+        if t.columns.is_empty() {
+            problems.push(format!(
+                "{}: table {}.{} ({}) has no syscolumn rows",
+                at(SYSTABLE_OBJECTID, t.rid),
+                t.schema,
+                t.name,
+                t.table_oid
+            ));
+            continue;
+        }
         t.columns.sort_by_key(|c| (c.position, c.rid));
         let positions: Vec<i32> = t.columns.iter().map(|c| c.position).collect();
         let expected: Vec<i32> = (0..positions.len() as i32).collect();
