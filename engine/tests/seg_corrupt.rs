@@ -118,7 +118,7 @@ impl Sample {
 }
 
 #[test]
-fn the_sample_reads_back() {
+fn seg_the_sample_reads_back() {
     for c in [CompressionType::Snappy2, CompressionType::Lz4] {
         let s = sample(c);
         let f = s.read(&s.bytes, Access::Mmap).unwrap();
@@ -137,7 +137,7 @@ fn the_sample_reads_back() {
 }
 
 #[test]
-fn truncation_at_every_header_offset_and_sampled_chunk_offsets() {
+fn seg_truncation_at_every_header_offset_and_sampled_chunk_offsets() {
     for c in [CompressionType::Snappy2, CompressionType::Lz4] {
         let s = sample(c);
         let len = s.bytes.len();
@@ -183,7 +183,7 @@ fn truncation_at_every_header_offset_and_sampled_chunk_offsets() {
 /// Flip every byte of the header and pointer section and of each chunk header, and sampled
 /// payload and padding bytes: which must fail and which must still read is fixed by the format.
 #[test]
-fn flipped_bytes() {
+fn seg_flipped_bytes() {
     for c in [CompressionType::Snappy2, CompressionType::Lz4] {
         let s = sample(c);
         let flip = |at: usize| s.with(|b| b[at] ^= 0xFF);
@@ -241,7 +241,7 @@ fn put_u64(b: &mut [u8], at: usize, v: u64) {
 }
 
 #[test]
-fn exact_errors() {
+fn seg_exact_errors() {
     let s = sample(CompressionType::Snappy2);
     let p = |i: usize| s.ptrs[i] as usize;
 
@@ -373,7 +373,7 @@ fn exact_errors() {
 }
 
 #[test]
-fn lz4_payload_that_overflows_a_chunk_is_an_error() {
+fn seg_lz4_payload_that_overflows_a_chunk_is_an_error() {
     let s = sample(CompressionType::Lz4);
     // 5 MiB of zeros compresses to one LZ4 block that decodes past 4 MiB.
     let big = emengine::seg::chunk::compress_chunk(&vec![0u8; 5 << 20], CompressionType::Lz4);
@@ -389,7 +389,7 @@ fn lz4_payload_that_overflows_a_chunk_is_an_error() {
 }
 
 #[test]
-fn missing_file_is_an_io_error_naming_it() {
+fn seg_missing_file_is_an_io_error_naming_it() {
     let p = Path::new("/nonexistent/000.dir/000.dir/011.dir/193.dir/000.dir/FILE000.cdf");
     let err = SegmentFile::open(p, Access::Mmap).unwrap_err();
     assert!(matches!(err, Error::Io { op: "open", .. }));

@@ -12,7 +12,7 @@ use emengine::types::{Oid, SegmentId, BLOCK_SIZE};
 use std::path::{Path, PathBuf};
 
 #[test]
-fn empty_dictionary_block_bytes() {
+fn seg_empty_dictionary_block_bytes() {
     let b = empty_dict_block();
     assert_eq!(
         b[..14],
@@ -23,7 +23,7 @@ fn empty_dictionary_block_bytes() {
 }
 
 #[test]
-fn token_example() {
+fn seg_token_example() {
     let t = Token {
         op: 5,
         lbid: 123_456,
@@ -38,7 +38,7 @@ fn token_example() {
 }
 
 #[test]
-fn checksum_vectors() {
+fn seg_checksum_vectors() {
     assert_eq!(checksum(b""), 0x0000_0000);
     assert_eq!(checksum(b"a"), 0xf659_7889);
     assert_eq!(checksum(b"abc"), 0x3fad_7867);
@@ -50,7 +50,7 @@ fn checksum_vectors() {
 }
 
 #[test]
-fn path_example_3009() {
+fn seg_path_example_3009() {
     let id = SegmentId {
         oid: Oid(3009),
         partition: 0,
@@ -108,7 +108,7 @@ const NATIONS: [&str; 25] = [
 ];
 
 #[test]
-fn real_dictblock() {
+fn seg_real_dictblock() {
     let Some(path) = real("dictblock.cdf") else {
         return;
     };
@@ -145,7 +145,7 @@ fn real_dictblock() {
 }
 
 #[test]
-fn real_col1block() {
+fn seg_real_col1block() {
     let Some(path) = real("colblocks/col1block.cdf") else {
         return;
     };
@@ -167,7 +167,7 @@ fn real_col1block() {
 }
 
 #[test]
-fn real_integer_blocks() {
+fn seg_real_integer_blocks() {
     if let Some(p) = real("colblocks/col2block.cdf") {
         let v = typed_view::<i16>(&only_block(&p)).into_owned();
         assert_eq!(v, (0..4096).collect::<Vec<i16>>());
@@ -207,7 +207,7 @@ fn real_integer_blocks() {
 }
 
 #[test]
-fn real_float_blocks() {
+fn seg_real_float_blocks() {
     let cases: [(&str, f64, usize, f64); 4] = [
         ("colblocks/col_float_block.cdf", 1.5, 2048, 1025.0),
         ("colblocks/col_double_block.cdf", 1.5, 1024, 513.0),

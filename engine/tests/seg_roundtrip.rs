@@ -42,7 +42,7 @@ fn chunk_bytes(seed: u64, len: usize) -> Vec<u8> {
 
 proptest! {
     #[test]
-    fn header_v3_round_trips(
+    fn seg_header_v3_round_trips(
         c in compression(),
         units in 2u64..80,
         block_count in any::<u64>(),
@@ -58,7 +58,7 @@ proptest! {
     }
 
     #[test]
-    fn header_v2_round_trips_and_writes_zeros_from_byte_40(
+    fn seg_header_v2_round_trips_and_writes_zeros_from_byte_40(
         c in compression(),
         units in 2u64..80,
         block_count in any::<u64>(),
@@ -74,7 +74,7 @@ proptest! {
     }
 
     #[test]
-    fn pointers_round_trip(
+    fn seg_pointers_round_trip(
         units in 1usize..40,
         steps in proptest::collection::vec(1u64..1 << 24, 0..600),
     ) {
@@ -95,7 +95,7 @@ proptest! {
     }
 
     #[test]
-    fn chunk_round_trips(c in compression(), seed in any::<u64>(), len in 0usize..200_000) {
+    fn seg_chunk_round_trips(c in compression(), seed in any::<u64>(), len in 0usize..200_000) {
         let data = chunk_bytes(seed, len);
         let chunk = compress_chunk(&data, c);
         let head = ChunkHeader::parse(&chunk)?;
@@ -110,18 +110,18 @@ proptest! {
     }
 
     #[test]
-    fn token_round_trips(op in 0u16..1024, lbid in 0i64..1 << 36, bc in 0u32..1 << 18) {
+    fn seg_token_round_trips(op in 0u16..1024, lbid in 0i64..1 << 36, bc in 0u32..1 << 18) {
         let t = Token { op, lbid, bc };
         prop_assert_eq!(Token::decode(t.encode()), t);
     }
 
     #[test]
-    fn raw_token_round_trips(raw in any::<u64>()) {
+    fn seg_raw_token_round_trips(raw in any::<u64>()) {
         prop_assert_eq!(Token::decode(raw).encode(), raw);
     }
 
     #[test]
-    fn dict_builder_round_trips(strings in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..400), 0..80)) {
+    fn seg_dict_builder_round_trips(strings in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..400), 0..80)) {
         let mut b = DictBlockBuilder::new();
         let mut pushed = Vec::new();
         for s in &strings {
@@ -150,7 +150,7 @@ proptest! {
     }
 
     #[test]
-    fn path_round_trips(
+    fn seg_path_round_trips(
         oid in 0..=i32::MAX,
         partition in prop_oneof![0u32..256, 256u32..1000, 1000u32..=u32::MAX],
         segment in 0u16..256,
@@ -169,7 +169,7 @@ proptest! {
 
     /// CompressedWriter → SegmentFile: every chunk reads back, missing chunks read empty.
     #[test]
-    fn writer_to_file_round_trips(
+    fn seg_writer_to_file_round_trips(
         version in 2u64..=3,
         c in prop_oneof![Just(CompressionType::Snappy2), Just(CompressionType::Lz4)],
         header_units in prop_oneof![Just(2u64), 3u64..70],
@@ -220,7 +220,7 @@ proptest! {
 
     /// Uncompressed files: chunk i is a slice of blocks i×512.., the last one short.
     #[test]
-    fn uncompressed_file_chunks(blocks in 0usize..1100, seed in any::<u64>()) {
+    fn seg_uncompressed_file_chunks(blocks in 0usize..1100, seed in any::<u64>()) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("FILE001.cdf");
         let bytes = chunk_bytes(seed, blocks * BLOCK_SIZE);
@@ -246,7 +246,7 @@ proptest! {
 
 /// Full 4 MiB chunks with both codecs, a short (abbreviated) chunk 0, a dictionary-size header.
 #[test]
-fn full_chunks_and_short_chunk_zero() {
+fn seg_full_chunks_and_short_chunk_zero() {
     let dir = tempfile::tempdir().unwrap();
     for c in [CompressionType::Snappy2, CompressionType::Lz4] {
         let path = dir.path().join(format!("FILE00{}.cdf", c.code()));
@@ -280,7 +280,7 @@ fn full_chunks_and_short_chunk_zero() {
 
 /// The writer refuses chunks its pointer section cannot hold, before writing them.
 #[test]
-fn writer_rejects_too_many_chunks() {
+fn seg_writer_rejects_too_many_chunks() {
     let header = ControlHeader {
         version: 3,
         compression: CompressionType::Lz4,
