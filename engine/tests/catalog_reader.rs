@@ -869,3 +869,45 @@ fn catalog_files_are_found_under_a_dbroot() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn oids_used_twice_are_reported_and_the_first_use_wins() {
+    let mut b = Builder::fresh('C');
+    b.create_table(
+        "s",
+        "a",
+        3000,
+        Some(3003),
+        &[Col::new("x", 3001, 12, 20).dict(3002)],
+    );
+    // a second table whose column reuses 3001 and whose dictionary is the first table's AUX OID
+    b.create_table(
+        "s",
+        "b",
+        3004,
+        Some(3007),
+        &[
+            Col::new("y", 3001, 6, 4),
+            Col::new("z", 3005, 12, 9).dict(3003),
+        ],
+    );
+    let (dir, cat) = read(&b);
+    let syscolumn = dir.path().join(catalog_support::rel_path(1024));
+    assert_eq!(
+        cat.problems,
+        [
+            format!("{}: at byte 4: OID 3001 is used twice: by column s.a.x and by column s.b.y", syscolumn.display()),
+            format!(
+                "{}: at byte 8: OID 3003 is used twice: by AUX column of s.a and by dictionary of s.b.z",
+                syscolumn.display()
+            ),
+        ]
+    );
+    assert!(matches!(cat.object(Oid(3001)), Some(CatalogObject::Column(c)) if c.name == "x"));
+    assert!(matches!(cat.object(Oid(3003)), Some(CatalogObject::Aux(t)) if t.name == "a"));
+    assert_eq!(
+        cat.table(Oid(3004)).unwrap().columns.len(),
+        2,
+        "both rows stay in their table"
+    );
+}

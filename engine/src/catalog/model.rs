@@ -332,10 +332,11 @@ pub(crate) fn assemble(
 ) -> Catalog {
     tables.sort_by_key(|t| (t.table_oid, t.rid));
 
-    let mut by_name: BTreeMap<(Vec<u8>, Vec<u8>), usize> = BTreeMap::new();
+    // schema → table name → index of the first table with that name
+    let mut by_name: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, usize>> = BTreeMap::new();
     for (i, t) in tables.iter().enumerate() {
-        let key = (t.schema.0.clone(), t.name.0.clone());
-        if let Some(&first) = by_name.get(&key) {
+        let names = by_name.entry(t.schema.0.clone()).or_default();
+        if let Some(&first) = names.get(t.name.as_bytes()) {
             problems.push(format!(
                 "{}: duplicate table {}.{}: systable rows {} (OID {}) and {} (OID {}); columns go \
                  to the first",
@@ -348,13 +349,16 @@ pub(crate) fn assemble(
                 t.table_oid
             ));
         } else {
-            by_name.insert(key, i);
+            names.insert(t.name.0.clone(), i);
         }
     }
 
     let mut orphans: BTreeMap<(Vec<u8>, Vec<u8>), Vec<ColumnInfo>> = BTreeMap::new();
     for c in columns {
-        match by_name.get(&(c.schema.0.clone(), c.table.0.clone())) {
+        let table = by_name
+            .get(c.schema.as_bytes())
+            .and_then(|n| n.get(c.table.as_bytes()));
+        match table {
             Some(&t) => tables[t].columns.push(c),
             None => orphans
                 .entry((c.schema.0.clone(), c.table.0.clone()))
@@ -405,80 +409,7 @@ pub(crate) fn assemble(
     }
     orphan_columns.sort_by_key(|c| (c.oid, c.rid));
 
-    let mut index = BTreeMap::new();
-    let mut owners: BTreeMap<Oid, String> = BTreeMap::new();
-    let mut claim = |oid: Oid, slot: Slot, what: String, problems: &mut Problems| {
-        let (row_oid, rid) = match slot {
-            Slot::Table(t) | Slot::Aux(t) => (SYSTABLE_OBJECTID, tables[t].rid),
-            Slot::Column(t, c) | Slot::Dictionary(t, c) => {
-                (SYSCOLUMN_OBJECTID, tables[t].columns[c].rid)
-            }
-            Slot::Orphan(c) | Slot::OrphanDictionary(c) => {
-                (SYSCOLUMN_OBJECTID, orphan_columns[c].rid)
-            }
-        };
-        if syscat_object(oid).is_some() {
-            problems.push(format!(
-                "{}: {what} uses OID {oid} of a system catalog file",
-                at(row_oid, rid)
-            ));
-        } else if let Some(prev) = owners.get(&oid) {
-            problems.push(format!(
-                "{}: OID {oid} is used twice: by {prev} and by {what}",
-                at(row_oid, rid)
-            ));
-        } else {
-            index.insert(oid, slot);
-            owners.insert(oid, what);
-        }
-    };
-    for (t, table) in tables.iter().enumerate() {
-        let tname = format!("{}.{}", table.schema, table.name);
-        claim(
-            table.table_oid,
-            Slot::Table(t),
-            format!("table {tname}"),
-            problems,
-        );
-        for (c, col) in table.columns.iter().enumerate() {
-            let cname = col.qualified_name();
-            claim(
-                col.oid,
-                Slot::Column(t, c),
-                format!("column {cname}"),
-                problems,
-            );
-            if let Some(d) = col.dict_oid {
-                claim(
-                    d,
-                    Slot::Dictionary(t, c),
-                    format!("dictionary of {cname}"),
-                    problems,
-                );
-            }
-        }
-        if let Some(a) = table.aux_oid {
-            claim(a, Slot::Aux(t), format!("AUX column of {tname}"), problems);
-        }
-    }
-    for (c, col) in orphan_columns.iter().enumerate() {
-        let cname = col.qualified_name();
-        claim(
-            col.oid,
-            Slot::Orphan(c),
-            format!("column {cname}"),
-            problems,
-        );
-        if let Some(d) = col.dict_oid {
-            claim(
-                d,
-                Slot::OrphanDictionary(c),
-                format!("dictionary of {cname}"),
-                problems,
-            );
-        }
-    }
-
+    let index = index_oids(&tables, &orphan_columns, problems, at);
     Catalog {
         generation,
         tables,
@@ -486,4 +417,91 @@ pub(crate) fn assemble(
         problems: problems.finish(),
         index,
     }
+}
+
+/// Every user OID → what it is. An OID claimed twice is reported; the first claim wins. (Catalog
+/// OIDs cannot be claimed: the reader only accepts OIDs ≥ 3000.)
+fn index_oids(
+    tables: &[TableInfo],
+    orphans: &[ColumnInfo],
+    problems: &mut Problems,
+    at: &dyn Fn(Oid, u64) -> String,
+) -> BTreeMap<Oid, Slot> {
+    let describe = |slot: Slot| -> (String, Oid, u64) {
+        let col = |c: &ColumnInfo| c.qualified_name();
+        match slot {
+            Slot::Table(t) => {
+                let t = &tables[t];
+                (
+                    format!("table {}.{}", t.schema, t.name),
+                    SYSTABLE_OBJECTID,
+                    t.rid,
+                )
+            }
+            Slot::Aux(t) => {
+                let t = &tables[t];
+                (
+                    format!("AUX column of {}.{}", t.schema, t.name),
+                    SYSTABLE_OBJECTID,
+                    t.rid,
+                )
+            }
+            Slot::Column(t, c) => {
+                let c = &tables[t].columns[c];
+                (format!("column {}", col(c)), SYSCOLUMN_OBJECTID, c.rid)
+            }
+            Slot::Dictionary(t, c) => {
+                let c = &tables[t].columns[c];
+                (
+                    format!("dictionary of {}", col(c)),
+                    SYSCOLUMN_OBJECTID,
+                    c.rid,
+                )
+            }
+            Slot::Orphan(c) => {
+                let c = &orphans[c];
+                (format!("column {}", col(c)), SYSCOLUMN_OBJECTID, c.rid)
+            }
+            Slot::OrphanDictionary(c) => {
+                let c = &orphans[c];
+                (
+                    format!("dictionary of {}", col(c)),
+                    SYSCOLUMN_OBJECTID,
+                    c.rid,
+                )
+            }
+        }
+    };
+    let mut index = BTreeMap::new();
+    let mut claim = |oid: Oid, slot: Slot, problems: &mut Problems| {
+        if let Some(&prev) = index.get(&oid) {
+            let (what, row_oid, rid) = describe(slot);
+            problems.push(format!(
+                "{}: OID {oid} is used twice: by {} and by {what}",
+                at(row_oid, rid),
+                describe(prev).0
+            ));
+        } else {
+            index.insert(oid, slot);
+        }
+    };
+    for (t, table) in tables.iter().enumerate() {
+        claim(table.table_oid, Slot::Table(t), problems);
+        for (c, col) in table.columns.iter().enumerate() {
+            claim(col.oid, Slot::Column(t, c), problems);
+            if let Some(d) = col.dict_oid {
+                claim(d, Slot::Dictionary(t, c), problems);
+            }
+        }
+        if let Some(a) = table.aux_oid {
+            claim(a, Slot::Aux(t), problems);
+        }
+    }
+    for (c, col) in orphans.iter().enumerate() {
+        claim(col.oid, Slot::Orphan(c), problems);
+        if let Some(d) = col.dict_oid {
+            claim(d, Slot::OrphanDictionary(c), problems);
+        }
+    }
+    index
 }

@@ -209,24 +209,33 @@ impl<'a> DictStore<'a> {
 
     /// The string `token` points to.
     pub(crate) fn resolve(&mut self, token: Token) -> Result<Vec<u8>, TokenFault> {
-        let mut out = Vec::new();
-        self.walk(token, |piece| out.extend_from_slice(piece))?;
         if self.file.is_none() {
+            // still say first when the token is outside the extents
+            self.fbo(token.lbid)?;
             return Err(TokenFault::NoDictionaryFile);
         }
+        let mut out = Vec::new();
+        self.walk(token, |piece| out.extend_from_slice(piece))?;
         Ok(out)
     }
 
     fn walk(&mut self, token: Token, mut piece: impl FnMut(&[u8])) -> Result<(), TokenFault> {
-        // every LBID is checked against the extents before any block is read
-        let mut fbos = Vec::with_capacity(1 + token.bc.min(64) as usize);
-        for i in 0..=i64::from(token.bc) {
-            fbos.push(self.fbo(token.lbid + i)?);
-        }
+        // Both ends first: a garbage `bc` (up to 2^18 − 1) fails here instead of block by block.
+        let last = token.lbid + i64::from(token.bc);
+        self.fbo(token.lbid)?;
+        self.fbo(last)?;
         if self.file.is_none() {
+            // without a file only the LBIDs can be checked; with one extent both ends cover them all
+            if self.extents.len() > 1 {
+                for lbid in token.lbid..=last {
+                    self.fbo(lbid)?;
+                }
+            }
             return Ok(());
         }
-        for (i, fbo) in fbos.into_iter().enumerate() {
+        // with a file, every block is inside it, so this loop is bounded by the file's size
+        for (i, lbid) in (token.lbid..=last).enumerate() {
+            let fbo = self.fbo(lbid)?;
             let op = if i == 0 { token.op } else { 1 };
             let block = self.block(fbo)?;
             match block.string(op) {
