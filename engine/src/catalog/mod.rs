@@ -6,12 +6,13 @@
 //! | [`syscat`] | the 43 catalog files as one table; the fresh-install LBID layout and generations A/B/C (CAT §2, §3.3; SEG §7.3) |
 //! | [`width`] | dictionary-column rule and storage width from (`datatype`, `columnlength`) (CAT §5 steps 5–6) |
 //! | [`reader`] | SYSTABLE/SYSCOLUMN rows → tables, columns, dictionaries, AUX columns (CAT §3, §5) |
+//! | [`model`] | what the reader returns: [`Catalog`], [`TableInfo`], [`ColumnInfo`], [`CatalogObject`]; the join by name |
 //! | [`tokens`] | catalog tokens against dictionary extents; start-LBID inference (CAT §3.3) |
 //! | [`locate`] | where the catalog files are under a DBRoot |
 
 mod file;
 pub mod locate;
-mod model;
+pub mod model;
 pub mod reader;
 pub mod syscat;
 pub mod tokens;
