@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use exit::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "emrebuild", version, about = "Rebuild, verify and back up the extent map of MariaDB ColumnStore")]
+#[command(
+    name = "emrebuild",
+    version,
+    about = "Rebuild, verify and back up the extent map of MariaDB ColumnStore"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,6 +35,8 @@ enum Command {
     Rebuild(cmd::rebuild::Args),
     /// Generate a small tree, rebuild it and compare with the ground truth.
     Demo(cmd::demo::Args),
+    /// Measure rebuild throughput against the floor of reading and decompressing the same data.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Gen(a) => cmd::gen::run(a),
         Command::Rebuild(a) => cmd::rebuild::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(code) => code.into(),

@@ -1,5 +1,6 @@
 //! One module per subcommand: an `Args` struct (clap derive) and `run(&Args)`.
 
+pub mod bench;
 pub mod convert;
 pub mod demo;
 pub mod diff;

@@ -1,12 +1,46 @@
-//! Compare a rebuilt map with a known-good one (the generator's ground truth, or a backup):
-//! every extent must match exactly, except that an extent the rebuild reports as re-assigned
-//! compares by everything but its LBID.
+//! Compare a rebuilt map with a known-good one (the generator's ground truth, or a backup),
+//! extent by extent, and sort every difference into what it means:
+//!
+//! * **re-assigned** — only the LBID differs, and the rebuild reported the extent as
+//!   re-assigned (the files did not record its LBID);
+//! * **sequence** — only the CP sequence number differs: it counts DML history, which no file
+//!   records;
+//! * **CP restored** — the known map holds CP invalid (DML or a DDL invalidated it) where the
+//!   rebuild computed the exact range from the values on disk: safe, and better for queries;
+//! * **CP left invalid** — the known map holds a valid range where the rebuild keeps CP invalid
+//!   (inline strings, whose order depends on the collation): safe, queries only lose extent
+//!   elimination;
+//! * **disagreement** — anything else (a different HWM, width, size, status, range, a
+//!   missing or extra extent, an LBID the rebuild did not report): the rebuild is wrong or the
+//!   known map is stale.
 
 use super::RebuildReport;
-use crate::em::diff::{diff, ExtentKey};
+use crate::em::diff::{diff, ChangedExtent, ExtentKey};
 use crate::em::ExtentMap;
 use serde::Serialize;
 use std::collections::BTreeSet;
+
+/// What one difference means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    Reassigned,
+    Sequence,
+    CpRestored,
+    CpLeftInvalid,
+    Disagreement,
+}
+
+/// One extent that differs, with its class and the fields that differ.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    /// What the difference means, the LBID of a re-assigned extent aside.
+    pub class: Class,
+    /// Whether the extent's LBID differs because the rebuild re-assigned it (and said so).
+    pub reassigned: bool,
+    pub key: Option<ExtentKey>,
+    pub detail: String,
+}
 
 /// The verdict of [`against`].
 #[derive(Debug, Clone, Default, Serialize)]
@@ -17,16 +51,24 @@ pub struct Comparison {
     pub rebuilt: usize,
     /// Extents identical in every field.
     pub exact: usize,
-    /// Re-assigned extents identical in everything but their LBID.
-    pub reassigned: usize,
-    /// Every other difference, one line each.
-    pub differences: Vec<String>,
+    /// Every extent that is not identical, classified.
+    pub differences: Vec<Difference>,
 }
 
 impl Comparison {
-    /// Whether the maps agree (re-assigned LBIDs aside).
+    /// Whether the maps agree: no difference is a disagreement.
     pub fn agrees(&self) -> bool {
-        self.differences.is_empty()
+        self.count(Class::Disagreement) == 0
+    }
+
+    /// How many differences fall into `class`.
+    pub fn count(&self, class: Class) -> usize {
+        self.differences.iter().filter(|d| d.class == class).count()
+    }
+
+    /// How many extents were re-assigned (whatever else differs).
+    pub fn reassigned(&self) -> usize {
+        self.differences.iter().filter(|d| d.reassigned).count()
     }
 }
 
@@ -49,34 +91,64 @@ pub fn against(expected: &ExtentMap, rebuilt: &ExtentMap, report: &RebuildReport
         rebuilt: d.b_extents,
         ..Comparison::default()
     };
-    let mut changed = 0;
     for c in &d.changed {
-        let only_lbid = c.fields.iter().all(|f| f.field == "lbid");
-        if only_lbid && reassigned.contains(&c.key) {
-            out.reassigned += 1;
-        } else {
-            let fields: Vec<String> = c
-                .fields
-                .iter()
-                .map(|f| format!("{} {} → {}", f.field, f.a, f.b))
-                .collect();
-            out.differences
-                .push(format!("{}: {}", c.key, fields.join(", ")));
-        }
-        changed += 1;
+        let detail: Vec<String> = c
+            .fields
+            .iter()
+            .map(|f| format!("{} {} → {}", f.field, f.a, f.b))
+            .collect();
+        let moved = reassigned.contains(&c.key);
+        out.differences.push(Difference {
+            class: classify(c, moved),
+            reassigned: moved && c.fields.iter().any(|f| f.field == "lbid"),
+            key: Some(c.key),
+            detail: detail.join(", "),
+        });
     }
     for u in &d.only_in_a {
-        out.differences.push(format!(
-            "{}: missing from the rebuilt map (LBID {})",
-            u.key, u.lbid
-        ));
+        out.differences.push(Difference {
+            class: Class::Disagreement,
+            reassigned: false,
+            key: Some(u.key),
+            detail: format!("missing from the rebuilt map (LBID {})", u.lbid),
+        });
     }
     for u in &d.only_in_b {
-        out.differences.push(format!(
-            "{}: not in the expected map (rebuilt at LBID {})",
-            u.key, u.lbid
-        ));
+        out.differences.push(Difference {
+            class: Class::Disagreement,
+            reassigned: false,
+            key: Some(u.key),
+            detail: format!("not in the expected map (rebuilt at LBID {})", u.lbid),
+        });
     }
-    out.exact = d.a_extents - d.only_in_a.len() - changed;
+    out.exact = d.a_extents - d.only_in_a.len() - d.changed.len();
     out
+}
+
+/// The class of a changed extent; the LBID of an extent the rebuild re-assigned (`moved`) is
+/// accounted for by the report and does not count against it.
+fn classify(c: &ChangedExtent, moved: bool) -> Class {
+    let fields: BTreeSet<&str> = c
+        .fields
+        .iter()
+        .map(|f| f.field)
+        .filter(|&f| !(moved && f == "lbid"))
+        .collect();
+    let only = |allowed: &[&str]| fields.iter().all(|f| allowed.contains(f));
+    if fields.is_empty() {
+        return Class::Reassigned;
+    }
+    if only(&["seq"]) {
+        return Class::Sequence;
+    }
+    if only(&["seq", "cp", "lo", "hi"]) {
+        if let Some(state) = c.fields.iter().find(|f| f.field == "cp") {
+            match (state.a.to_string().as_str(), state.b.to_string().as_str()) {
+                ("invalid" | "updating", "valid") => return Class::CpRestored,
+                ("valid", "invalid") => return Class::CpLeftInvalid,
+                _ => {}
+            }
+        }
+    }
+    Class::Disagreement
 }
