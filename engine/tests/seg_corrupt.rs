@@ -26,7 +26,7 @@ fn values(seed: u64, blocks: usize) -> Vec<u8> {
     (0..blocks * BLOCK_SIZE / 8)
         .flat_map(|i| {
             let i = i as u64;
-            let noise = if i % 61 == 0 {
+            let noise = if i.is_multiple_of(61) {
                 seed.wrapping_mul(i + 1) >> 52
             } else {
                 0
