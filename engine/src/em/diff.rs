@@ -27,7 +27,7 @@
 use super::cp::CpState;
 use super::file::ExtentMap;
 use super::record::ExtentRecord;
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::fmt;
@@ -134,13 +134,26 @@ impl EmDiff {
     }
 }
 
-/// Record indices sorted by key, ties in file order.
-fn keyed(map: &ExtentMap) -> Vec<(ExtentKey, u32)> {
-    let mut v: Vec<(ExtentKey, u32)> = map
+impl ExtentKey {
+    /// The key as one integer with the same order: sorting 2.5 million 128-bit integers is
+    /// several times faster than comparing five fields.
+    fn packed(&self) -> u128 {
+        let oid = (self.oid as u32 ^ 0x8000_0000) as u128; // i32 order as unsigned
+        (oid << 96)
+            | (u128::from(self.dbroot) << 80)
+            | (u128::from(self.partition) << 48)
+            | (u128::from(self.segment) << 32)
+            | u128::from(self.block_offset)
+    }
+}
+
+/// Packed keys with record indices, sorted by key, ties in file order.
+fn keyed(map: &ExtentMap) -> Vec<(u128, u32)> {
+    let mut v: Vec<(u128, u32)> = map
         .extents
-        .iter()
+        .par_iter()
         .enumerate()
-        .map(|(i, e)| (ExtentKey::of(e), i as u32))
+        .map(|(i, e)| (ExtentKey::of(e).packed(), i as u32))
         .collect();
     // The pair is unique, so an unstable sort still keeps file order among equal keys.
     v.par_sort_unstable();
@@ -206,13 +219,18 @@ fn compare(a: &ExtentRecord, b: &ExtentRecord) -> Vec<FieldDiff> {
     out
 }
 
-/// Compare `a` with `b` logically (see the module documentation).
-pub fn diff(a: &ExtentMap, b: &ExtentMap) -> EmDiff {
-    let (ka, kb) = rayon::join(|| keyed(a), || keyed(b));
+/// What one stretch of the key space contributes.
+#[derive(Default)]
+struct Partial {
+    only_in_a: Vec<UnmatchedExtent>,
+    only_in_b: Vec<UnmatchedExtent>,
+    changed: Vec<ChangedExtent>,
+}
+
+/// Merge two key-sorted runs (no key of one stretch appears in another).
+fn merge(a: &ExtentMap, b: &ExtentMap, ka: &[(u128, u32)], kb: &[(u128, u32)]) -> Partial {
+    let mut p = Partial::default();
     let (mut i, mut j) = (0, 0);
-    let mut only_in_a = Vec::new();
-    let mut only_in_b = Vec::new();
-    let mut changed = Vec::new();
     while i < ka.len() || j < kb.len() {
         let ord = match (ka.get(i), kb.get(j)) {
             (Some(x), Some(y)) => x.0.cmp(&y.0),
@@ -221,19 +239,19 @@ pub fn diff(a: &ExtentMap, b: &ExtentMap) -> EmDiff {
         };
         match ord {
             Ordering::Less => {
-                only_in_a.push(unmatched(&a.extents[ka[i].1 as usize]));
+                p.only_in_a.push(unmatched(&a.extents[ka[i].1 as usize]));
                 i += 1;
             }
             Ordering::Greater => {
-                only_in_b.push(unmatched(&b.extents[kb[j].1 as usize]));
+                p.only_in_b.push(unmatched(&b.extents[kb[j].1 as usize]));
                 j += 1;
             }
             Ordering::Equal => {
                 let (ea, eb) = (&a.extents[ka[i].1 as usize], &b.extents[kb[j].1 as usize]);
                 let fields = compare(ea, eb);
                 if !fields.is_empty() {
-                    changed.push(ChangedExtent {
-                        key: ka[i].0,
+                    p.changed.push(ChangedExtent {
+                        key: ExtentKey::of(ea),
                         fields,
                     });
                 }
@@ -242,13 +260,44 @@ pub fn diff(a: &ExtentMap, b: &ExtentMap) -> EmDiff {
             }
         }
     }
-    let equal = only_in_a.is_empty() && only_in_b.is_empty() && changed.is_empty();
+    p
+}
+
+/// Compare `a` with `b` logically (see the module documentation).
+pub fn diff(a: &ExtentMap, b: &ExtentMap) -> EmDiff {
+    let (ka, kb) = rayon::join(|| keyed(a), || keyed(b));
+    // The merge is bound by random reads of the records; split the key space into stretches
+    // (cut only between different keys) and merge them in parallel, keeping their order.
+    let stretches = (rayon::current_num_threads() * 8).min(ka.len().max(1));
+    let mut cuts = vec![(0, 0)];
+    for k in 1..stretches {
+        let key = ka[k * ka.len() / stretches].0;
+        let cut = (
+            ka.partition_point(|x| x.0 < key),
+            kb.partition_point(|x| x.0 < key),
+        );
+        if cut.0 > cuts[cuts.len() - 1].0 {
+            cuts.push(cut);
+        }
+    }
+    cuts.push((ka.len(), kb.len()));
+    let partials: Vec<Partial> = cuts
+        .par_windows(2)
+        .map(|w| merge(a, b, &ka[w[0].0..w[1].0], &kb[w[0].1..w[1].1]))
+        .collect();
+    let mut all = Partial::default();
+    for p in partials {
+        all.only_in_a.extend(p.only_in_a);
+        all.only_in_b.extend(p.only_in_b);
+        all.changed.extend(p.changed);
+    }
+    let equal = all.only_in_a.is_empty() && all.only_in_b.is_empty() && all.changed.is_empty();
     EmDiff {
         a_extents: a.extents.len(),
         b_extents: b.extents.len(),
-        only_in_a,
-        only_in_b,
-        changed,
+        only_in_a: all.only_in_a,
+        only_in_b: all.only_in_b,
+        changed: all.changed,
         equal,
     }
 }
@@ -273,6 +322,65 @@ mod tests {
             col_width: 4,
             status: 0,
             cp: CasualPartition::narrow(CpState::VALID, 1, 2),
+        }
+    }
+
+    #[test]
+    fn packed_keys_sort_like_the_fields() {
+        let keys = [
+            ExtentKey {
+                oid: i32::MIN,
+                dbroot: 9,
+                partition: 9,
+                segment: 9,
+                block_offset: 9,
+            },
+            ExtentKey {
+                oid: -1,
+                dbroot: u16::MAX,
+                partition: u32::MAX,
+                segment: 0,
+                block_offset: 0,
+            },
+            ExtentKey {
+                oid: 0,
+                dbroot: 0,
+                partition: 0,
+                segment: 0,
+                block_offset: u32::MAX,
+            },
+            ExtentKey {
+                oid: 0,
+                dbroot: 0,
+                partition: 0,
+                segment: 1,
+                block_offset: 0,
+            },
+            ExtentKey {
+                oid: 0,
+                dbroot: 0,
+                partition: 1,
+                segment: 0,
+                block_offset: 0,
+            },
+            ExtentKey {
+                oid: 0,
+                dbroot: 1,
+                partition: 0,
+                segment: 0,
+                block_offset: 0,
+            },
+            ExtentKey {
+                oid: i32::MAX,
+                dbroot: 0,
+                partition: 0,
+                segment: 0,
+                block_offset: 0,
+            },
+        ];
+        for w in keys.windows(2) {
+            assert!(w[0] < w[1]);
+            assert!(w[0].packed() < w[1].packed(), "{} vs {}", w[0], w[1]);
         }
     }
 

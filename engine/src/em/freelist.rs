@@ -89,8 +89,10 @@ const SPACE_END: i64 = LBID_SPACE_UNITS as i64 * LBID_UNIT;
 /// no slot contains (overlapping extents, LBIDs outside `[0, 2^36)`) and starts that are not a
 /// multiple of 1024 are skipped.
 ///
-/// Cost: O(n log s) for n extents and s slots — an ordered index of non-empty slots by start
-/// and an ordered set of empty slot indices replace HEAD's linear scan of all slots.
+/// Cost: O(n log s) for n extents and s slots — an ordered index of non-empty slots and an
+/// ordered set of empty slot indices replace HEAD's linear scan of all slots (O(n × s), hours
+/// for millions of extents with many holes) — and close to O(n) for sorted, mostly contiguous
+/// input, where each range is carved from the front of the slot the previous one came from.
 pub fn derive(extents_sorted: &[ExtentRecord]) -> Vec<FreeSlot> {
     let mut fl = Builder::new();
     let mut previous = None;
@@ -105,13 +107,17 @@ pub fn derive(extents_sorted: &[ExtentRecord]) -> Vec<FreeSlot> {
     fl.slots
 }
 
-/// The slot array with its two indexes.
+/// The slot array with its indexes.
 struct Builder {
     slots: Vec<FreeSlot>,
-    /// Non-empty slots: start → slot index. Non-empty slots never overlap.
-    by_start: BTreeMap<i64, usize>,
+    /// Non-empty slots by exclusive end LBID → slot index. Non-empty slots never overlap.
+    /// Keyed by end because the common carve — from the front, as sorted input allocates
+    /// contiguously — moves a slot's start but not its end, so it needs no re-keying.
+    by_end: BTreeMap<i64, usize>,
     /// Indices of empty slots.
     empty: BTreeSet<usize>,
+    /// The slot the previous range was carved from: sorted input mostly carves it again.
+    recent: usize,
 }
 
 impl Builder {
@@ -123,9 +129,24 @@ impl Builder {
         };
         Self {
             slots,
-            by_start: BTreeMap::from([(0, 0)]),
+            by_end: BTreeMap::from([(SPACE_END, 0)]),
             empty: (1..FREE_LIST_GROWTH).collect(),
+            recent: 0,
         }
+    }
+
+    /// Exclusive end LBID of slot `i`.
+    fn end(&self, i: usize) -> i64 {
+        self.slots[i].start + i64::from(self.slots[i].size) * LBID_UNIT
+    }
+
+    /// The non-empty slot with the lowest end above `lbid` (the one holding `lbid`, if any).
+    fn find(&self, lbid: i64) -> Option<usize> {
+        let r = self.recent;
+        if self.slots[r].size > 0 && self.slots[r].start <= lbid && lbid < self.end(r) {
+            return Some(r);
+        }
+        self.by_end.range(lbid + 1..).next().map(|(_, &i)| i)
     }
 
     /// Remove `[start, start + size·1024)` from the free slot containing it, if any.
@@ -134,36 +155,28 @@ impl Builder {
             return;
         }
         let len = i64::from(size) * LBID_UNIT;
-        let last = start + len - 1;
-        let Some((&s, &i)) = self.by_start.range(..=start).next_back() else {
+        let Some(i) = self.find(start) else {
             return;
         };
-        let slot_last = s + i64::from(self.slots[i].size) * LBID_UNIT - 1;
-        if last > slot_last {
-            return;
+        let (s, end) = (self.slots[i].start, self.end(i));
+        if start < s || start + len > end {
+            return; // contained in no slot
         }
+        self.recent = i;
         if start == s {
-            // From the front.
-            if size == 0 {
-                return;
-            }
-            self.by_start.remove(&s);
+            // From the front: the end stays.
             let slot = &mut self.slots[i];
             slot.start += len;
             slot.size -= u32::from(size);
             if slot.size == 0 {
-                self.empty.insert(i);
-            } else {
-                self.by_start.insert(slot.start, i);
-            }
-        } else if last == slot_last {
-            // From the back (a zero-size range ending here changes nothing).
-            let slot = &mut self.slots[i];
-            slot.size -= u32::from(size);
-            if slot.size == 0 {
-                self.by_start.remove(&s);
+                self.by_end.remove(&end);
                 self.empty.insert(i);
             }
+        } else if start + len == end {
+            // From the back (here start > s, so the slot keeps some size).
+            self.slots[i].size -= u32::from(size);
+            self.by_end.remove(&end);
+            self.by_end.insert(start, i);
         } else {
             // From the middle: head stays, tail moves to the lowest-index empty slot.
             let tail = match self.empty.pop_first() {
@@ -176,12 +189,13 @@ impl Builder {
                 }
             };
             self.slots[i].size = ((start - s) / LBID_UNIT) as u32;
+            self.by_end.insert(start, i);
             let tail_start = start + len;
             self.slots[tail] = FreeSlot {
                 start: tail_start,
-                size: ((slot_last - last) / LBID_UNIT) as u32,
+                size: ((end - tail_start) / LBID_UNIT) as u32,
             };
-            self.by_start.insert(tail_start, tail);
+            self.by_end.insert(end, tail);
         }
     }
 }
