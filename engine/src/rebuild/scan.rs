@@ -47,11 +47,11 @@ impl Kernel {
                     null,
                     alt_null,
                 };
-                match (width, domain) {
-                    (1, d) => dispatch_domain::<1>(d, data, first_fbo, m, out),
-                    (2, d) => dispatch_domain::<2>(d, data, first_fbo, m, out),
-                    (4, d) => dispatch_domain::<4>(d, data, first_fbo, m, out),
-                    _ => dispatch_domain::<8>(domain, data, first_fbo, m, out),
+                match width {
+                    1 => dispatch_domain::<u8>(domain, data, first_fbo, m, out),
+                    2 => dispatch_domain::<u16>(domain, data, first_fbo, m, out),
+                    4 => dispatch_domain::<u32>(domain, data, first_fbo, m, out),
+                    _ => dispatch_domain::<u64>(domain, data, first_fbo, m, out),
                 }
             }
             Kernel::Wide { empty, null } => scan_wide(data, first_fbo, empty, null, out),
@@ -72,7 +72,7 @@ const UNSIGNED: u8 = 1;
 const BINARY: u8 = 2;
 const NO_CP: u8 = 3;
 
-fn dispatch_domain<const W: usize>(
+fn dispatch_domain<T: Lane>(
     domain: Domain,
     data: &[u8],
     first_fbo: u32,
@@ -80,49 +80,125 @@ fn dispatch_domain<const W: usize>(
     out: &mut ExtentStats,
 ) {
     match domain {
-        Domain::Signed => scan_narrow::<W, SIGNED>(data, first_fbo, m, out),
-        Domain::Unsigned => scan_narrow::<W, UNSIGNED>(data, first_fbo, m, out),
-        Domain::Binary => scan_narrow::<W, BINARY>(data, first_fbo, m, out),
-        Domain::None => scan_narrow::<W, NO_CP>(data, first_fbo, m, out),
+        Domain::Signed => scan_narrow::<T, SIGNED>(data, first_fbo, m, out),
+        Domain::Unsigned => scan_narrow::<T, UNSIGNED>(data, first_fbo, m, out),
+        Domain::Binary => scan_narrow::<T, BINARY>(data, first_fbo, m, out),
+        Domain::None => scan_narrow::<T, NO_CP>(data, first_fbo, m, out),
     }
 }
 
-/// The per-value loop, monomorphised per width and domain so the inner loop has no branches
-/// beyond the marker tests.
-fn scan_narrow<const W: usize, const D: u8>(
+/// A column value of one storage width, as its native unsigned integer.
+trait Lane: bytemuck::Pod + Ord {
+    const SIGN: Self;
+    const MIN: Self;
+    const MAX: Self;
+    /// Little-endian bytes to the value (a no-op on little-endian hosts).
+    fn from_le(self) -> Self;
+    fn from_le_slice(b: &[u8]) -> Self;
+    fn truncate(x: u64) -> Self;
+    fn widen(self) -> u64;
+    fn swap(self) -> Self;
+    fn xor(self, other: Self) -> Self;
+}
+
+macro_rules! lane {
+    ($t:ty) => {
+        impl Lane for $t {
+            const SIGN: Self = 1 << (<$t>::BITS - 1);
+            const MIN: Self = <$t>::MIN;
+            const MAX: Self = <$t>::MAX;
+            #[inline(always)]
+            fn from_le(self) -> Self {
+                <$t>::from_le(self)
+            }
+            #[inline(always)]
+            fn from_le_slice(b: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(b);
+                <$t>::from_le_bytes(a)
+            }
+            #[inline(always)]
+            fn truncate(x: u64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn widen(self) -> u64 {
+                u64::from(self)
+            }
+            #[inline(always)]
+            fn swap(self) -> Self {
+                self.swap_bytes()
+            }
+            #[inline(always)]
+            fn xor(self, other: Self) -> Self {
+                self ^ other
+            }
+        }
+    };
+}
+lane!(u8);
+lane!(u16);
+lane!(u32);
+lane!(u64);
+
+/// The order key of a value in its own width: the same order as [`Domain::key`] gives the
+/// value widened to 64 bits, so per-chunk minima convert back exactly ([`narrow_raw`]).
+#[inline(always)]
+fn narrow_key<T: Lane, const D: u8>(raw: T) -> T {
+    match D {
+        SIGNED => raw.xor(T::SIGN),
+        BINARY => raw.swap(),
+        _ => raw,
+    }
+}
+
+/// The raw value whose key is `key` (inverse of [`narrow_key`]).
+fn narrow_raw<T: Lane, const D: u8>(key: T) -> T {
+    match D {
+        SIGNED => key.xor(T::SIGN),
+        BINARY => key.swap(),
+        _ => key,
+    }
+}
+
+/// The per-value loop, monomorphised per width and domain, over the block's values as native
+/// integers (a typed view of the bytes when they are aligned), branch-free so that it
+/// vectorises: EMPTY values count for nothing, NULLs count as rows, the keys of everything
+/// else are folded into min/max.
+fn scan_narrow<T: Lane, const D: u8>(
     data: &[u8],
     first_fbo: u32,
     m: NarrowMarkers,
     out: &mut ExtentStats,
 ) {
-    let domain = match D {
-        SIGNED => Domain::Signed,
-        UNSIGNED => Domain::Unsigned,
-        BINARY => Domain::Binary,
-        _ => Domain::None,
-    };
-    let (mut lo, mut hi) = (u64::MAX, u64::MIN);
+    let (empty, null, alt_null) = (
+        T::truncate(m.empty),
+        T::truncate(m.null),
+        T::truncate(m.alt_null),
+    );
+    let (mut lo, mut hi) = (T::MAX, T::MIN);
     let (mut values, mut nulls) = (0u64, 0u64);
     let mut last = None;
     for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
-        // Branch-free per value (counts and selects instead of `continue`), so the compiler
-        // can vectorise the loop; the order keys of EMPTY and NULL values are masked out.
         let (mut rows, mut block_nulls) = (0u64, 0u64);
-        let (mut block_lo, mut block_hi) = (u64::MAX, u64::MIN);
-        for v in block.chunks_exact(W) {
-            let mut b = [0u8; 8];
-            b[..W].copy_from_slice(v);
-            let raw = u64::from_le_bytes(b);
-            let is_row = raw != m.empty;
-            let is_null = raw == m.null || raw == m.alt_null;
+        let (mut block_lo, mut block_hi) = (T::MAX, T::MIN);
+        let mut visit = |raw: T| {
+            let is_row = raw != empty;
+            let is_null = (raw == null) | (raw == alt_null);
             rows += u64::from(is_row);
             block_nulls += u64::from(is_row & is_null);
             if D != NO_CP {
-                let k = domain.key(raw, W as u32);
+                let k = narrow_key::<T, D>(raw);
                 let is_value = is_row & !is_null;
-                block_lo = block_lo.min(if is_value { k } else { u64::MAX });
-                block_hi = block_hi.max(if is_value { k } else { u64::MIN });
+                block_lo = block_lo.min(if is_value { k } else { T::MAX });
+                block_hi = block_hi.max(if is_value { k } else { T::MIN });
             }
+        };
+        match bytemuck::try_cast_slice::<u8, T>(block) {
+            Ok(values) => values.iter().for_each(|&v| visit(v.from_le())),
+            Err(_) => block
+                .chunks_exact(std::mem::size_of::<T>())
+                .for_each(|v| visit(T::from_le_slice(v))),
         }
         if rows > 0 {
             last = Some(first_fbo + i as u32);
@@ -132,14 +208,24 @@ fn scan_narrow<const W: usize, const D: u8>(
             hi = hi.max(block_hi);
         }
     }
-    let part = ExtentStats {
+    let width = std::mem::size_of::<T>() as u32;
+    let domain = match D {
+        SIGNED => Domain::Signed,
+        UNSIGNED => Domain::Unsigned,
+        BINARY => Domain::Binary,
+        _ => Domain::None,
+    };
+    let keys = (values > 0 && D != NO_CP).then(|| {
+        let to_key = |k: T| domain.key(narrow_raw::<T, D>(k).widen(), width);
+        (to_key(lo), to_key(hi))
+    });
+    out.merge(&ExtentStats {
         last_nonempty: last,
         values,
         nulls,
-        keys: (values > 0 && D != NO_CP).then_some((lo, hi)),
+        keys,
         wide: None,
-    };
-    out.merge(&part);
+    });
 }
 
 fn scan_wide(data: &[u8], first_fbo: u32, empty: i128, null: i128, out: &mut ExtentStats) {
@@ -350,6 +436,68 @@ mod tests {
         narrow(1, Domain::Unsigned, 0xFF, 0xFE).scan(&data, 0, &mut s);
         assert_eq!((s.last_nonempty, s.values, s.nulls), (Some(1), 2, 1));
         assert_eq!(s.keys, Some((7, 200)));
+    }
+
+    /// The obvious loop: every value read as a zero-extended u64, classified one by one.
+    fn reference(
+        width: u32,
+        domain: Domain,
+        m: (u64, u64, u64),
+        data: &[u8],
+        first_fbo: u32,
+    ) -> ExtentStats {
+        let mut s = ExtentStats::default();
+        let w = width as usize;
+        for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
+            for v in block.chunks_exact(w) {
+                let mut b = [0u8; 8];
+                b[..w].copy_from_slice(v);
+                let raw = u64::from_le_bytes(b);
+                if raw == m.0 {
+                    continue;
+                }
+                s.last_nonempty = Some(first_fbo + i as u32);
+                if raw == m.1 || raw == m.2 {
+                    s.nulls += 1;
+                    continue;
+                }
+                s.values += 1;
+                if domain != Domain::None {
+                    let k = domain.key(raw, width);
+                    s.keys = Some(s.keys.map_or((k, k), |(l, h)| (l.min(k), h.max(k))));
+                }
+            }
+        }
+        s
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn kernel_equals_the_obvious_loop(
+            width in proptest::sample::select(vec![1u32, 2, 4, 8]),
+            domain in proptest::sample::select(vec![Domain::Signed, Domain::Unsigned, Domain::Binary, Domain::None]),
+            picks in proptest::collection::vec((0u8..8, proptest::num::u64::ANY), 1..3000),
+            blocks in 1usize..4,
+            offset in 0usize..3,
+            first_fbo in 0u32..100_000,
+        ) {
+            let mask = if width == 8 { u64::MAX } else { (1u64 << (8 * width)) - 1 };
+            let (empty, null, alt) = (mask, mask - 1, 0x80 & mask);
+            let w = width as usize;
+            let n = blocks * BLOCK_SIZE / w;
+            // Mostly EMPTY, with values, NULLs and the other NULL spread over the blocks.
+            let mut data = vec![0xFFu8; n * w + offset];
+            for (j, &(kind, v)) in picks.iter().enumerate() {
+                let slot = (j * 7919 + v as usize) % n;
+                let val = match kind { 0 => null, 1 => alt, 2 => empty, _ => v & mask };
+                data[offset + slot * w..offset + slot * w + w].copy_from_slice(&val.to_le_bytes()[..w]);
+            }
+            // `offset` shifts the data so the typed view is unaligned and the fallback runs too.
+            let data = &data[offset..];
+            let mut got = ExtentStats::default();
+            Kernel::Narrow { width, empty, null, alt_null: alt, domain }.scan(data, first_fbo, &mut got);
+            proptest::prop_assert_eq!(got, reference(width, domain, (empty, null, alt), data, first_fbo));
+        }
     }
 
     #[test]
