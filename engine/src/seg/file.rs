@@ -302,3 +302,28 @@ pub fn typed_view<T: bytemuck::Pod>(bytes: &[u8]) -> std::borrow::Cow<'_, [T]> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_file_is_shared_across_threads() {
+        fn check<T: Send + Sync>() {}
+        check::<SegmentFile>();
+    }
+
+    #[test]
+    fn typed_view_borrows_when_aligned_and_copies_otherwise() {
+        let words: Vec<u64> = (0..64).collect();
+        let bytes: &[u8] = bytemuck::cast_slice(&words);
+        let view = typed_view::<u64>(bytes);
+        assert!(matches!(view, std::borrow::Cow::Borrowed(_)));
+        assert_eq!(&view[..], &words[..]);
+        let mut shifted = vec![0u8; bytes.len() + 1];
+        shifted[1..].copy_from_slice(bytes);
+        let view = typed_view::<u64>(&shifted[1..]);
+        assert_eq!(&view[..], &words[..]);
+        assert_eq!(typed_view::<u32>(&bytes[..7]).len(), 1);
+    }
+}
