@@ -94,7 +94,7 @@ pub fn plan(
     access: Access,
     string_cp: StringCp,
 ) -> (Vec<PlannedFile>, Vec<Unplanned>) {
-    let results: Vec<Result<PlannedFile, Unplanned>> = found
+    let results: Vec<Result<PlannedFile, Box<Unplanned>>> = found
         .into_par_iter()
         .map(|f| plan_one(f, catalog_kinds, access, string_cp))
         .collect();
@@ -103,7 +103,7 @@ pub fn plan(
     for r in results {
         match r {
             Ok(p) => planned.push(p),
-            Err(u) => unplanned.push(u),
+            Err(u) => unplanned.push(*u),
         }
     }
     (planned, unplanned)
@@ -114,16 +114,16 @@ fn plan_one(
     catalog_kinds: &BTreeMap<Oid, (ObjectKind, bool)>,
     access: Access,
     string_cp: StringCp,
-) -> Result<PlannedFile, Unplanned> {
+) -> Result<PlannedFile, Box<Unplanned>> {
     let file = match SegmentFile::open(&found.path, access) {
         Ok(f) => f,
         Err(e) => {
             let reason = e.to_string();
-            return Err(Unplanned {
+            return Err(Box::new(Unplanned {
                 found,
                 error: Some(e),
                 reason,
-            });
+            }));
         }
     };
     let oid = found.id.oid;
@@ -165,11 +165,11 @@ fn plan_one(
             Some(_) => format!("header records no usable type and the catalog has no row for oid {oid}"),
             None => format!("uncompressed file and the catalog has no row for oid {oid}"),
         };
-        return Err(Unplanned {
+        return Err(Box::new(Unplanned {
             found,
             error: None,
             reason,
-        });
+        }));
     };
     let (kernel, domain) = kernel_for(kind, tokens, string_cp);
     Ok(PlannedFile {

@@ -93,7 +93,7 @@ trait Lane: bytemuck::Pod + Ord {
     const MIN: Self;
     const MAX: Self;
     /// Little-endian bytes to the value (a no-op on little-endian hosts).
-    fn from_le(self) -> Self;
+    fn le_to_native(self) -> Self;
     fn from_le_slice(b: &[u8]) -> Self;
     fn truncate(x: u64) -> Self;
     fn widen(self) -> u64;
@@ -108,7 +108,7 @@ macro_rules! lane {
             const MIN: Self = <$t>::MIN;
             const MAX: Self = <$t>::MAX;
             #[inline(always)]
-            fn from_le(self) -> Self {
+            fn le_to_native(self) -> Self {
                 <$t>::from_le(self)
             }
             #[inline(always)]
@@ -195,7 +195,7 @@ fn scan_narrow<T: Lane, const D: u8>(
             }
         };
         match bytemuck::try_cast_slice::<u8, T>(block) {
-            Ok(values) => values.iter().for_each(|&v| visit(v.from_le())),
+            Ok(values) => values.iter().for_each(|&v| visit(v.le_to_native())),
             Err(_) => block
                 .chunks_exact(std::mem::size_of::<T>())
                 .for_each(|v| visit(T::from_le_slice(v))),
@@ -409,10 +409,7 @@ mod tests {
         // An INT block that is EMPTY except one value in the middle of block 1 at a position
         // mcsRebuildEM's three samples (first, byte 4096, last) never look at.
         let empty = 0x8000_0001u32;
-        let mut data: Vec<u8> = std::iter::repeat(empty.to_le_bytes())
-            .take(2048 * 3)
-            .flatten()
-            .collect();
+        let mut data: Vec<u8> = empty.to_le_bytes().repeat(2048 * 3);
         let pos = 8192 + 4 * 7;
         data[pos..pos + 4].copy_from_slice(&(-42i32).to_le_bytes());
         let mut s = ExtentStats::default();

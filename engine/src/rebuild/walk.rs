@@ -89,7 +89,6 @@ pub fn walk(dbroots: &BTreeMap<DbRootId, PathBuf>) -> WalkResult {
             }
         }
     }
-    out.files
-        .sort_by(|a, b| (a.id, a.dbroot).cmp(&(b.id, b.dbroot)));
+    out.files.sort_by_key(|f| (f.id, f.dbroot));
     out
 }
