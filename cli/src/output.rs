@@ -38,7 +38,9 @@ pub struct Stdout {
 
 impl Stdout {
     pub fn new() -> Self {
-        Self { buf: Vec::with_capacity(1 << 16) }
+        Self {
+            buf: Vec::with_capacity(1 << 16),
+        }
     }
 }
 
