@@ -194,5 +194,5 @@ fn errors_exit_2_naming_the_file() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8(out.stderr)
         .unwrap()
-        .contains(&format!("{}: cannot read", missing.display())));
+        .contains(&format!("{}: cannot open", missing.display())));
 }

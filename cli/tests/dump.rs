@@ -249,6 +249,6 @@ fn bad_input_exits_2_naming_file_and_offset() {
     );
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr)
-        .starts_with("emrebuild: /nonexistent/BRM_saves_em: cannot read"));
+        .starts_with("emrebuild: /nonexistent/BRM_saves_em: cannot open"));
     emrebuild(&["dump", s(&p), "--format", "xml"], 2);
 }

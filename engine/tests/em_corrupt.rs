@@ -62,6 +62,28 @@ fn truncation_at_every_offset() {
     }
 }
 
+/// `read` (which streams the file) reports exactly what `parse` reports, with the file named.
+#[test]
+fn read_agrees_with_parse_at_every_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("BRM_saves_em");
+    for version in [EmVersion::V4, EmVersion::V5] {
+        let mut full = small_map().encode(version);
+        full.extend_from_slice(&[7u8; 5]); // one case of trailing bytes
+        for len in (0..full.len()).step_by(3).chain([full.len()]) {
+            std::fs::write(&path, &full[..len]).unwrap();
+            match (ExtentMap::parse(&full[..len]), ExtentMap::read(&path)) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => {
+                    assert_eq!(b.offset(), Some(a.offset));
+                    assert_eq!(b.to_string(), format!("{}: {a}", path.display()));
+                }
+                (a, b) => panic!("len {len}: parse {a:?}, read {b:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn read_names_the_file_and_the_offset() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +105,7 @@ fn read_names_the_file_and_the_offset() {
     assert!(matches!(err, Error::Io { .. }));
     assert!(
         err.to_string()
-            .starts_with(&format!("{}: cannot read", missing.display())),
+            .starts_with(&format!("{}: cannot open", missing.display())),
         "{err}"
     );
 }

@@ -37,6 +37,8 @@ use crate::error::{DecodeError, Error};
 use crate::fsutil::write_atomic;
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 /// A decoded extent map.
@@ -54,76 +56,57 @@ impl ExtentMap {
     /// Decode a whole file image. Errors carry the byte offset in `bytes`.
     pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
         let header = EmHeader::parse(bytes)?;
-        let version = header.version;
-        let n = u64::from(header.n_extents);
-        if n == 0 {
-            return Err(DecodeError::invalid(
-                4,
-                "extent count (nEM)",
-                "at least 1 (ColumnStore refuses to load an empty extent map)",
-                0,
-            ));
-        }
-        let rec_len = version.record_len() as u64;
-        let len = bytes.len() as u64;
-        let body = len - HEADER_LEN as u64;
-        if body < n * rec_len {
-            let complete = body / rec_len;
-            return Err(DecodeError::truncated(
-                HEADER_LEN as u64 + complete * rec_len,
-                format!(
-                    "extent record {} of {n} (version {}, {rec_len} bytes)",
-                    complete + 1,
-                    version.number()
-                ),
-                body - complete * rec_len,
-            ));
-        }
-        let records_end = HEADER_LEN + (n * rec_len) as usize;
-        let declared_fl = u64::from(header.n_free) * FREE_SLOT_LEN as u64;
-        let fl_len = len - records_end as u64;
-        if fl_len > declared_fl {
-            return Err(DecodeError::invalid(
-                records_end as u64 + declared_fl,
-                "file length",
-                format!(
-                    "at most {} bytes (12 + {n} × {rec_len} + {} × 16)",
-                    records_end as u64 + declared_fl,
-                    header.n_free
-                ),
-                format!(
-                    "{len} bytes, {} past the declared free list",
-                    fl_len - declared_fl
-                ),
-            ));
-        }
-        let records = &bytes[HEADER_LEN..records_end];
-        // `par_chunks_exact` yields whole records only; the zero fallback is never taken.
-        let extents: Vec<ExtentRecord> = match version {
-            EmVersion::V4 => records
-                .par_chunks_exact(RECORD_LEN_V4)
-                .map(|c| ExtentRecord::from_v4(c.first_chunk().unwrap_or(&[0; RECORD_LEN_V4])))
-                .collect(),
-            EmVersion::V5 => records
-                .par_chunks_exact(RECORD_LEN_V5)
-                .map(|c| ExtentRecord::from_v5(c.first_chunk().unwrap_or(&[0; RECORD_LEN_V5])))
-                .collect(),
-        };
-        let free_list: Vec<FreeSlot> = bytes[records_end..]
-            .chunks_exact(FREE_SLOT_LEN)
-            .map(|c| FreeSlot::from_bytes(c.first_chunk().unwrap_or(&[0; FREE_SLOT_LEN])))
-            .collect();
+        let records_end = check_sizes(&header, bytes.len() as u64)? as usize;
+        let mut extents = Vec::new();
+        decode_records(
+            header.version,
+            &bytes[HEADER_LEN..records_end],
+            &mut extents,
+        );
         Ok(Self {
-            version,
+            version: header.version,
             extents,
-            free_list,
+            free_list: decode_free_list(&bytes[records_end..]),
         })
     }
 
     /// Read and decode `path`. Errors name the file (and the byte offset for bad content).
+    ///
+    /// The file is read in pieces of a few megabytes and decoded as it comes, so a map of
+    /// millions of extents never sits in memory twice (raw bytes and decoded records).
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-        Self::parse(&bytes).map_err(|e| e.in_file(path))
+        let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        read_upto(&mut f, &mut head, HEADER_LEN, path)?;
+        let header = EmHeader::parse(&head).map_err(|e| e.in_file(path))?;
+        let records_end = check_sizes(&header, len).map_err(|e| e.in_file(path))?;
+        let rec_len = header.version.record_len();
+        // check_sizes proved the file holds every record, so this capacity is backed by bytes.
+        let mut extents = Vec::with_capacity(header.n_extents as usize);
+        let mut buf = Vec::with_capacity(READ_RECORDS * rec_len);
+        let mut offset = HEADER_LEN as u64;
+        while offset < records_end {
+            let want = (records_end - offset).min((READ_RECORDS * rec_len) as u64) as usize;
+            read_upto(&mut f, &mut buf, want, path)?;
+            if buf.len() < want {
+                // The file shrank while being read.
+                let complete =
+                    (offset - HEADER_LEN as u64) / rec_len as u64 + (buf.len() / rec_len) as u64;
+                let at = HEADER_LEN as u64 + complete * rec_len as u64;
+                let found = offset + buf.len() as u64 - at;
+                return Err(record_truncated(&header, complete, found, at).in_file(path));
+            }
+            decode_records(header.version, &buf, &mut extents);
+            offset += want as u64;
+        }
+        let mut tail = Vec::new();
+        read_upto(&mut f, &mut tail, (len - records_end) as usize, path)?;
+        Ok(Self {
+            version: header.version,
+            extents,
+            free_list: decode_free_list(&tail),
+        })
     }
 
     /// A V5 map of `extents`, sorted by LBID (stable), with the free list HEAD would derive.
@@ -210,6 +193,104 @@ impl ExtentMap {
         }
         write_atomic(path, &self.encode(version))
     }
+}
+
+/// Records read per piece by [`ExtentMap::read`] (about 8 MB of V5 records).
+const READ_RECORDS: usize = 1 << 16;
+
+/// Check the counts of `header` against a file of `len` bytes: nEM ≥ 1, all records present,
+/// nothing beyond the declared free list (which may be short). Returns where the records end.
+fn check_sizes(header: &EmHeader, len: u64) -> Result<u64, DecodeError> {
+    let n = u64::from(header.n_extents);
+    if n == 0 {
+        return Err(DecodeError::invalid(
+            4,
+            "extent count (nEM)",
+            "at least 1 (ColumnStore refuses to load an empty extent map)",
+            0,
+        ));
+    }
+    let rec_len = header.version.record_len() as u64;
+    let body = len.saturating_sub(HEADER_LEN as u64);
+    if body < n * rec_len {
+        let complete = body / rec_len;
+        let at = HEADER_LEN as u64 + complete * rec_len;
+        return Err(record_truncated(
+            header,
+            complete,
+            body - complete * rec_len,
+            at,
+        ));
+    }
+    let records_end = HEADER_LEN as u64 + n * rec_len;
+    let declared_fl = u64::from(header.n_free) * FREE_SLOT_LEN as u64;
+    let fl_len = len - records_end;
+    if fl_len > declared_fl {
+        return Err(DecodeError::invalid(
+            records_end + declared_fl,
+            "file length",
+            format!(
+                "at most {} bytes (12 + {n} × {rec_len} + {} × 16)",
+                records_end + declared_fl,
+                header.n_free
+            ),
+            format!(
+                "{len} bytes, {} past the declared free list",
+                fl_len - declared_fl
+            ),
+        ));
+    }
+    Ok(records_end)
+}
+
+/// Record `complete + 1` of the header's count is cut short at file offset `at`.
+fn record_truncated(header: &EmHeader, complete: u64, found: u64, at: u64) -> DecodeError {
+    let version = header.version;
+    DecodeError::truncated(
+        at,
+        format!(
+            "extent record {} of {} (version {}, {} bytes)",
+            complete + 1,
+            header.n_extents,
+            version.number(),
+            version.record_len()
+        ),
+        found,
+    )
+}
+
+/// Decode the whole records of `bytes` (in parallel) onto the end of `out`.
+fn decode_records(version: EmVersion, bytes: &[u8], out: &mut Vec<ExtentRecord>) {
+    // `par_chunks_exact` yields whole records only; the zero fallback is never taken.
+    match version {
+        EmVersion::V4 => out.par_extend(
+            bytes
+                .par_chunks_exact(RECORD_LEN_V4)
+                .map(|c| ExtentRecord::from_v4(c.first_chunk().unwrap_or(&[0; RECORD_LEN_V4]))),
+        ),
+        EmVersion::V5 => out.par_extend(
+            bytes
+                .par_chunks_exact(RECORD_LEN_V5)
+                .map(|c| ExtentRecord::from_v5(c.first_chunk().unwrap_or(&[0; RECORD_LEN_V5]))),
+        ),
+    }
+}
+
+/// The complete free-list slots of `bytes` (a partial last slot is dropped).
+fn decode_free_list(bytes: &[u8]) -> Vec<FreeSlot> {
+    bytes
+        .chunks_exact(FREE_SLOT_LEN)
+        .map(|c| FreeSlot::from_bytes(c.first_chunk().unwrap_or(&[0; FREE_SLOT_LEN])))
+        .collect()
+}
+
+/// Replace `buf` with up to `n` bytes from `f` (fewer only at end of file).
+fn read_upto(f: &mut File, buf: &mut Vec<u8>, n: usize, path: &Path) -> Result<(), Error> {
+    buf.clear();
+    f.take(n as u64)
+        .read_to_end(buf)
+        .map_err(|e| Error::io(path, "read", e))?;
+    Ok(())
 }
 
 #[cfg(test)]
