@@ -238,20 +238,30 @@ fn sentinel(pf: &PlannedFile, state: i8) -> CasualPartition {
 }
 
 /// Casual partitioning as ColumnStore encodes it (extent-map spec §2.3–2.4): exact min/max of
-/// the non-NULL values for the types ColumnStore keeps it for; invalid with the creation
-/// sentinels otherwise, and for extents without any non-NULL value.
+/// the non-NULL values for the types ColumnStore keeps it for; CP_INVALID with the creation
+/// sentinels for the others (FLOAT/DOUBLE, tokens, dictionaries, inline strings by default).
+///
+/// A CP-eligible extent without any non-NULL value gets ColumnStore's "valid but empty" pair
+/// (CP_VALID with the sentinels), as cpimport leaves it (§2.1) and as every column extent of a
+/// freshly created catalog holds it in the real map of `../shared/real`: a range no value falls
+/// in, so any predicate on the column eliminates the extent, which is exact for an extent with no
+/// values.
 fn casual_partition(pf: &PlannedFile, stats: Option<&ExtentStats>) -> CasualPartition {
     let valid = CpState::VALID;
-    match (pf.kind, pf.domain, stats) {
-        (ObjectKind::Column { width: 16, .. }, d, Some(s)) if d != Domain::None => match s.wide {
-            Some((lo, hi)) => CasualPartition::wide(valid, lo, hi),
-            None => sentinel(pf, CpState::INVALID),
-        },
-        (ObjectKind::Column { .. }, d, Some(s)) if d != Domain::None => match s.keys {
-            Some((lo, hi)) => CasualPartition::narrow(valid, d.value(lo), d.value(hi)),
-            None => sentinel(pf, CpState::INVALID),
-        },
-        _ => sentinel(pf, CpState::INVALID),
+    if pf.domain == Domain::None {
+        return sentinel(pf, CpState::INVALID);
+    }
+    let wide = matches!(pf.kind, ObjectKind::Column { width: 16, .. });
+    match stats {
+        Some(ExtentStats {
+            wide: Some((lo, hi)),
+            ..
+        }) if wide => CasualPartition::wide(valid, *lo, *hi),
+        Some(ExtentStats {
+            keys: Some((lo, hi)),
+            ..
+        }) if !wide => CasualPartition::narrow(valid, pf.domain.value(*lo), pf.domain.value(*hi)),
+        _ => sentinel(pf, valid),
     }
 }
 

@@ -66,13 +66,12 @@ pub fn walk(dbroots: &BTreeMap<DbRootId, PathBuf>) -> WalkResult {
             let rel = path.strip_prefix(root).unwrap_or(path);
             if ft.is_dir() {
                 if parse_segment_path(rel).is_ok() {
-                    out.damaged.push((
-                        path.to_path_buf(),
-                        Error::NotSegmentFile {
-                            path: path.to_path_buf(),
-                            reason: "a directory stands where a segment file belongs".into(),
-                        },
-                    ));
+                    let err = std::io::Error::new(
+                        std::io::ErrorKind::IsADirectory,
+                        "a directory stands where a segment file belongs",
+                    );
+                    out.damaged
+                        .push((path.to_path_buf(), Error::io(path, "open", err)));
                 }
                 continue;
             }
