@@ -32,7 +32,7 @@ fn chunk(width: usize, empty: u64, null: u64, seed: u64) -> Vec<u8> {
     for i in 0..n {
         let v = if i > n * 9 / 10 {
             empty
-        } else if rng.next() % 50 == 0 {
+        } else if rng.next().is_multiple_of(50) {
             null
         } else {
             (i as u64 * 3 + rng.next() % 1000) & (u64::MAX >> (64 - 8 * width as u32).min(63))
@@ -47,8 +47,20 @@ fn kernels(c: &mut Criterion) {
         ("int8", 1usize, 0x81u64, 0x80u64, Domain::Signed),
         ("int32", 4, 0x8000_0001, 0x8000_0000, Domain::Signed),
         ("uint32", 4, 0xFFFF_FFFF, 0xFFFF_FFFE, Domain::Unsigned),
-        ("int64", 8, 0x8000_0000_0000_0001, 0x8000_0000_0000_0000, Domain::Signed),
-        ("double", 8, 0xFFFA_AAAA_AAAA_AAAB, 0xFFFA_AAAA_AAAA_AAAA, Domain::None),
+        (
+            "int64",
+            8,
+            0x8000_0000_0000_0001,
+            0x8000_0000_0000_0000,
+            Domain::Signed,
+        ),
+        (
+            "double",
+            8,
+            0xFFFA_AAAA_AAAA_AAAB,
+            0xFFFA_AAAA_AAAA_AAAA,
+            Domain::None,
+        ),
     ];
     let mut g = c.benchmark_group("chunk");
     g.sample_size(20);
@@ -56,22 +68,43 @@ fn kernels(c: &mut Criterion) {
     for (name, width, empty, null, domain) in cases {
         let data = chunk(width, empty, null, 7);
         let compressed = compress_chunk(&data, CompressionType::Snappy2);
-        let kernel = Kernel::Narrow { width: width as u32, empty, null, alt_null: null, domain };
+        let kernel = Kernel::Narrow {
+            width: width as u32,
+            empty,
+            null,
+            alt_null: null,
+            domain,
+        };
         let mut scratch = Vec::with_capacity(CHUNK_BYTES);
-        g.bench_with_input(BenchmarkId::new("floor_decompress", name), &compressed, |b, z| {
-            b.iter(|| decompress_chunk(black_box(z), CompressionType::Snappy2, &mut scratch).unwrap())
-        });
-        g.bench_with_input(BenchmarkId::new("decompress_and_scan", name), &compressed, |b, z| {
-            b.iter(|| {
-                let n = decompress_chunk(black_box(z), CompressionType::Snappy2, &mut scratch).unwrap();
-                let mut s = ExtentStats::default();
-                kernel.scan(&scratch[..n], 0, &mut s);
-                s
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("floor_decompress", name),
+            &compressed,
+            |b, z| {
+                b.iter(|| {
+                    decompress_chunk(black_box(z), CompressionType::Snappy2, &mut scratch).unwrap()
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("decompress_and_scan", name),
+            &compressed,
+            |b, z| {
+                b.iter(|| {
+                    let n = decompress_chunk(black_box(z), CompressionType::Snappy2, &mut scratch)
+                        .unwrap();
+                    let mut s = ExtentStats::default();
+                    kernel.scan(&scratch[..n], 0, &mut s);
+                    s
+                })
+            },
+        );
         g.bench_with_input(BenchmarkId::new("floor_read", name), &data, |b, d| {
             // Touch every byte once: what reading an uncompressed file costs at least.
-            b.iter(|| black_box(d).chunks_exact(8).fold(0u64, |a, w| a ^ u64::from_le_bytes(w.try_into().unwrap())))
+            b.iter(|| {
+                black_box(d)
+                    .chunks_exact(8)
+                    .fold(0u64, |a, w| a ^ u64::from_le_bytes(w.try_into().unwrap()))
+            })
         });
         g.bench_with_input(BenchmarkId::new("scan", name), &data, |b, d| {
             b.iter(|| {

@@ -26,7 +26,11 @@ macro_rules! read_le {
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `buf`, which itself starts at file offset 0.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0, base: 0 }
+        Self {
+            buf,
+            pos: 0,
+            base: 0,
+        }
     }
 
     /// A cursor over `buf`, which starts at file offset `base`.
@@ -95,7 +99,10 @@ mod tests {
         assert_eq!(err.offset, 102);
         assert_eq!(
             err.kind,
-            DecodeKind::Truncated { expected: "second (4 bytes)".into(), found: 1 }
+            DecodeKind::Truncated {
+                expected: "second (4 bytes)".into(),
+                found: 1
+            }
         );
     }
 }

@@ -35,7 +35,11 @@ pub enum DecodeKind {
     BadChecksum { expected: u32, found: u32 },
     /// A field holds a value the format does not allow.
     #[error("invalid {field}: expected {expected}, found {found}")]
-    Invalid { field: &'static str, expected: String, found: String },
+    Invalid {
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
     /// A compressed payload does not decode.
     #[error("{codec} payload does not decompress: {detail}")]
     Decompress { codec: &'static str, detail: String },
@@ -49,7 +53,13 @@ impl DecodeError {
 
     /// Truncation: `expected` describes what was being read, `found` how many bytes remained.
     pub fn truncated(offset: u64, expected: impl Into<String>, found: u64) -> Self {
-        Self::new(offset, DecodeKind::Truncated { expected: expected.into(), found })
+        Self::new(
+            offset,
+            DecodeKind::Truncated {
+                expected: expected.into(),
+                found,
+            },
+        )
     }
 
     /// A field with a value the format does not allow.
@@ -61,7 +71,11 @@ impl DecodeError {
     ) -> Self {
         Self::new(
             offset,
-            DecodeKind::Invalid { field, expected: expected.into(), found: found.to_string() },
+            DecodeKind::Invalid {
+                field,
+                expected: expected.into(),
+                found: found.to_string(),
+            },
         )
     }
 
@@ -74,7 +88,10 @@ impl DecodeError {
 
     /// Attach the file this buffer came from.
     pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
-        Error::Decode { path: path.into(), source: self }
+        Error::Decode {
+            path: path.into(),
+            source: self,
+        }
     }
 }
 
@@ -111,7 +128,11 @@ pub enum Error {
 impl Error {
     /// An I/O error on `path` while doing `op` ("open", "read", "write", ...).
     pub fn io(path: impl AsRef<Path>, op: &'static str, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), op, source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            op,
+            source,
+        }
     }
 
     /// The file this error is about, if any.

@@ -85,7 +85,11 @@ pub struct SegmentId {
 
 impl fmt::Display for SegmentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "oid {} partition {} segment {}", self.oid, self.partition, self.segment)
+        write!(
+            f,
+            "oid {} partition {} segment {}",
+            self.oid, self.partition, self.segment
+        )
     }
 }
 
