@@ -238,3 +238,35 @@ fn damaged_files_are_reported_as_the_manifest_expects() {
     // The healthy rest of the tree still rebuilds to its ground truth.
     check_scenario(Scenario::Damaged, 12, 14, &skip);
 }
+
+#[test]
+fn catalog_tokens_disagreeing_with_the_replayed_layout_are_reported() {
+    let (dir, m) = gen(Scenario::Mixed, 8, 31);
+    let tree = dir.path().join("t");
+    let clean = rebuild_at(&tree, 2, 16);
+    assert!(
+        clean.report.catalog.findings.is_empty(),
+        "{:?}",
+        clean.report.catalog.findings
+    );
+
+    // Lose SYSTABLE.auxcolumnoid (1012): the replay then places every SYSCOLUMN file 4096
+    // LBIDs lower, and the catalog's tokens no longer point into their dictionaries.
+    let aux = m
+        .catalog
+        .files
+        .iter()
+        .find(|f| f.oid == 1012)
+        .expect("a generation B or C catalog");
+    std::fs::remove_file(tree.join(&aux.path)).unwrap();
+    let r = rebuild_at(&tree, 2, 16);
+    assert!(
+        r.report
+            .catalog
+            .findings
+            .iter()
+            .any(|f| f.contains("token")),
+        "no token disagreement reported: {:?}",
+        r.report.catalog.findings
+    );
+}
