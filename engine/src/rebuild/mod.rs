@@ -202,7 +202,7 @@ fn catalog_kinds(
     files: &BTreeMap<Oid, PathBuf>,
     syscat_lbids: &BTreeMap<Oid, Lbid>,
     report: &mut RebuildReport,
-) -> BTreeMap<Oid, (ObjectKind, bool)> {
+) -> BTreeMap<Oid, plan::CatalogKind> {
     let mut kinds = BTreeMap::new();
     if files.is_empty() {
         return kinds;
@@ -225,11 +225,28 @@ fn catalog_kinds(
         let Some(obj) = catalog.object(oid) else {
             continue;
         };
+        let compression = obj.compression().unwrap_or(0);
         if obj.is_dictionary() {
-            kinds.insert(oid, (ObjectKind::Dictionary, false));
+            let kind = ObjectKind::Dictionary;
+            kinds.insert(
+                oid,
+                plan::CatalogKind {
+                    kind,
+                    tokens: false,
+                    compression,
+                },
+            );
         } else if let (Some(data_type), Some(width)) = (obj.data_type(), obj.extent_width()) {
             let tokens = matches!(obj, crate::catalog::reader::CatalogObject::Column(c) if c.dict_oid.is_some());
-            kinds.insert(oid, (ObjectKind::Column { data_type, width }, tokens));
+            let kind = ObjectKind::Column { data_type, width };
+            kinds.insert(
+                oid,
+                plan::CatalogKind {
+                    kind,
+                    tokens,
+                    compression,
+                },
+            );
         }
     }
     kinds

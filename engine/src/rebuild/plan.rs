@@ -9,7 +9,7 @@ use super::scan::Kernel;
 use super::stats::Domain;
 use super::walk::FoundFile;
 use crate::catalog::syscat;
-use crate::error::Error;
+use crate::error::{DecodeError, DecodeKind, Error};
 use crate::seg::datatype::ColDataType;
 use crate::seg::file::{Access, Layout, SegmentFile};
 use crate::seg::markers::markers;
@@ -63,6 +63,16 @@ pub enum StringCp {
     Binary,
 }
 
+/// What the catalog's rows say about a user OID's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogKind {
+    pub kind: ObjectKind,
+    /// A dictionary column: its file holds tokens.
+    pub tokens: bool,
+    /// `compressiontype` (0 uncompressed, 1/2 snappy, 3 LZ4).
+    pub compression: i32,
+}
+
 /// A segment file ready to scan.
 #[derive(Debug)]
 pub struct PlannedFile {
@@ -90,7 +100,7 @@ pub struct Unplanned {
 /// `catalog_kinds` gives the kinds the catalog rows describe (user OIDs).
 pub fn plan(
     found: Vec<FoundFile>,
-    catalog_kinds: &BTreeMap<Oid, (ObjectKind, bool)>,
+    catalog_kinds: &BTreeMap<Oid, CatalogKind>,
     access: Access,
     string_cp: StringCp,
 ) -> (Vec<PlannedFile>, Vec<Unplanned>) {
@@ -111,7 +121,7 @@ pub fn plan(
 
 fn plan_one(
     found: FoundFile,
-    catalog_kinds: &BTreeMap<Oid, (ObjectKind, bool)>,
+    catalog_kinds: &BTreeMap<Oid, CatalogKind>,
     access: Access,
     string_cp: StringCp,
 ) -> Result<PlannedFile, Box<Unplanned>> {
@@ -127,6 +137,14 @@ fn plan_one(
         }
     };
     let oid = found.id.oid;
+    if let Some(error) = cross_check(&file, catalog_kinds.get(&oid)) {
+        let reason = error.to_string();
+        return Err(Box::new(Unplanned {
+            found,
+            error: Some(error),
+            reason,
+        }));
+    }
     let header = match file.layout() {
         Layout::Compressed { header, .. } => Some(header.clone()),
         Layout::Uncompressed { .. } => None,
@@ -148,13 +166,13 @@ fn plan_one(
             // The catalog knows better whether an 8-byte string column holds tokens.
             let tokens = catalog_kinds
                 .get(&oid)
-                .map(|&(_, t)| t)
+                .map(|c| c.tokens)
                 .unwrap_or_else(|| is_token_column(kind));
             Some((kind, tokens, KindSource::Header))
         } else {
             catalog_kinds
                 .get(&oid)
-                .map(|&(k, t)| (k, t, KindSource::Catalog))
+                .map(|c| (c.kind, c.tokens, KindSource::Catalog))
         };
     let Some((kind, tokens, source)) = resolved else {
         let reason = match &header {
@@ -182,6 +200,35 @@ fn plan_one(
         kernel,
         domain,
     })
+}
+
+/// Damage only a comparison with the catalog reveals: ColumnStore never writes an empty segment
+/// file, and a file the catalog says is compressed but that has no compressed-file header lost
+/// its magic (it would otherwise be read as garbage blocks of an uncompressed file).
+fn cross_check(file: &SegmentFile, catalog: Option<&CatalogKind>) -> Option<Error> {
+    if file.file_len() == 0 {
+        let e = DecodeError::truncated(0, "a segment file of at least one block", 0);
+        return Some(e.in_file(file.path()));
+    }
+    let compressed_in_catalog = catalog.is_some_and(|c| c.compression != 0);
+    if compressed_in_catalog && !file.is_compressed() {
+        let found: Vec<String> = file
+            .bytes()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let kind = DecodeKind::BadMagic {
+            expected: format!(
+                "{} (the catalog says compression type {})",
+                "8e 77 d0 84 a3 19 c1 fd",
+                catalog.map_or(0, |c| c.compression)
+            ),
+            found: found.join(" "),
+        };
+        return Some(DecodeError::new(0, kind).in_file(file.path()));
+    }
+    None
 }
 
 /// The kind a v3 header records: VARCHAR with width 0 is a dictionary store (segment spec §3.2.1).
