@@ -1,33 +1,12 @@
 //! `emrebuild diff`: logical equality across versions and ignored bytes, differences with exit
 //! 1 (human and JSON), errors with exit 2.
 
-use assert_cmd::Command;
+mod util;
+
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
 use emengine::types::{DbRootId, Lbid, Oid};
 use std::path::{Path, PathBuf};
-use std::process::Output;
-
-fn emrebuild(args: &[&str], expect_code: i32) -> Output {
-    let out = Command::cargo_bin("emrebuild")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    if out.status.code() != Some(expect_code) {
-        panic!(
-            "command: emrebuild {}\nexit: {:?} (expected {expect_code})\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use util::{emrebuild, s};
 
 fn rec(start: i64, oid: i32, fbo: u32, hwm: u32) -> ExtentRecord {
     let mut cp = CasualPartition::narrow(CpState::VALID, -7, 70);

@@ -1,31 +1,13 @@
 //! `emrebuild dump`: mcs, editem, csv and json renderings, run through the real binary.
 
-use assert_cmd::Command;
+mod util;
+
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord, SentinelKind};
 use emengine::types::{DbRootId, Lbid, Oid};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use util::{emrebuild, s};
 
-/// Run `emrebuild args...`; on an unexpected exit code print everything and fail.
-fn emrebuild(args: &[&str], expect_code: i32) -> Output {
-    let out = Command::cargo_bin("emrebuild")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    if out.status.code() != Some(expect_code) {
-        panic!(
-            "command: emrebuild {}\nexit: {:?} (expected {expect_code})\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
-
-fn stdout(out: &Output) -> String {
+fn stdout(out: &std::process::Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -40,10 +22,6 @@ fn real_v4() -> Option<PathBuf> {
         println!("skipped: {} is absent", p.display());
         None
     }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]

@@ -1,32 +1,9 @@
 //! `emrebuild gen` through the real binary: folder layout, manifest JSON, refusals.
 
-use assert_cmd::Command;
+mod util;
+
 use serde_json::Value;
-use std::path::Path;
-use std::process::Output;
-
-/// Run `emrebuild args...`; on an unexpected exit code print everything and fail.
-fn emrebuild(args: &[&str], expect_code: i32) -> Output {
-    let out = Command::cargo_bin("emrebuild")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    if out.status.code() != Some(expect_code) {
-        panic!(
-            "command: emrebuild {}\nexit: {:?} (expected {expect_code})\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use util::{emrebuild, s};
 
 #[test]
 fn gen_writes_the_tree_config_map_and_manifest() {

@@ -1,6 +1,8 @@
 //! `emrebuild inspect`: text and JSON for compressed and uncompressed segment files, run
 //! through the real binary on files written in a temp dir.
 
+mod util;
+
 use assert_cmd::Command;
 use emengine::seg::header::{CompressionType, ControlHeader};
 use emengine::seg::writer::CompressedWriter;
@@ -9,29 +11,7 @@ use serde_json::Value;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-/// Run `emrebuild args...`; on an unexpected exit code print everything and fail.
-fn emrebuild(args: &[&str], expect_code: i32) -> Output {
-    let out = Command::cargo_bin("emrebuild")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    if out.status.code() != Some(expect_code) {
-        panic!(
-            "command: emrebuild {}\nexit: {:?} (expected {expect_code})\nstdout:\n{}\nstderr:\n{}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use util::{emrebuild, s};
 
 fn seg_path(root: &Path, oid: i32, partition: u32, segment: u16) -> PathBuf {
     let p = root.join(emengine::seg::path::segment_rel_path(SegmentId {

@@ -1,29 +1,16 @@
 //! `emrebuild rebuild` end to end: the real binary on trees written by `emrebuild gen`.
 
+mod util;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
+use util::s;
 
-/// Run the binary; on an unexpected exit code print everything a reader needs.
+/// Run the binary, requiring exit code `expect`; stdout and stderr as text.
 fn emrebuild(args: &[&str], expect: i32) -> (String, String) {
-    let out = Command::cargo_bin("emrebuild")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(expect),
-        "emrebuild {}\nexit: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        args.join(" "),
-        out.status.code()
-    );
-    (stdout, stderr)
+    util::text(&util::emrebuild(args, expect))
 }
 
 /// Run the binary and return its output whatever the exit code (0 or 1 for `diff`).
@@ -39,10 +26,7 @@ fn emrebuild_any(args: &[&str]) -> (String, String) {
         args.join(" "),
         out
     );
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    util::text(&out)
 }
 
 fn gen(dir: &Path, scenario: &str, seed: u64) -> PathBuf {
@@ -63,10 +47,6 @@ fn gen(dir: &Path, scenario: &str, seed: u64) -> PathBuf {
         0,
     );
     tree
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Every file under `dir` with its size and modification time, to prove nothing changed.

@@ -1,0 +1,39 @@
+//! Running the real `emrebuild` binary from integration tests: on an unexpected exit code the
+//! test fails printing the command, the exit code, stdout and stderr.
+#![allow(dead_code)] // each test file uses its own subset
+
+use assert_cmd::Command;
+use std::path::Path;
+use std::process::Output;
+
+/// Run `emrebuild args...` and require exit code `expect_code`.
+pub fn emrebuild(args: &[&str], expect_code: i32) -> Output {
+    let out = Command::cargo_bin("emrebuild")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    if out.status.code() != Some(expect_code) {
+        panic!(
+            "command: emrebuild {}\nexit: {:?} (expected {expect_code})\nstdout:\n{}\nstderr:\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+/// stdout and stderr of a run, as text.
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A path as the `&str` an argument list needs.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
