@@ -180,13 +180,15 @@ fn scan_narrow<T: Lane, const D: u8>(
     let (mut values, mut nulls) = (0u64, 0u64);
     let mut last = None;
     for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
-        let (mut rows, mut block_nulls) = (0u64, 0u64);
+        // Per-block counters are u32 (a block holds at most 8192 values): 64-bit counters keep
+        // the compiler from vectorising the loop over narrow values.
+        let (mut rows, mut block_nulls) = (0u32, 0u32);
         let (mut block_lo, mut block_hi) = (T::MAX, T::MIN);
         let mut visit = |raw: T| {
             let is_row = raw != empty;
             let is_null = (raw == null) | (raw == alt_null);
-            rows += u64::from(is_row);
-            block_nulls += u64::from(is_row & is_null);
+            rows += u32::from(is_row);
+            block_nulls += u32::from(is_row & is_null);
             if D != NO_CP {
                 let k = narrow_key::<T, D>(raw);
                 let is_value = is_row & !is_null;
@@ -202,8 +204,8 @@ fn scan_narrow<T: Lane, const D: u8>(
         }
         if rows > 0 {
             last = Some(first_fbo + i as u32);
-            nulls += block_nulls;
-            values += rows - block_nulls;
+            nulls += u64::from(block_nulls);
+            values += u64::from(rows - block_nulls);
             lo = lo.min(block_lo);
             hi = hi.max(block_hi);
         }
