@@ -165,6 +165,7 @@ fn narrow_raw<T: Lane, const D: u8>(key: T) -> T {
 /// integers (a typed view of the bytes when they are aligned), branch-free so that it
 /// vectorises: EMPTY values count for nothing, NULLs count as rows, the keys of everything
 /// else are folded into min/max.
+#[multiversion::multiversion(targets("x86_64+avx2", "x86_64+sse4.1", "aarch64+neon"))]
 fn scan_narrow<T: Lane, const D: u8>(
     data: &[u8],
     first_fbo: u32,
