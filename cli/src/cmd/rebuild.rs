@@ -184,16 +184,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
         let bytes = rebuilt.map.encode(plan.version);
-        if out.exists() {
-            moved_aside = Some(emengine::fsutil::move_aside(out, &utc_timestamp())?);
-        }
-        if let Err(e) = emengine::fsutil::write_atomic(out, &bytes) {
-            if let Some(old) = &moved_aside {
-                // Put the previous map back where ColumnStore looks for it.
-                let _ = std::fs::rename(old, out);
-            }
-            return Err(e.into());
-        }
+        moved_aside = emengine::fsutil::replace_keeping_old(out, &bytes, &utc_timestamp())?;
         written = true;
     }
 
