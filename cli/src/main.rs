@@ -1,5 +1,6 @@
 //! `emrebuild`: rebuild, verify and back up the extent map of MariaDB ColumnStore.
 
+mod clock;
 mod cmd;
 mod exit;
 mod output;

@@ -87,15 +87,24 @@ fn v5_to_v4_to_v5_keeps_the_logical_map() {
 }
 
 #[test]
-fn output_is_replaced_atomically_with_no_leftovers() {
+fn an_existing_output_is_moved_aside_never_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let input = narrow_map(dir.path());
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let target = out_dir.join("converted");
     std::fs::write(&target, b"old contents").unwrap();
-    emrebuild(&["convert", s(&input), s(&target), "--em-version", "4"], 0);
-    assert_eq!(names(&out_dir), vec!["converted".to_string()]);
+    let out = emrebuild(&["convert", s(&input), s(&target), "--em-version", "4"], 0);
+    // The new map in place, the old file kept beside it, no temporary file left over.
+    let names = names(&out_dir);
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names[0], "converted");
+    assert!(names[1].starts_with("converted.bak-"), "{names:?}");
+    assert_eq!(
+        std::fs::read(out_dir.join(&names[1])).unwrap(),
+        b"old contents"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("moved to"));
     let map = ExtentMap::read(&target).unwrap();
     assert_eq!(map.version, EmVersion::V4);
     assert_eq!(map.extents.len(), 2);

@@ -15,7 +15,8 @@ pub struct Args {
     /// The extent-map file to read (version 4 or 5).
     #[arg(value_name = "IN")]
     pub input: PathBuf,
-    /// Where to write the converted map (replaced atomically; must not be IN).
+    /// Where to write the converted map (atomically; an existing file is moved aside to
+    /// <name>.bak-<timestamp>; must not be IN).
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
     /// Format version to write.
@@ -37,7 +38,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    map.write(&args.output, version)?;
+    // Never delete an extent map: an existing OUT is moved aside once the new one is on disk.
+    let moved = emengine::fsutil::replace_keeping_old(
+        &args.output,
+        &map.encode(version),
+        &crate::clock::utc_timestamp(),
+    )?;
+    if let Some(old) = moved {
+        eprintln!(
+            "previous {} moved to {}",
+            args.output.display(),
+            old.display()
+        );
+    }
     Ok(ExitCode::Ok)
 }
 
