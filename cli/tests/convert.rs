@@ -96,12 +96,12 @@ fn an_existing_output_is_moved_aside_never_deleted() {
     std::fs::write(&target, b"old contents").unwrap();
     let out = emrebuild(&["convert", s(&input), s(&target), "--em-version", "4"], 0);
     // The new map in place, the old file kept beside it, no temporary file left over.
-    let names = names(&out_dir);
-    assert_eq!(names.len(), 2, "{names:?}");
-    assert_eq!(names[0], "converted");
-    assert!(names[1].starts_with("converted.bak-"), "{names:?}");
+    let listing = names(&out_dir);
+    assert_eq!(listing.len(), 2, "{listing:?}");
+    assert_eq!(listing[0], "converted");
+    assert!(listing[1].starts_with("converted.bak-"), "{listing:?}");
     assert_eq!(
-        std::fs::read(out_dir.join(&names[1])).unwrap(),
+        std::fs::read(out_dir.join(&listing[1])).unwrap(),
         b"old contents"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("moved to"));
@@ -117,7 +117,11 @@ fn an_existing_output_is_moved_aside_never_deleted() {
         .unwrap()
         .contains("at byte 4: invalid extent count (nEM)"));
     assert_eq!(std::fs::read(&target).unwrap(), before);
-    assert_eq!(names(&out_dir), vec!["converted".to_string()]);
+    assert_eq!(
+        names(&out_dir),
+        listing,
+        "a failed conversion moved or left files"
+    );
 }
 
 #[test]
