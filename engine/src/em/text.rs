@@ -215,45 +215,82 @@ pub fn write_csv(map: &ExtentMap, out: &mut dyn Write) -> io::Result<()> {
     w.finish()
 }
 
+/// One extent of the JSON rendering.
+#[derive(serde::Serialize)]
+struct JsonExtent {
+    lbid: i64,
+    size: u32,
+    oid: i32,
+    block_offset: u32,
+    hwm: u32,
+    partition: u32,
+    segment: u16,
+    dbroot: u16,
+    width: u16,
+    status: i16,
+    seq: i32,
+    cp: JsonCp,
+    lo: String,
+    hi: String,
+}
+
+/// The CP state's name, or the raw number when it is not a known state.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum JsonCp {
+    Name(&'static str),
+    Raw(i8),
+}
+
+/// One non-empty free-list slot of the JSON rendering.
+#[derive(serde::Serialize)]
+struct JsonFree {
+    lbid: i64,
+    size: u32,
+}
+
 /// JSON: `{"format_version", "extents": [...], "free_list": [...]}`, one extent per line.
+///
+/// The document is streamed — a map can hold millions of extents — with each object written by
+/// serde_json.
 pub fn write_json(map: &ExtentMap, out: &mut dyn Write) -> io::Result<()> {
     let mut w = Chunked::new(out);
     writeln!(w.buf, "{{\"format_version\": {},", map.version.number())?;
     w.buf.extend_from_slice(b"\"extents\": [");
     for (i, e) in map.extents.iter().enumerate() {
-        let sep = if i == 0 { "\n" } else { ",\n" };
+        w.buf.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
         let cp = match CpState::from_raw(e.cp.state).name() {
-            Some(n) => format!("\"{n}\""),
-            None => e.cp.state.to_string(),
+            Some(n) => JsonCp::Name(n),
+            None => JsonCp::Raw(e.cp.state),
         };
-        write!(
-            w.buf,
-            "{sep}{{\"lbid\": {}, \"size\": {}, \"oid\": {}, \"block_offset\": {}, \"hwm\": {}, \
-             \"partition\": {}, \"segment\": {}, \"dbroot\": {}, \"width\": {}, \"status\": {}, \
-             \"seq\": {}, \"cp\": {cp}, \"lo\": \"{}\", \"hi\": \"{}\"}}",
-            e.range_start,
-            e.range_size,
-            e.oid,
-            e.block_offset,
-            e.hwm,
-            e.partition,
-            e.segment,
-            e.dbroot,
-            e.col_width,
-            e.status,
-            e.cp.seq_num,
-            e.cp.lo_value(e.col_width),
-            e.cp.hi_value(e.col_width),
-        )?;
+        let obj = JsonExtent {
+            lbid: e.range_start.0,
+            size: e.range_size,
+            oid: e.oid.0,
+            block_offset: e.block_offset,
+            hwm: e.hwm,
+            partition: e.partition,
+            segment: e.segment,
+            dbroot: e.dbroot.0,
+            width: e.col_width,
+            status: e.status,
+            seq: e.cp.seq_num,
+            cp,
+            lo: e.cp.lo_value(e.col_width).to_string(),
+            hi: e.cp.hi_value(e.col_width).to_string(),
+        };
+        serde_json::to_writer(&mut w.buf, &obj)?;
         w.line_done()?;
     }
     w.buf.extend_from_slice(b"\n],\n\"free_list\": [");
     for (i, s) in map.free_list.iter().filter(|s| !s.is_empty()).enumerate() {
-        let sep = if i == 0 { "\n" } else { ",\n" };
-        write!(
-            w.buf,
-            "{sep}{{\"lbid\": {}, \"size\": {}}}",
-            s.start, s.size
+        w.buf.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        serde_json::to_writer(
+            &mut w.buf,
+            &JsonFree {
+                lbid: s.start,
+                size: s.size,
+            },
         )?;
         w.line_done()?;
     }
