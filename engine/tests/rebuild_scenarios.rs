@@ -263,3 +263,54 @@ fn catalog_tokens_disagreeing_with_the_replayed_layout_are_reported() {
         r.report.catalog.findings
     );
 }
+
+#[test]
+fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
+    // A generation-A catalog (≤ 6.x) that a newer release upgraded in place: dbbuilder added
+    // SYSTABLE.auxcolumnoid (1012) and SYSCOLUMN.charsetnum (1043) as abbreviated INT files
+    // (CAT §7.2), at LBIDs allocated then, which no file records.
+    let (dir, m) = gen(Scenario::Legacy, 8, 41);
+    let tree = dir.path().join("t");
+    let home = tree.join(&m.catalog.files.iter().find(|f| f.oid == 1001).unwrap().path);
+    let dbroot = home.ancestors().nth(6).unwrap().to_path_buf();
+    let int_empty = 0x8000_0001u32.to_le_bytes().repeat(128 * 8192 / 4);
+    for oid in [1012, 1043] {
+        let rel = emengine::seg::path::segment_rel_path(emengine::types::SegmentId {
+            oid: emengine::types::Oid(oid),
+            partition: 0,
+            segment: 0,
+        });
+        std::fs::create_dir_all(dbroot.join(&rel).parent().unwrap()).unwrap();
+        std::fs::write(dbroot.join(rel), &int_empty).unwrap();
+    }
+    let r = rebuild_at(&tree, 2, 16);
+    assert!(
+        r.report
+            .catalog
+            .findings
+            .iter()
+            .any(|f| f.contains("upgraded in place")),
+        "{:?}",
+        r.report.catalog.findings
+    );
+    // Every catalog extent dbbuilder created is where the ground truth has it...
+    let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
+    for t in truth.extents.iter().filter(|e| e.oid.is_system_catalog()) {
+        let got = r.map.extents.iter().find(|e| e.oid == t.oid).unwrap();
+        assert_eq!(got.range_start, t.range_start, "catalog oid {}", t.oid);
+    }
+    // ... and the two the upgrade added are re-assigned, with the reason.
+    let moved: Vec<i32> = r
+        .report
+        .reassigned
+        .iter()
+        .filter(|x| x.oid < 3000)
+        .map(|x| x.oid)
+        .collect();
+    assert_eq!(moved, [1012, 1043]);
+    assert!(r
+        .report
+        .reassigned
+        .iter()
+        .all(|x| x.oid >= 3000 || x.reason.contains("upgrade")));
+}

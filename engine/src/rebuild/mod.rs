@@ -155,13 +155,8 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
         .map(|f| (f.id.oid, f.path.clone()))
         .collect();
     let present: BTreeSet<Oid> = catalog_files.keys().copied().collect();
-    let layout = syscat::syscat_layout(&present);
+    let layout = syscat_placement(&catalog_files, &present, &mut report);
     let syscat_lbids: BTreeMap<Oid, Lbid> = layout.iter().map(|e| (e.oid, e.lbid)).collect();
-    if !present.is_empty() {
-        report.catalog.generation = Some(format!("{:?}", syscat::Generation::detect(&present)));
-        report.catalog.oids = present.iter().map(|o| o.0).collect();
-        report.catalog.first_free_lbid = Some(syscat::syscat_first_free(&present).0);
-    }
     let catalog_kinds = catalog_kinds(&catalog_files, &syscat_lbids, &mut report);
 
     let (planned, unplanned) =
@@ -195,6 +190,50 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
         catalog_files,
         report,
     })
+}
+
+/// Where the catalog's extents go: dbbuilder's creation order replayed over the catalog files
+/// present — unless the catalog's own tokens say it was first built by an older release and
+/// upgraded in place (catalog spec §7.2), in which case the files that release created keep its
+/// layout and the ones the upgrade added (1012, 1043) are left to be re-assigned: their LBIDs were
+/// allocated later and no file records them.
+fn syscat_placement(
+    files: &BTreeMap<Oid, PathBuf>,
+    present: &BTreeSet<Oid>,
+    report: &mut RebuildReport,
+) -> Vec<syscat::SyscatExtent> {
+    if present.is_empty() {
+        return Vec::new();
+    }
+    let detected = syscat::Generation::detect(present);
+    report.catalog.generation = Some(format!("{detected:?}"));
+    report.catalog.oids = present.iter().map(|o| o.0).collect();
+    let mut layout = syscat::syscat_layout(present);
+    match crate::catalog::tokens::consistent_generations(files) {
+        Ok(fits) if !fits.is_empty() && !fits.contains(&detected) => {
+            let original = fits[0]; // newest first
+            let (first, later) = syscat::syscat_layout_upgraded(present, original);
+            let later: Vec<String> = later.iter().map(|o| o.to_string()).collect();
+            report.catalog.findings.push(format!(
+                "the catalog's tokens fit the layout of generation {original:?}, not {detected:?}: \
+                 a catalog first built as generation {original:?} and upgraded in place; \
+                 catalog files {} were added later and are re-assigned",
+                later.join(", ")
+            ));
+            layout = first;
+        }
+        Ok(fits) if fits.is_empty() => report.catalog.findings.push(
+            "the catalog's tokens fit no replayed layout: the catalog was moved or is damaged"
+                .into(),
+        ),
+        Ok(_) => {}
+        Err(e) => report
+            .catalog
+            .findings
+            .push(format!("catalog generation not checked: {e}")),
+    }
+    report.catalog.first_free_lbid = layout.last().map(|e| e.end().0);
+    layout
 }
 
 /// The kinds the catalog's rows give the user OIDs (for files whose header records none).

@@ -201,6 +201,12 @@ fn wanted_lbid(pf: &PlannedFile, k: u32, syscat: &BTreeMap<Oid, Lbid>) -> Result
         }
         return Err("system-catalog extent beyond the replayed creation order".into());
     }
+    if crate::catalog::syscat::is_syscat_oid(pf.found.id.oid) {
+        return Err(
+            "catalog file outside the replayed creation order (added by an in-place upgrade)"
+                .into(),
+        );
+    }
     match pf.header_lbids.get(k as usize) {
         Some(&l) if l != 0 => Ok(Lbid(l)),
         Some(_) => Err(format!(
