@@ -203,14 +203,7 @@ fn worked_example_decodes_to_the_columns_of_section_6_3() {
 
 #[test]
 fn builder_writes_the_worked_example_byte_for_byte() {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let b = Builder::worked_example('C');
     let by_hand = worked_example_by_hand().files();
     let built = b.files();
     assert_eq!(
@@ -264,14 +257,7 @@ fn object_kinds_of_the_worked_example() {
 
 #[test]
 fn generation_b_has_no_charset() {
-    let mut b = Builder::fresh('B');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let b = Builder::worked_example('B');
     let (_dir, cat) = read(&b);
     assert_eq!(cat.problems, Vec::<String>::new());
     assert_eq!(cat.generation, Generation::B);
@@ -410,14 +396,7 @@ fn names_compare_as_exact_bytes() {
 
 #[test]
 fn token_past_the_dictionary_is_reported() {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let mut b = Builder::worked_example('C');
     // `price` now points at block 300 of 2067, past its 256-block file
     b.set(1023, 2, &token(1, 114688 + 300, 0).to_le_bytes());
     let (dir, cat) = read(&b);
@@ -455,14 +434,7 @@ fn token_past_the_dictionary_is_reported() {
 
 #[test]
 fn token_with_op_past_the_block_is_reported() {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let mut b = Builder::worked_example('C');
     b.set(1023, 0, &token(9, 114688, 0).to_le_bytes());
     let (_dir, cat) = read(&b);
     assert!(
@@ -476,14 +448,7 @@ fn token_with_op_past_the_block_is_reported() {
 
 #[test]
 fn torn_row_is_reported_with_file_and_offset() {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let mut b = Builder::worked_example('C');
     b.set_int(1034, 1, catalog_support::INT_EMPTY);
     b.set_int(1037, 1, catalog_support::INT_EMPTY);
     let (dir, cat) = read(&b);
@@ -594,14 +559,7 @@ fn unknown_datatype_and_widthless_columns_are_skipped_and_reported() {
 
 #[test]
 fn dictionary_starts_are_inferred_when_not_given() {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let b = Builder::worked_example('C');
     let dir = tempfile::tempdir().unwrap();
     let files = b.write(dir.path());
     let cat = read_catalog(&files, &BTreeMap::new()).unwrap();
@@ -611,14 +569,7 @@ fn dictionary_starts_are_inferred_when_not_given() {
 
 #[test]
 fn dictionary_starts_that_misfit_the_tokens_are_corrected_and_reported() {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let b = Builder::worked_example('C');
     let dir = tempfile::tempdir().unwrap();
     let files = b.write(dir.path());
     // generation-A starts for a generation-C catalog: every SYSCOLUMN token is 4096 blocks off
@@ -715,14 +666,7 @@ fn fresh_catalogs_are_consistent_with_their_generation() {
 
 #[test]
 fn missing_files_are_reported() {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let b = Builder::worked_example('C');
     let dir = tempfile::tempdir().unwrap();
     let mut files = b.write(dir.path());
     files.remove(&Oid(1037));
@@ -839,14 +783,7 @@ fn compressed_catalog_files_read_the_same() {
 #[test]
 fn catalog_files_are_found_under_a_dbroot() {
     let dir = tempfile::tempdir().unwrap();
-    let mut b = Builder::fresh('B');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let b = Builder::worked_example('B');
     let written = b.write(dir.path());
     // a work file and a user file next to them are not catalog files
     std::fs::write(

@@ -23,14 +23,7 @@ fn extents_of(gen: Generation) -> BTreeMap<Oid, Vec<DictExtent>> {
 }
 
 fn example() -> Builder {
-    let mut b = Builder::fresh('C');
-    b.create_table(
-        "test",
-        "t1",
-        3000,
-        Some(3005),
-        &catalog_support::worked_example_columns(),
-    );
+    let mut b = Builder::worked_example('C');
     let mut c = catalog_support::Col::new("d", 3007, 12, 10).dict(3008);
     c.default = Some("some default");
     b.create_table("test", "t2", 3006, Some(3009), &[c]);

@@ -289,6 +289,14 @@ pub fn fresh_dict_start(gen: char, dict: i32) -> i64 {
 
 impl Catalog {
     /// A fresh catalog of generation `gen` ('A', 'B', 'C').
+    /// A fresh catalog of generation `gen` holding the worked example's `test.t1` (CAT §6):
+    /// table OID 3000, AUX 3005, the columns of [`worked_example_columns`].
+    pub fn worked_example(gen: char) -> Self {
+        let mut b = Self::fresh(gen);
+        b.create_table("test", "t1", 3000, Some(3005), &worked_example_columns());
+        b
+    }
+
     pub fn fresh(gen: char) -> Self {
         let oids = generation_oids(gen);
         let mut cols = BTreeMap::new();
