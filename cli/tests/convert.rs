@@ -6,7 +6,7 @@ mod util;
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
 use emengine::types::{DbRootId, Lbid, Oid};
 use std::path::{Path, PathBuf};
-use util::{emrebuild, s};
+use util::{emrebuild, real_v4, s};
 
 fn narrow_map(dir: &Path) -> PathBuf {
     let rec = |start: i64, oid: i32| ExtentRecord {
@@ -41,14 +41,7 @@ fn names(dir: &Path) -> Vec<String> {
 
 #[test]
 fn real_v4_converts_to_the_spec_image_and_back() {
-    let real = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/real/BRM_saves_em.v4-syscat"
-    ));
-    if !real.is_file() {
-        println!("skipped: {} is absent", real.display());
-        return;
-    }
+    let Some(real) = real_v4() else { return };
     let dir = tempfile::tempdir().unwrap();
     let v5 = dir.path().join("v5");
     let out = emrebuild(&["convert", s(&real), s(&v5)], 0);

@@ -6,7 +6,7 @@ mod util;
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
 use emengine::types::{DbRootId, Lbid, Oid};
 use std::path::{Path, PathBuf};
-use util::{emrebuild, s};
+use util::{emrebuild, real_v4, s};
 
 fn rec(start: i64, oid: i32, fbo: u32, hwm: u32) -> ExtentRecord {
     let mut cp = CasualPartition::narrow(CpState::VALID, -7, 70);
@@ -42,14 +42,7 @@ fn write(dir: &Path, name: &str, records: Vec<ExtentRecord>, v: EmVersion) -> Pa
 
 #[test]
 fn real_v4_and_its_v5_conversion_are_equal() {
-    let real = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/real/BRM_saves_em.v4-syscat"
-    ));
-    if !real.is_file() {
-        println!("skipped: {} is absent", real.display());
-        return;
-    }
+    let Some(real) = real_v4() else { return };
     let dir = tempfile::tempdir().unwrap();
     let v5 = dir.path().join("v5");
     emrebuild(&["convert", s(&real), s(&v5)], 0);

@@ -5,23 +5,10 @@ mod util;
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord, SentinelKind};
 use emengine::types::{DbRootId, Lbid, Oid};
 use std::path::{Path, PathBuf};
-use util::{emrebuild, s};
+use util::{emrebuild, real_v4, s};
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn real_v4() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/real/BRM_saves_em.v4-syscat"
-    ));
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!("skipped: {} is absent", p.display());
-        None
-    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use assert_cmd::Command;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// Run `emrebuild args...` and require exit code `expect_code`.
@@ -36,4 +36,19 @@ pub fn text(out: &Output) -> (String, String) {
 /// A path as the `&str` an argument list needs.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// The real V4 extent map of `../shared/real`, or `None` (with a line saying the test is skipped)
+/// when that folder is absent.
+pub fn real_v4() -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/real/BRM_saves_em.v4-syscat"
+    ));
+    if p.is_file() {
+        Some(p)
+    } else {
+        println!("skipped: {} is absent", p.display());
+        None
+    }
 }
