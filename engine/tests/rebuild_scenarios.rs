@@ -149,6 +149,12 @@ fn dictionary_heavy_rebuilds_to_ground_truth() {
 #[test]
 fn legacy_rebuilds_to_ground_truth() {
     let (m, r) = clean_scenario(Scenario::Legacy, 16, 13);
+    // Legacy user files record no type: every one was typed from the catalog's rows.
+    use emengine::rebuild::plan::KindSource;
+    let sources = &r.report.kind_sources;
+    assert_eq!(sources.get(&KindSource::Header), None, "{sources:?}");
+    assert_eq!(sources[&KindSource::SystemCatalog], 41, "{sources:?}");
+    assert!(sources[&KindSource::Catalog] > 0, "{sources:?}");
     // Legacy files record no LBIDs: the rebuild must say so for each one it placed.
     assert!(!r.report.reassigned.is_empty());
     assert_eq!(

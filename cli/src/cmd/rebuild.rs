@@ -240,6 +240,14 @@ fn summary(
         if secs > 0.0 { gb / secs } else { 0.0 },
         r.extents
     );
+    let sources: Vec<String> = r
+        .kind_sources
+        .iter()
+        .map(|(k, n)| format!("{n} from {k:?}"))
+        .collect();
+    if !sources.is_empty() {
+        let _ = writeln!(e, "file types: {}", sources.join(", "));
+    }
     if let Some(g) = &r.catalog.generation {
         let _ = writeln!(
             e,

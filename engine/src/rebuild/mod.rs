@@ -90,6 +90,9 @@ pub struct RebuildReport {
     /// Facts that could not be established (damaged chunks), with `--allow-damaged`.
     pub uncertain: Vec<Uncertain>,
     pub catalog: CatalogReport,
+    /// How many files had their type from each source: their v3 header, the fixed definition of
+    /// the system catalog, or the catalog's rows (v2 headers, uncompressed user tables).
+    pub kind_sources: BTreeMap<plan::KindSource, usize>,
     /// Anything else worth knowing (the same segment file on two DBRoots, odd geometry).
     pub warnings: Vec<String>,
 }
@@ -161,6 +164,9 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
 
     let (planned, unplanned) =
         plan::plan(walked.files, &catalog_kinds, opts.access, opts.string_cp);
+    for p in &planned {
+        *report.kind_sources.entry(p.source).or_default() += 1;
+    }
     for u in unplanned {
         match &u.error {
             Some(e) => report.damaged.push(damaged(u.found.path.clone(), e)),

@@ -42,7 +42,7 @@ impl ObjectKind {
 }
 
 /// Where a file's kind was learnt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KindSource {
     /// The v3 compressed header's width and data type.
@@ -80,8 +80,6 @@ pub struct PlannedFile {
     pub file: SegmentFile,
     pub kind: ObjectKind,
     pub source: KindSource,
-    /// Whether the column holds dictionary tokens (no min/max).
-    pub tokens: bool,
     /// The header's LBID list (v3 compressed files), zeros included as written.
     pub header_lbids: Vec<i64>,
     pub kernel: Kernel,
@@ -195,7 +193,6 @@ fn plan_one(
         file,
         kind,
         source,
-        tokens,
         header_lbids,
         kernel,
         domain,
