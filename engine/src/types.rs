@@ -93,6 +93,39 @@ impl fmt::Display for SegmentId {
     }
 }
 
+/// Where an extent's data lives: (oid, dbroot, partition, segment, block offset). Extents of
+/// two maps, of a map and the data, and every finding about an extent are keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ExtentAddress {
+    pub oid: Oid,
+    pub dbroot: DbRootId,
+    pub partition: u32,
+    pub segment: u16,
+    /// The extent's first block in its segment file (a multiple of the extent's block count).
+    pub block_offset: u32,
+}
+
+impl ExtentAddress {
+    /// The segment file this extent lives in.
+    pub fn segment_id(self) -> SegmentId {
+        SegmentId {
+            oid: self.oid,
+            partition: self.partition,
+            segment: self.segment,
+        }
+    }
+}
+
+impl fmt::Display for ExtentAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "oid {} dbroot {} partition {} segment {} fbo {}",
+            self.oid, self.dbroot, self.partition, self.segment, self.block_offset
+        )
+    }
+}
+
 /// Blocks in one column extent of storage width `width` (1, 2, 4, 8, 16); 0 means dictionary.
 pub fn extent_blocks(width: u16) -> u32 {
     if width == 0 {

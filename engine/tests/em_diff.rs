@@ -1,7 +1,7 @@
 //! The logical diff against a plain reference (group by key in a BTreeMap, pair in file
 //! order), on random maps large enough to be merged in many parallel stretches.
 
-use emengine::em::diff::{diff, ExtentKey};
+use emengine::em::diff::{diff, ExtentAddress};
 use emengine::em::{CasualPartition, EmVersion, ExtentMap, ExtentRecord};
 use emengine::types::{DbRootId, Lbid, Oid};
 use proptest::prelude::*;
@@ -9,17 +9,18 @@ use std::collections::BTreeMap;
 
 /// (key, field, a, b) rows and unmatched (side, key, lbid) rows, from a plain reference.
 type Rows = (
-    Vec<(ExtentKey, String, String, String)>,
-    Vec<(char, ExtentKey, i64)>,
+    Vec<(ExtentAddress, String, String, String)>,
+    Vec<(char, ExtentAddress, i64)>,
 );
 
 fn reference(a: &ExtentMap, b: &ExtentMap) -> Rows {
-    let mut groups: BTreeMap<ExtentKey, (Vec<&ExtentRecord>, Vec<&ExtentRecord>)> = BTreeMap::new();
+    let mut groups: BTreeMap<ExtentAddress, (Vec<&ExtentRecord>, Vec<&ExtentRecord>)> =
+        BTreeMap::new();
     for e in &a.extents {
-        groups.entry(ExtentKey::of(e)).or_default().0.push(e);
+        groups.entry(e.address()).or_default().0.push(e);
     }
     for e in &b.extents {
-        groups.entry(ExtentKey::of(e)).or_default().1.push(e);
+        groups.entry(e.address()).or_default().1.push(e);
     }
     let mut changed = Vec::new();
     let mut unmatched = Vec::new();
@@ -158,7 +159,7 @@ proptest! {
         // Equal keys keep their relative (file) order within a map, so reversing a map with
         // repeated keys may pair them differently; only maps with unique keys must be equal.
         let unique = {
-            let mut keys: Vec<_> = x.extents.iter().map(ExtentKey::of).collect();
+            let mut keys: Vec<_> = x.extents.iter().map(ExtentRecord::address).collect();
             keys.sort();
             keys.windows(2).all(|w| w[0] != w[1])
         };

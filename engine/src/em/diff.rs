@@ -32,43 +32,12 @@ use serde::Serialize;
 use std::cmp::Ordering;
 use std::fmt;
 
-/// Where an extent's data lives: the key extents are matched by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ExtentKey {
-    pub oid: i32,
-    pub dbroot: u16,
-    pub partition: u32,
-    pub segment: u16,
-    pub block_offset: u32,
-}
-
-impl ExtentKey {
-    /// The key of `e`.
-    pub fn of(e: &ExtentRecord) -> Self {
-        Self {
-            oid: e.oid.0,
-            dbroot: e.dbroot.0,
-            partition: e.partition,
-            segment: e.segment,
-            block_offset: e.block_offset,
-        }
-    }
-}
-
-impl fmt::Display for ExtentKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "oid {} dbroot {} partition {} segment {} fbo {}",
-            self.oid, self.dbroot, self.partition, self.segment, self.block_offset
-        )
-    }
-}
+pub use crate::types::ExtentAddress;
 
 /// An extent present in only one of the maps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnmatchedExtent {
-    pub key: ExtentKey,
+    pub key: ExtentAddress,
     pub lbid: i64,
     pub size: u32,
 }
@@ -102,7 +71,7 @@ pub struct FieldDiff {
 /// A matched extent with at least one differing field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChangedExtent {
-    pub key: ExtentKey,
+    pub key: ExtentAddress,
     pub fields: Vec<FieldDiff>,
 }
 
@@ -134,17 +103,15 @@ impl EmDiff {
     }
 }
 
-impl ExtentKey {
-    /// The key as one integer with the same order: sorting 2.5 million 128-bit integers is
-    /// several times faster than comparing five fields.
-    fn packed(&self) -> u128 {
-        let oid = (self.oid as u32 ^ 0x8000_0000) as u128; // i32 order as unsigned
-        (oid << 96)
-            | (u128::from(self.dbroot) << 80)
-            | (u128::from(self.partition) << 48)
-            | (u128::from(self.segment) << 32)
-            | u128::from(self.block_offset)
-    }
+/// The address as one integer with the same order: sorting 2.5 million 128-bit integers is
+/// several times faster than comparing five fields.
+fn packed(a: ExtentAddress) -> u128 {
+    let oid = (a.oid.0 as u32 ^ 0x8000_0000) as u128; // i32 order as unsigned
+    (oid << 96)
+        | (u128::from(a.dbroot.0) << 80)
+        | (u128::from(a.partition) << 48)
+        | (u128::from(a.segment) << 32)
+        | u128::from(a.block_offset)
 }
 
 /// Packed keys with record indices, sorted by key, ties in file order.
@@ -153,7 +120,7 @@ fn keyed(map: &ExtentMap) -> Vec<(u128, u32)> {
         .extents
         .par_iter()
         .enumerate()
-        .map(|(i, e)| (ExtentKey::of(e).packed(), i as u32))
+        .map(|(i, e)| (packed(e.address()), i as u32))
         .collect();
     // The pair is unique, so an unstable sort still keeps file order among equal keys.
     v.par_sort_unstable();
@@ -162,7 +129,7 @@ fn keyed(map: &ExtentMap) -> Vec<(u128, u32)> {
 
 fn unmatched(e: &ExtentRecord) -> UnmatchedExtent {
     UnmatchedExtent {
-        key: ExtentKey::of(e),
+        key: e.address(),
         lbid: e.range_start.0,
         size: e.range_size,
     }
@@ -251,7 +218,7 @@ fn merge(a: &ExtentMap, b: &ExtentMap, ka: &[(u128, u32)], kb: &[(u128, u32)]) -
                 let fields = compare(ea, eb);
                 if !fields.is_empty() {
                     p.changed.push(ChangedExtent {
-                        key: ExtentKey::of(ea),
+                        key: ea.address(),
                         fields,
                     });
                 }
@@ -328,59 +295,59 @@ mod tests {
     #[test]
     fn packed_keys_sort_like_the_fields() {
         let keys = [
-            ExtentKey {
-                oid: i32::MIN,
-                dbroot: 9,
+            ExtentAddress {
+                oid: Oid(i32::MIN),
+                dbroot: DbRootId(9),
                 partition: 9,
                 segment: 9,
                 block_offset: 9,
             },
-            ExtentKey {
-                oid: -1,
-                dbroot: u16::MAX,
+            ExtentAddress {
+                oid: Oid(-1),
+                dbroot: DbRootId(u16::MAX),
                 partition: u32::MAX,
                 segment: 0,
                 block_offset: 0,
             },
-            ExtentKey {
-                oid: 0,
-                dbroot: 0,
+            ExtentAddress {
+                oid: Oid(0),
+                dbroot: DbRootId(0),
                 partition: 0,
                 segment: 0,
                 block_offset: u32::MAX,
             },
-            ExtentKey {
-                oid: 0,
-                dbroot: 0,
+            ExtentAddress {
+                oid: Oid(0),
+                dbroot: DbRootId(0),
                 partition: 0,
                 segment: 1,
                 block_offset: 0,
             },
-            ExtentKey {
-                oid: 0,
-                dbroot: 0,
+            ExtentAddress {
+                oid: Oid(0),
+                dbroot: DbRootId(0),
                 partition: 1,
                 segment: 0,
                 block_offset: 0,
             },
-            ExtentKey {
-                oid: 0,
-                dbroot: 1,
+            ExtentAddress {
+                oid: Oid(0),
+                dbroot: DbRootId(1),
                 partition: 0,
                 segment: 0,
                 block_offset: 0,
             },
-            ExtentKey {
-                oid: i32::MAX,
-                dbroot: 0,
+            ExtentAddress {
+                oid: Oid(i32::MAX),
+                dbroot: DbRootId(0),
                 partition: 0,
                 segment: 0,
                 block_offset: 0,
             },
         ];
         for w in keys.windows(2) {
-            assert!(w[0] < w[1]);
-            assert!(w[0].packed() < w[1].packed(), "{} vs {}", w[0], w[1]);
+            assert!(packed(w[0]) < packed(w[1]), "{} vs {}", w[0], w[1]);
+            assert!(w[0] < w[1], "{} vs {}", w[0], w[1]);
         }
     }
 
@@ -421,7 +388,7 @@ mod tests {
         let d = diff(&a, &b);
         assert_eq!(d.only_in_a.len(), 2);
         assert_eq!(d.only_in_a[0].lbid, 4096);
-        assert_eq!(d.only_in_a[1].key.oid, 3002);
+        assert_eq!(d.only_in_a[1].key.oid, Oid(3002));
         assert_eq!(d.only_in_b.len(), 1);
         assert_eq!(d.only_in_b[0].key.block_offset, 4096);
         assert!(d.changed.is_empty());

@@ -42,7 +42,7 @@
 use super::cp::CasualPartition;
 use super::header::{EmVersion, RECORD_LEN_V4, RECORD_LEN_V5};
 use crate::error::DecodeError;
-use crate::types::{DbRootId, Lbid, Oid, LBID_UNIT};
+use crate::types::{DbRootId, ExtentAddress, Lbid, Oid, LBID_UNIT};
 
 /// One extent of the extent map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +79,17 @@ fn field<const N: usize, const L: usize>(rec: &[u8; L], at: usize) -> [u8; N] {
 }
 
 impl ExtentRecord {
+    /// Where this extent's data lives.
+    pub fn address(&self) -> ExtentAddress {
+        ExtentAddress {
+            oid: self.oid,
+            dbroot: self.dbroot,
+            partition: self.partition,
+            segment: self.segment,
+            block_offset: self.block_offset,
+        }
+    }
+
     /// Blocks in the extent: `range.size × 1024`.
     pub fn blocks(&self) -> u64 {
         u64::from(self.range_size) * LBID_UNIT as u64

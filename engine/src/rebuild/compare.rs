@@ -15,8 +15,9 @@
 //!   known map is stale.
 
 use super::RebuildReport;
-use crate::em::diff::{diff, ChangedExtent, ExtentKey};
+use crate::em::diff::{diff, ChangedExtent};
 use crate::em::ExtentMap;
+use crate::types::{DbRootId, ExtentAddress, Oid};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -38,7 +39,7 @@ pub struct Difference {
     pub class: Class,
     /// Whether the extent's LBID differs because the rebuild re-assigned it (and said so).
     pub reassigned: bool,
-    pub key: Option<ExtentKey>,
+    pub key: Option<ExtentAddress>,
     pub detail: String,
 }
 
@@ -75,12 +76,12 @@ impl Comparison {
 /// Compare `rebuilt` (with its `report`) against `expected`.
 pub fn against(expected: &ExtentMap, rebuilt: &ExtentMap, report: &RebuildReport) -> Comparison {
     let d = diff(expected, rebuilt);
-    let reassigned: BTreeSet<ExtentKey> = report
+    let reassigned: BTreeSet<ExtentAddress> = report
         .reassigned
         .iter()
-        .map(|r| ExtentKey {
-            oid: r.oid,
-            dbroot: r.dbroot,
+        .map(|r| ExtentAddress {
+            oid: Oid(r.oid),
+            dbroot: DbRootId(r.dbroot),
             partition: r.partition,
             segment: r.segment,
             block_offset: r.block_offset,
