@@ -8,7 +8,7 @@ use crate::report::{finding_line, JsonReport};
 use crate::threads::Threads;
 use anyhow::{bail, Context};
 use emengine::config::ClusterConfig;
-use emengine::em::EmVersion;
+use emengine::em::{EmVersion, ExtentMap};
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
 use emengine::types::DbRootId;
 use serde::Serialize;
@@ -142,6 +142,22 @@ fn check_output(out: &Path, cfg: &ClusterConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A map ColumnStore could not load, or would load without its system catalog, is never put in
+/// place of the one there (issue: an empty `--dbroot` moved the real map aside).
+fn refuse_unloadable(map: &ExtentMap, version: EmVersion, out: &Path) -> anyhow::Result<()> {
+    if let Err(why) = map.check_writable(version) {
+        bail!("{}: refusing to write {why}", out.display());
+    }
+    if !map.extents.iter().any(|e| e.oid.is_system_catalog()) {
+        bail!(
+            "{}: refusing to write an extent map without the system catalog (no DBRoot scanned \
+             holds its files; ColumnStore keeps them on DBRoot 1)",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let plan = validate(args)?;
     let pool = args.threads.pool()?;
@@ -155,6 +171,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut moved_aside = None;
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
+        refuse_unloadable(&rebuilt.map, plan.version, out)?;
         let bytes = rebuilt.map.encode(plan.version);
         moved_aside =
             emengine::fsutil::replace_keeping_old(out, &bytes, &crate::clock::utc_timestamp())?;
