@@ -1,5 +1,5 @@
 //! Golden bytes from the segment spec, and the real ColumnStore sample files in
-//! `../shared/real` (skipped when absent).
+//! `../shared/real` (skipped when absent; failing instead under `CI=true`).
 
 use emengine::seg::chunk::checksum;
 use emengine::seg::datatype::ColDataType;
@@ -9,7 +9,7 @@ use emengine::seg::markers::markers;
 use emengine::seg::path::{parse_segment_path, segment_rel_path};
 use emengine::seg::token::{Token, TOKEN_EMPTY, TOKEN_NULL};
 use emengine::types::{Oid, SegmentId, BLOCK_SIZE};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[test]
 fn seg_empty_dictionary_block_bytes() {
@@ -61,15 +61,8 @@ fn seg_path_example_3009() {
     assert_eq!(segment_rel_path(id), p.strip_prefix("data1").unwrap());
 }
 
-fn real(name: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/real")).join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!("skipped: {} is absent", p.display());
-        None
-    }
-}
+mod real_support;
+use real_support::real;
 
 /// Block 0 of a real file, read through the segment-file interface.
 fn only_block(path: &Path) -> Vec<u8> {
