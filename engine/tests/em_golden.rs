@@ -6,7 +6,6 @@ use emengine::em::{
     CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord, FreeSlot, SentinelKind,
 };
 use emengine::seg::datatype::ColDataType::{self, *};
-use emengine::types::{DbRootId, Lbid, Oid};
 
 mod real_support;
 
@@ -150,18 +149,13 @@ fn v4_era_sentinels_of_the_real_map() {
 /// {magic, nEM, nFL = 50}, records in LBID order, the free list with the hole first.
 #[test]
 fn whole_files_v4_and_v5_with_the_free_list() {
-    let mk = |start: i64, oid: i32| ExtentRecord {
-        range_start: Lbid(start),
-        range_size: 8,
-        oid: Oid(oid),
-        col_width: 8,
-        hwm: 0,
-        block_offset: 0,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        status: 0,
-        cp: CasualPartition::sentinel(SentinelKind::SignedNarrow, CpState::VALID),
+    let mk = |start: i64, oid: i32| {
+        ExtentRecord::builder(oid, start)
+            .cp(CasualPartition::sentinel(
+                SentinelKind::SignedNarrow,
+                CpState::VALID,
+            ))
+            .build()
     };
     let map = ExtentMap::from_extents(vec![mk(16384, 3001), mk(0, 3000)]);
     let rec_v4 = |start: &str, oid: &str| {
@@ -196,25 +190,21 @@ fn whole_files_v4_and_v5_with_the_free_list() {
 }
 
 fn wide_record() -> ExtentRecord {
-    let mut cp = CasualPartition::wide(
-        CpState::UPDATING,
-        -2,
-        0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
-    );
-    cp.seq_num = 7;
-    ExtentRecord {
-        range_start: Lbid(1_048_576),
-        range_size: 16,
-        oid: Oid(3105),
-        block_offset: 4096,
-        hwm: 5000,
-        partition: 3,
-        segment: 2,
-        dbroot: DbRootId(4),
-        col_width: 16,
-        status: 1,
-        cp,
-    }
+    ExtentRecord::builder(3105, 1_048_576)
+        .width(16)
+        .block_offset(4096)
+        .hwm(5000)
+        .partition(3)
+        .segment(2)
+        .dbroot(4)
+        .status(1)
+        .cp(CasualPartition::wide(
+            CpState::UPDATING,
+            -2,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ))
+        .seq(7)
+        .build()
 }
 
 #[test]
@@ -265,19 +255,12 @@ fn syscat_record_zero_v4_and_upgraded_v5() {
          ff ff ff ff ff ff ff 7f  ff ff ff ff ff ff ff 7f
          00 00 00 00 00 00 00 80  00 00 00 00 00 00 00 80");
     let r = ExtentRecord::parse(&v4, EmVersion::V4).unwrap();
-    let built = ExtentRecord {
-        range_start: Lbid(0),
-        range_size: 8,
-        oid: Oid(1001),
-        block_offset: 0,
-        hwm: 0,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        col_width: 8,
-        status: 0,
-        cp: CasualPartition::sentinel(SentinelKind::SignedNarrow, CpState::VALID),
-    };
+    let built = ExtentRecord::builder(1001, 0)
+        .cp(CasualPartition::sentinel(
+            SentinelKind::SignedNarrow,
+            CpState::VALID,
+        ))
+        .build();
     assert_eq!(r, built);
     assert_eq!(r.encode_v5().to_vec(), v5);
     assert_eq!(r.encode_v4().to_vec(), v4);
@@ -301,19 +284,7 @@ fn zero_upper_halves_survive() {
 /// FL[1] = {24576, 67108840}.
 #[test]
 fn free_list_example_of_the_spec() {
-    let mk = |start: i64| ExtentRecord {
-        range_start: Lbid(start),
-        range_size: 8,
-        oid: Oid(3000 + start as i32 / 8192),
-        block_offset: 0,
-        hwm: 0,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        col_width: 8,
-        status: 0,
-        cp: CasualPartition::sentinel(SentinelKind::SignedNarrow, CpState::INVALID),
-    };
+    let mk = |start: i64| ExtentRecord::builder(3000 + start as i32 / 8192, start).build();
     // Given out of order: from_extents sorts.
     let map = ExtentMap::from_extents(vec![mk(16384), mk(0)]);
     assert_eq!(
