@@ -145,7 +145,6 @@ fn wide_map(dir: &Path) -> PathBuf {
             SentinelKind::Dictionary,
             CpState::INVALID,
         ))
-        .seq(4)
         .build();
     let p = dir.join("BRM_saves_em");
     ExtentMap::from_extents(vec![wide, dict])
