@@ -20,7 +20,7 @@
 use super::RebuildReport;
 use crate::em::diff::{diff, ChangedExtent};
 use crate::em::{ExtentMap, ExtentRecord};
-use crate::types::{DbRootId, ExtentAddress, Oid};
+use crate::types::ExtentAddress;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -92,17 +92,7 @@ pub fn against(
     let d = diff(expected, rebuilt);
     let by_key: BTreeMap<ExtentAddress, &ExtentRecord> =
         rebuilt.extents.iter().map(|e| (e.address(), e)).collect();
-    let reassigned: BTreeSet<ExtentAddress> = report
-        .reassigned
-        .iter()
-        .map(|r| ExtentAddress {
-            oid: Oid(r.oid),
-            dbroot: DbRootId(r.dbroot),
-            partition: r.partition,
-            segment: r.segment,
-            block_offset: r.block_offset,
-        })
-        .collect();
+    let reassigned: BTreeSet<ExtentAddress> = report.reassigned().map(|r| r.extent).collect();
     let mut out = Comparison {
         expected: d.a_extents,
         rebuilt: d.b_extents,
