@@ -294,3 +294,70 @@ fn refuses_bad_invocations_before_scanning() {
     );
     assert!(e.contains("missing.xml"), "{e}");
 }
+
+/// The map that is there stays there when the rebuilt one could not be loaded by ColumnStore.
+#[test]
+fn unloadable_maps_are_refused_and_the_old_one_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BRM_saves_em");
+    fs::write(&out, b"the old extent map").unwrap();
+
+    // An empty DBRoot gives a map with no extents (ColumnStore refuses nEM = 0).
+    let empty = dir.path().join("data1");
+    fs::create_dir_all(&empty).unwrap();
+    let root = format!("1={}", s(&empty));
+    let (_, e) = emrebuild(&["rebuild", "--dbroot", &root, "-o", s(&out), "-q"], 2);
+    assert!(e.contains("no extents"), "{e}");
+    assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
+
+    // A tree without DBRoot 1 has no system catalog: refused, not written, even when the user
+    // accepts the files the catalog would have explained (--allow-damaged).
+    let tree = gen(dir.path(), "mixed", 11);
+    let others: Vec<String> = fs::read_dir(&tree)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("data") && n != "data1"
+        })
+        .map(|p| {
+            let id = p.file_name().unwrap().to_string_lossy()[4..].to_string();
+            format!("{id}={}", s(&p))
+        })
+        .collect();
+    assert!(
+        !others.is_empty(),
+        "the mixed scenario has DBRoots besides 1"
+    );
+    let mut args = vec!["rebuild", "-o", s(&out), "--allow-damaged"];
+    for o in &others {
+        args.extend(["--dbroot", o.as_str()]);
+    }
+    let (_, e) = emrebuild(&args, 2);
+    assert!(e.contains("without the system catalog"), "{e}");
+    assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
+
+    // Width-16 DECIMAL extents cannot keep their min/max in version 4 (EM §1.3).
+    let cfg = tree.join("Columnstore.xml");
+    let truth = tree.join("BRM_saves_em");
+    let (json, _) = emrebuild(&["dump", s(&truth), "--format", "json"], 0);
+    assert!(
+        json.contains("\"width\":16"),
+        "the mixed scenario has wide decimals"
+    );
+    let (_, e) = emrebuild(
+        &[
+            "rebuild",
+            "--config",
+            s(&cfg),
+            "-o",
+            s(&out),
+            "--em-version",
+            "4",
+            "-q",
+        ],
+        2,
+    );
+    assert!(e.contains("of width 16 as version 4"), "{e}");
+    assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
+}

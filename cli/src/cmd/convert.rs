@@ -29,14 +29,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("unsupported extent-map version {}", args.em_version))?;
     refuse_same_file(&args.input, &args.output)?;
     let map = ExtentMap::read(&args.input)?;
-    if version == EmVersion::V4 {
-        let wide = map.extents.iter().filter(|e| e.col_width == 16).count();
-        if wide > 0 {
-            bail!(
-                "{}: {wide} extents have width 16; version 4 cannot store their 128-bit min/max values",
-                args.input.display()
-            );
-        }
+    if let Err(why) = map.check_writable(version) {
+        bail!("{}: refusing to write {why}", args.output.display());
     }
     // Never delete an extent map: an existing OUT is moved aside once the new one is on disk.
     let moved = emengine::fsutil::replace_keeping_old(

@@ -5,7 +5,7 @@ use crate::output::Stdout;
 use crate::progress::Bar;
 use anyhow::{bail, Context};
 use emengine::config::{parse_dbroot_arg, ClusterConfig};
-use emengine::em::EmVersion;
+use emengine::em::{EmVersion, ExtentMap};
 use emengine::rebuild::plan::StringCp;
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
 use emengine::seg::file::Access;
@@ -167,6 +167,22 @@ fn check_output(out: &Path, cfg: &ClusterConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A map ColumnStore could not load, or would load without its system catalog, is never put in
+/// place of the one there (issue: an empty `--dbroot` moved the real map aside).
+fn refuse_unloadable(map: &ExtentMap, version: EmVersion, out: &Path) -> anyhow::Result<()> {
+    if let Err(why) = map.check_writable(version) {
+        bail!("{}: refusing to write {why}", out.display());
+    }
+    if !map.extents.iter().any(|e| e.oid.is_system_catalog()) {
+        bail!(
+            "{}: refusing to write an extent map without the system catalog (no DBRoot scanned \
+             holds its files; ColumnStore keeps them on DBRoot 1)",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let plan = validate(args)?;
     let pool = rayon::ThreadPoolBuilder::new()
@@ -183,6 +199,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut moved_aside = None;
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
+        refuse_unloadable(&rebuilt.map, plan.version, out)?;
         let bytes = rebuilt.map.encode(plan.version);
         moved_aside =
             emengine::fsutil::replace_keeping_old(out, &bytes, &crate::clock::utc_timestamp())?;
