@@ -246,6 +246,25 @@ fn every_status_from_a_deliberately_altered_map() {
         at(map, l).range_start = free;
     });
 
+    // A catalog dictionary moved: the catalog's own tokens disprove the map's LBID.
+    let dict = t
+        .truth
+        .extents
+        .iter()
+        .find(|e| e.oid == Oid(2001))
+        .unwrap()
+        .address();
+    let v = altered(&t, &base, &[(dict, Status::LbidMismatch)], |map| {
+        at(map, dict).range_start = free;
+    });
+    let e = v.extents.iter().find(|e| e.address == dict).unwrap();
+    assert!(
+        e.details
+            .iter()
+            .any(|d| matches!(d, Detail::TokensDisprove { tokens, .. } if *tokens > 0)),
+        "{e:?}"
+    );
+
     // Width changed.
     altered(&t, &base, &[(c, Status::WidthMismatch)], |map| {
         let r = &mut at(map, c);

@@ -191,7 +191,7 @@ fn detail_text(d: &Detail) -> String {
             CpState::from_raw(*map)
         ),
         Detail::Lbid { map, data } => {
-            format!("LBID {map} in the map, {data} in the file header")
+            format!("LBID {map} in the map, {data} in the data (the file header's LBID list, or the catalog's creation order)")
         }
         Detail::LbidNotEstablished { map, reason } => {
             format!("LBID {map} not established by data ({reason})")

@@ -382,8 +382,14 @@ pub fn compare(
         if let Some(d) = blocked {
             v.add(Status::NotVerifiable, d);
         } else if let Some(d) = data_by_addr.get(&a) {
-            compare_extent(m, d, catalog, reassigned.get(&a).copied(), &mut v);
-            if let Some(&faults) = tokens.get(&m.oid) {
+            let by_tokens = tokens.is_some() && is_catalog_dictionary(m);
+            let lbid = match reassigned.get(&a) {
+                Some(reason) => LbidEvidence::NotEstablished(reason),
+                None if by_tokens => LbidEvidence::Tokens,
+                None => LbidEvidence::Data,
+            };
+            compare_extent(m, d, catalog, lbid, &mut v);
+            if let Some(&faults) = tokens.as_ref().and_then(|t| t.get(&m.oid)) {
                 v.add(
                     Status::LbidMismatch,
                     Detail::TokensDisprove {
@@ -495,12 +501,22 @@ impl Findings {
     }
 }
 
+/// What decides an extent's LBID.
+enum LbidEvidence<'a> {
+    /// The data's (the header's LBID list, or the catalog's replayed creation order).
+    Data,
+    /// The catalog's tokens (catalog dictionaries, checked separately).
+    Tokens,
+    /// Nothing: the rebuild re-assigned it, for this reason.
+    NotEstablished(&'a str),
+}
+
 /// Everything but the HWM (a per-file fact) for an extent in both the map and the data.
 fn compare_extent(
     m: &ExtentRecord,
     d: &ExtentRecord,
     catalog: &CatalogView,
-    reassigned: Option<&str>,
+    lbid: LbidEvidence<'_>,
     v: &mut Findings,
 ) {
     if m.col_width != d.col_width || m.range_size != d.range_size {
@@ -514,19 +530,19 @@ fn compare_extent(
             },
         );
     }
-    match reassigned {
-        Some(reason) => v.note(Detail::LbidNotEstablished {
+    match lbid {
+        LbidEvidence::NotEstablished(reason) => v.note(Detail::LbidNotEstablished {
             map: m.range_start.0,
             reason: reason.to_string(),
         }),
-        None if m.range_start != d.range_start && !is_catalog_dictionary(m) => v.add(
+        LbidEvidence::Data if m.range_start != d.range_start => v.add(
             Status::LbidMismatch,
             Detail::Lbid {
                 map: m.range_start.0,
                 data: d.range_start.0,
             },
         ),
-        None => {}
+        LbidEvidence::Data | LbidEvidence::Tokens => {}
     }
     if m.col_width == d.col_width {
         let cp_detail = || Detail::Cp {
@@ -557,11 +573,12 @@ fn is_catalog_dictionary(e: &ExtentRecord) -> bool {
 }
 
 /// For each catalog dictionary whose map extents the catalog's tokens do not fit: how many
-/// tokens point elsewhere. Empty when there is no catalog or its tokens cannot be read.
-fn catalog_token_faults(map: &ExtentMap, catalog: &CatalogView) -> BTreeMap<Oid, usize> {
+/// tokens point elsewhere. `None` when there is no catalog or its tokens cannot be read; the
+/// catalog dictionaries' LBIDs are then compared with the replayed creation order instead.
+fn catalog_token_faults(map: &ExtentMap, catalog: &CatalogView) -> Option<BTreeMap<Oid, usize>> {
     let mut out = BTreeMap::new();
     if catalog.files.is_empty() {
-        return out;
+        return None;
     }
     let mut dict: BTreeMap<Oid, Vec<DictExtent>> = BTreeMap::new();
     for e in map.extents.iter().filter(|e| is_catalog_dictionary(e)) {
@@ -571,30 +588,36 @@ fn catalog_token_faults(map: &ExtentMap, catalog: &CatalogView) -> BTreeMap<Oid,
             block_offset: e.block_offset,
         });
     }
-    if let Ok(findings) = crate::catalog::check_token_lbids(&catalog.files, &dict) {
-        for f in findings {
-            *out.entry(f.dict).or_default() += 1;
-        }
+    let findings = crate::catalog::check_token_lbids(&catalog.files, &dict).ok()?;
+    for f in findings {
+        *out.entry(f.dict).or_default() += 1;
     }
-    out
+    Some(out)
 }
 
-/// For each map extent (by index), the other extents whose LBID ranges overlap it.
+/// For each map extent (by index), another extent of the map whose LBID range overlaps it.
+///
+/// One sweep in LBID order against the extent reaching furthest so far: every extent that
+/// overlaps any earlier one is paired with one of them (and that one with it), in O(n log n)
+/// whatever the map holds.
 fn overlaps(extents: &[ExtentRecord]) -> BTreeMap<usize, Vec<&ExtentRecord>> {
     let mut order: Vec<usize> = (0..extents.len()).collect();
     order.sort_by_key(|&i| (extents[i].range_start, i));
     let mut out: BTreeMap<usize, Vec<&ExtentRecord>> = BTreeMap::new();
-    // Extents still open (their last LBID not yet passed), by index.
-    let mut open: Vec<usize> = Vec::new();
-    for &i in &order {
+    let mut furthest: Option<usize> = None;
+    for &i in order.iter().filter(|&&i| extents[i].range_size > 0) {
         let e = &extents[i];
-        open.retain(|&j| extents[j].last_lbid() >= e.range_start);
-        for &j in &open {
-            out.entry(i).or_default().push(&extents[j]);
-            out.entry(j).or_default().push(e);
+        if let Some(j) = furthest {
+            if extents[j].last_lbid() >= e.range_start {
+                out.entry(i).or_default().push(&extents[j]);
+                let partners = out.entry(j).or_default();
+                if partners.len() < 8 {
+                    partners.push(e);
+                }
+            }
         }
-        if e.range_size > 0 {
-            open.push(i);
+        if furthest.is_none_or(|j| e.last_lbid() > extents[j].last_lbid()) {
+            furthest = Some(i);
         }
     }
     out
