@@ -80,7 +80,12 @@ pub fn compare(
     if data.cp.cp_state() != CpState::Valid || data.col_width == 0 {
         return CpVerdict::NotEstablished;
     }
-    let orders = orders(data_type, data.col_width);
+    let mut orders = orders(data_type, data.col_width);
+    // Without a type, an order in which the data's own range is empty is not the data's order
+    // (the rebuild computed that range in its column's order); keep both if neither or both fit.
+    if data_type.is_none() && orders.iter().any(|&o| range(data, o).is_some()) {
+        orders.retain(|&o| range(data, o).is_some());
+    }
     if orders.is_empty() {
         return CpVerdict::NotEstablished;
     }
@@ -151,8 +156,15 @@ mod tests {
             compare(&umap, &udata, Some(ColDataType::UBigInt)),
             CpVerdict::Loose
         );
-        // Read as signed, that map would be the empty pair (0 > -1): the type decides.
-        assert_eq!(compare(&umap, &udata, None), CpVerdict::Unsafe);
+        // The signed reading of the same map is the empty pair (0 > -1), which excludes the
+        // signed data -1..=5.
+        assert_eq!(
+            compare(&umap, &data, Some(ColDataType::BigInt)),
+            CpVerdict::Unsafe
+        );
+        // Without a type, the data's own range tells the order: it is not empty in its order.
+        assert_eq!(compare(&umap, &udata, None), CpVerdict::Loose);
+        assert_eq!(compare(&signed_map, &data, None), CpVerdict::Loose);
     }
 
     #[test]
