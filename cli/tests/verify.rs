@@ -209,6 +209,35 @@ fn each_alteration_gives_its_status_and_exit_code() {
         }
     }
 
+    // An HWM past the file's blocks: the blocks are missing, and the output says how many exist.
+    let mut extents = truth.extents.clone();
+    extents[i].hwm = 1_000_000;
+    let path = dir.path().join("em-hwm-far");
+    write_map(&path, extents, EmVersion::V5);
+    let doc = verify_json(&tree, &path, 1);
+    let e = extent(&doc, &target);
+    assert_eq!(e["status"], "hwm_ahead");
+    let hwm = e["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "hwm")
+        .unwrap();
+    assert_eq!(hwm["map"], 1_000_000);
+    assert_eq!(hwm["data"], target.hwm);
+    assert!(hwm["file_blocks"].as_u64().unwrap() < 1_000_000, "{hwm}");
+    let out = emrebuild(
+        &[
+            "verify",
+            "--map",
+            s(&path),
+            "--config",
+            s(&tree.join("Columnstore.xml")),
+        ],
+        1,
+    );
+    assert!(text(&out).0.contains("blocks missing"));
+
     // A record for an OID with no files: missing in data, a dropped table (not in the catalog).
     let mut extents = truth.extents.clone();
     extents.push(stray);

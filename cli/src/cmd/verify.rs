@@ -177,8 +177,23 @@ fn meaning(s: Status) -> &'static str {
 /// One detail in words.
 fn detail_text(d: &Detail) -> String {
     match d {
-        Detail::Hwm { map, data } => {
-            format!("the segment file's HWM is block {map} in the map, {data} in the data")
+        Detail::Hwm {
+            map,
+            data,
+            file_blocks,
+        } => {
+            let mut t = format!("the segment file's HWM is block {map} in the map, {data} in the data");
+            match file_blocks {
+                Some(n) if u64::from(*map) >= *n => {
+                    t.push_str(&format!(" (the file has {n} blocks: blocks missing)"))
+                }
+                Some(_) => t.push_str(&format!(
+                    " (blocks {}..={map} exist but hold no rows: rows deleted at the end of the file, or a stale map)",
+                    data + 1
+                )),
+                None => {}
+            }
+            t
         }
         Detail::Cp {
             map_lo,
