@@ -318,6 +318,9 @@ fn unverifiable(
     let Some(root) = dbroots.get(&a.dbroot) else {
         return Some(Detail::DbRootNotScanned { dbroot: a.dbroot });
     };
+    if broken.is_empty() {
+        return None;
+    }
     let path = root.join(segment_rel_path(a.segment_id()));
     broken
         .iter()
@@ -384,6 +387,14 @@ pub fn compare(
     let overlaps = overlaps(&map.extents);
     let tokens = catalog_token_faults(map, catalog);
 
+    // One catalog lookup per OID, not per extent.
+    let mut names: BTreeMap<Oid, Option<String>> = BTreeMap::new();
+    let mut name = |oid: Oid| {
+        names
+            .entry(oid)
+            .or_insert_with(|| catalog.name(oid))
+            .clone()
+    };
     let mut verdicts: Vec<ExtentVerdict> = Vec::with_capacity(map.extents.len());
     for (i, m) in map.extents.iter().enumerate() {
         let a = m.address();
@@ -451,7 +462,7 @@ pub fn compare(
                 }
             }
         }
-        verdicts.push(v.finish(a, catalog.name(a.oid), Some(m.range_start.0)));
+        verdicts.push(v.finish(a, name(a.oid), Some(m.range_start.0)));
     }
 
     let in_map: BTreeSet<ExtentAddress> = map.extents.iter().map(|e| e.address()).collect();
@@ -472,10 +483,10 @@ pub fn compare(
                 },
             ),
         }
-        verdicts.push(v.finish(a, catalog.name(a.oid), None));
+        verdicts.push(v.finish(a, name(a.oid), None));
     }
 
-    verdicts.sort_by(|x, y| (x.status, x.address).cmp(&(y.status, y.address)));
+    verdicts.sort_by_key(|v| (v.status, v.address));
     let mut counts: BTreeMap<Status, usize> = Status::ALL.iter().map(|&s| (s, 0)).collect();
     for v in &verdicts {
         *counts.entry(v.status).or_default() += 1;
