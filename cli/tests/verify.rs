@@ -5,9 +5,8 @@
 mod util;
 
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
-use emengine::progress::NoProgress;
 use emengine::types::{Lbid, Oid};
-use emfixtures::{generate_before_loads, GenOptions, Manifest, Scenario};
+use emfixtures::Manifest;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use util::{emrebuild, s, text};
@@ -309,14 +308,25 @@ fn a_version_4_map_verifies_like_its_version_5_original() {
 fn a_stale_backup_is_dangerous() {
     let dir = tempfile::tempdir().unwrap();
     let tree = gen(dir.path(), "dictionary-heavy", "3MiB", 8);
-    let o = GenOptions {
-        seed: 8,
-        logical_bytes: 3 << 20,
-        scenario: Scenario::DictionaryHeavy,
-        threads: Some(2),
-    };
+    // The same tree before its last two loads: its map is the backup.
     let before = dir.path().join("before");
-    generate_before_loads(&before, &o, 2, &NoProgress).unwrap();
+    emrebuild(
+        &[
+            "gen",
+            "--out",
+            s(&before),
+            "--size",
+            "3MiB",
+            "--seed",
+            "8",
+            "--scenario",
+            "dictionary-heavy",
+            "--before-loads",
+            "2",
+            "--quiet",
+        ],
+        0,
+    );
     let backup = before.join("BRM_saves_em");
     let doc = verify_json(&tree, &backup, 1);
     assert_eq!(doc["verdict"], "dangerous");
@@ -465,4 +475,24 @@ fn the_real_map_of_a_fresh_catalog_is_a_stale_backup_of_a_used_one() {
         .unwrap();
     assert_eq!(objectid["status"], "cp_unsafe", "{objectid}");
     assert_eq!(objectid["name"], "calpontsys.systable.objectid");
+}
+
+#[test]
+fn gen_refuses_to_leave_out_what_is_not_a_trailing_load() {
+    let dir = tempfile::tempdir().unwrap();
+    // The mixed history ends with DROP TABLE.
+    let out = emrebuild(
+        &[
+            "gen",
+            "--out",
+            s(&dir.path().join("t")),
+            "--size",
+            "2MiB",
+            "--before-loads",
+            "1",
+        ],
+        2,
+    );
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("not a load"), "{stderr}");
 }

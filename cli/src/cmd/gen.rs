@@ -6,7 +6,7 @@ use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
 use anyhow::{bail, Context};
-use emfixtures::{generate, parse_size, GenOptions, Scenario};
+use emfixtures::{generate_before_loads, parse_size, GenOptions, Scenario};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,10 @@ pub struct Args {
     /// mixed, dictionary-heavy, legacy or damaged.
     #[arg(long, default_value = "mixed", value_name = "NAME")]
     pub scenario: String,
+    /// Write the tree as it stood before the history's last N loads (the same tables, LBIDs and
+    /// values, fewer rows): its BRM_saves_em is a stale backup of the full tree.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub before_loads: usize,
     /// Worker threads (default: all cores); the output does not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -79,7 +83,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let bar = Bar::new(!args.quiet && !args.json);
     let started = Instant::now();
-    let m = generate(&args.out, &opts, &bar)
+    let m = generate_before_loads(&args.out, &opts, args.before_loads, &bar)
         .with_context(|| format!("generating into {}", args.out.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     let t = &m.totals;
