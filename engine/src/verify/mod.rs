@@ -505,17 +505,18 @@ pub fn compare(
 #[derive(Default)]
 struct Findings {
     statuses: BTreeSet<Status>,
-    details: Vec<Detail>,
+    /// Each detail with the status it supports (`None`: a note), to list them worst first.
+    details: Vec<(Option<Status>, Detail)>,
 }
 
 impl Findings {
     fn add(&mut self, s: Status, d: Detail) {
         self.statuses.insert(s);
-        self.details.push(d);
+        self.details.push((Some(s), d));
     }
 
     fn note(&mut self, d: Detail) {
-        self.details.push(d);
+        self.details.push((None, d));
     }
 
     fn status(&self) -> Status {
@@ -533,13 +534,16 @@ impl Findings {
         } else {
             self.statuses.into_iter().collect()
         };
+        let mut details = self.details;
+        // Worst first, notes last; stable, so one status's details keep their order.
+        details.sort_by_key(|(s, _)| (s.is_none(), *s));
         ExtentVerdict {
             address,
             name,
             status: statuses[0],
             statuses,
             map_lbid: lbid,
-            details: self.details,
+            details: details.into_iter().map(|(_, d)| d).collect(),
         }
     }
 }
@@ -664,4 +668,57 @@ fn overlaps(extents: &[ExtentRecord]) -> BTreeMap<usize, Vec<&ExtentRecord>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_declared_worst_first() {
+        let mut sorted = Status::ALL;
+        sorted.sort();
+        assert_eq!(sorted, Status::ALL);
+        assert!(Status::ALL
+            .windows(2)
+            .all(|w| w[0].severity() <= w[1].severity()));
+        let names: BTreeSet<&str> = Status::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), Status::ALL.len());
+        for s in Status::ALL {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::from(s.name())
+            );
+        }
+    }
+
+    #[test]
+    fn overlaps_pair_every_extent_that_shares_lbids() {
+        use crate::em::CasualPartition;
+        use crate::types::Lbid;
+        let rec = |oid: i32, start: i64, units: u32| ExtentRecord {
+            range_start: Lbid(start),
+            range_size: units,
+            oid: Oid(oid),
+            block_offset: 0,
+            hwm: 0,
+            partition: 0,
+            segment: 0,
+            dbroot: DbRootId(1),
+            col_width: 8,
+            status: 0,
+            cp: CasualPartition::narrow(0, 0, 0),
+        };
+        // [0, 8192) holds [2048, 3072); [8192, 16384) touches neither; [16384, ...) is alone.
+        let x = [
+            rec(1, 0, 8),
+            rec(2, 8192, 8),
+            rec(3, 2048, 1),
+            rec(4, 16384, 2),
+        ];
+        let o = overlaps(&x);
+        assert_eq!(o.keys().copied().collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(o[&2][0].oid, Oid(1));
+        assert_eq!(o[&0][0].oid, Oid(3));
+    }
 }
