@@ -442,3 +442,97 @@ fn excludes(was: &ExtentRecord, now: &ExtentRecord) -> bool {
     );
     valid(was) && valid(now) && wl >= 0 && nl >= 0 && wl <= wh && nl <= nh && (nl < wl || nh > wh)
 }
+
+mod synthetic {
+    //! `compare` on synthetic maps: the data as a rebuild would give it, then one field of one
+    //! extent altered; only that extent's status changes, to the status the alteration means.
+    use emengine::em::{CasualPartition, CpState, ExtentMap, ExtentRecord};
+    use emengine::rebuild::{RebuildReport, Rebuilt};
+    use emengine::types::{extent_blocks, extent_units, DbRootId, Lbid, Oid};
+    use emengine::verify::catalog::CatalogView;
+    use emengine::verify::{compare, Status};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    /// One file per entry: (width, extents 1..=2, HWM within the last extent, lo, span).
+    fn data() -> impl Strategy<Value = Vec<ExtentRecord>> {
+        proptest::collection::vec(
+            (
+                proptest::sample::select(vec![1u16, 2, 4, 8]),
+                1u32..=2,
+                1u32..1000,
+                0i64..1000,
+                1i64..1000,
+            ),
+            1..12,
+        )
+        .prop_map(|files| {
+            let mut out = Vec::new();
+            let mut lbid = 0i64;
+            for (f, (width, n, hwm, lo, span)) in files.into_iter().enumerate() {
+                let eb = extent_blocks(width);
+                for k in 0..n {
+                    out.push(ExtentRecord {
+                        range_start: Lbid(lbid),
+                        range_size: extent_units(width),
+                        oid: Oid(3000 + f as i32),
+                        block_offset: k * eb,
+                        hwm: if k + 1 == n { k * eb + hwm } else { 0 },
+                        partition: 0,
+                        segment: 0,
+                        dbroot: DbRootId(1),
+                        col_width: width,
+                        status: 0,
+                        cp: CasualPartition::narrow(CpState::VALID, lo, lo + span),
+                    });
+                    lbid += i64::from(extent_units(width)) * 1024;
+                }
+            }
+            out
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn one_altered_field_changes_one_extent(
+            extents in data(),
+            pick in any::<prop::sample::Index>(),
+            how in 0usize..7,
+        ) {
+            let rebuilt = Rebuilt {
+                map: ExtentMap::from_extents(extents.clone()),
+                report: RebuildReport::default(),
+            };
+            let dbroots: BTreeMap<DbRootId, PathBuf> = [(DbRootId(1), PathBuf::from("/nonexistent"))].into();
+            let catalog = CatalogView::default();
+            let same = compare(&rebuilt.map, &rebuilt, &catalog, &dbroots);
+            prop_assert!(same.extents.iter().all(|e| e.status == Status::Match));
+
+            // Only the extent holding its file's HWM can be behind or ahead.
+            let holders: Vec<usize> = (0..extents.len()).filter(|&i| extents[i].hwm != 0).collect();
+            let i = match how { 0 | 1 => holders[pick.index(holders.len())], _ => pick.index(extents.len()) };
+            let mut map = extents.clone();
+            let e = &mut map[i];
+            let want = match how {
+                0 => { e.hwm -= 1; Status::HwmBehind }
+                1 => { e.hwm += 1; Status::HwmAhead }
+                2 => { e.cp = CasualPartition::narrow(CpState::VALID, e.cp.lo_i64() + 1, e.cp.hi_i64()); Status::CpUnsafe }
+                3 => { e.cp = CasualPartition::narrow(CpState::VALID, e.cp.lo_i64(), e.cp.hi_i64() + 1); Status::CpLoose }
+                4 => { e.range_start = Lbid(1 << 30); Status::LbidMismatch }
+                5 => { e.cp.seq_num = 3; Status::SeqOnly }
+                _ => { e.cp.state = CpState::INVALID; Status::CpInvalid }
+            };
+            let target = e.address();
+            let v = compare(&ExtentMap::from_extents(map), &rebuilt, &catalog, &dbroots);
+            for x in &v.extents {
+                if x.address == target {
+                    prop_assert_eq!(x.status, want);
+                } else {
+                    prop_assert_eq!(x.status, Status::Match, "{:?}", x);
+                }
+            }
+        }
+    }
+}
