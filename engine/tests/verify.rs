@@ -9,6 +9,7 @@ use emengine::config::ClusterConfig;
 use emengine::em::{CpState, ExtentMap, ExtentRecord};
 use emengine::progress::NoProgress;
 use emengine::rebuild::{rebuild, RebuildOptions, Rebuilt};
+use emengine::seg::file::Access;
 use emengine::types::{ExtentAddress, Lbid, Oid};
 use emengine::verify::catalog::CatalogView;
 use emengine::verify::{compare, Detail, Severity, Status, Verification};
@@ -51,7 +52,7 @@ impl Tree {
             ..RebuildOptions::default()
         };
         let rebuilt = rebuild(&ro, &NoProgress).unwrap();
-        let catalog = CatalogView::read(&dbroots, &rebuilt.map);
+        let catalog = CatalogView::read(&dbroots, &rebuilt.map, Access::Mmap);
         Tree {
             _dir: dir,
             root,
@@ -64,7 +65,13 @@ impl Tree {
     }
 
     fn verify(&self, map: &ExtentMap) -> Verification {
-        compare(map, &self.rebuilt, &self.catalog, &self.dbroots)
+        compare(
+            map,
+            &self.rebuilt,
+            &self.catalog,
+            &self.dbroots,
+            Access::Mmap,
+        )
     }
 }
 
@@ -448,6 +455,7 @@ mod synthetic {
     //! extent altered; only that extent's status changes, to the status the alteration means.
     use emengine::em::{CasualPartition, CpState, ExtentMap, ExtentRecord};
     use emengine::rebuild::{RebuildReport, Rebuilt};
+    use emengine::seg::file::Access;
     use emengine::types::{extent_blocks, extent_units, DbRootId, Lbid, Oid};
     use emengine::verify::catalog::CatalogView;
     use emengine::verify::{compare, Status};
@@ -507,7 +515,7 @@ mod synthetic {
             };
             let dbroots: BTreeMap<DbRootId, PathBuf> = [(DbRootId(1), PathBuf::from("/nonexistent"))].into();
             let catalog = CatalogView::default();
-            let same = compare(&rebuilt.map, &rebuilt, &catalog, &dbroots);
+            let same = compare(&rebuilt.map, &rebuilt, &catalog, &dbroots, Access::Read);
             prop_assert!(same.extents.iter().all(|e| e.status == Status::Match));
 
             // Only the extent holding its file's HWM can be behind or ahead.
@@ -525,7 +533,7 @@ mod synthetic {
                 _ => { e.cp.state = CpState::INVALID; Status::CpInvalid }
             };
             let target = e.address();
-            let v = compare(&ExtentMap::from_extents(map), &rebuilt, &catalog, &dbroots);
+            let v = compare(&ExtentMap::from_extents(map), &rebuilt, &catalog, &dbroots, Access::Read);
             for x in &v.extents {
                 if x.address == target {
                     prop_assert_eq!(x.status, want);

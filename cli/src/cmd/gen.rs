@@ -5,6 +5,7 @@
 use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
+use crate::threads::Threads;
 use anyhow::{bail, Context};
 use emfixtures::{generate_before_loads, parse_size, GenOptions, Scenario};
 use serde::Serialize;
@@ -31,9 +32,9 @@ pub struct Args {
     /// values, fewer rows): its BRM_saves_em is a stale backup of the full tree.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub before_loads: usize,
-    /// Worker threads (default: all cores); the output does not depend on it.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// The output does not depend on the thread count.
+    #[command(flatten)]
+    pub threads: Threads,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -64,9 +65,6 @@ struct Summary<'a> {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let size = parse_size(&args.size).map_err(anyhow::Error::msg)?;
     let scenario: Scenario = args.scenario.parse().map_err(anyhow::Error::msg)?;
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
     if let Ok(mut entries) = std::fs::read_dir(&args.out) {
         if entries.next().is_some() {
             bail!(
@@ -79,11 +77,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         logical_bytes: size,
         scenario,
-        threads: args.threads,
+        threads: None,
     };
     let bar = Bar::new(!args.quiet && !args.json);
     let started = Instant::now();
-    let m = generate_before_loads(&args.out, &opts, args.before_loads, &bar)
+    let pool = args.threads.pool()?;
+    let m = pool
+        .install(|| generate_before_loads(&args.out, &opts, args.before_loads, &bar))
         .with_context(|| format!("generating into {}", args.out.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     let t = &m.totals;

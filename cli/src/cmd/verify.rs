@@ -4,19 +4,21 @@
 //! Exit 0 when nothing is dangerous (or unverifiable), 1 otherwise, 2 on error. The text and the
 //! JSON are both rendered here, from the engine's typed [`Verification`].
 
+use crate::args::{access, parse_dbroot_arg};
 use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
-use anyhow::{bail, Context};
-use emengine::config::{parse_dbroot_arg, ClusterConfig};
+use crate::report::{damaged, finding_line, reassigned, unresolved};
+use crate::threads::Threads;
+use anyhow::bail;
+use emengine::config::ClusterConfig;
 use emengine::em::{CpState, ExtentMap};
+use emengine::finding::Finding;
 use emengine::rebuild::RebuildOptions;
-use emengine::seg::file::Access;
 use emengine::types::DbRootId;
 use emengine::verify::{verify, Detail, ExtentVerdict, Severity, Status, Verification};
 use serde::Serialize;
 use std::io::Write;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -33,9 +35,8 @@ pub struct Args {
     /// Print every extent's status and the counts as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub threads: Threads,
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
@@ -98,21 +99,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let map = ExtentMap::read(&args.map)?;
     let options = RebuildOptions {
         dbroots: cfg.dbroots.clone(),
-        access: if args.no_mmap {
-            Access::Read
-        } else {
-            Access::Mmap
-        },
+        access: access(args.no_mmap),
         ..RebuildOptions::default()
     };
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |n| n.get(),
-    );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start the worker threads")?;
+    let pool = args.threads.pool()?;
     let bar = Bar::new(!args.json && !args.quiet);
     let v = pool.install(|| verify(&map, &options, &bar))?;
 
@@ -208,9 +198,10 @@ fn detail_text(d: &Detail) -> String {
         Detail::Lbid { map, data } => {
             format!("LBID {map} in the map, {data} in the data (the file header's LBID list, or the catalog's creation order)")
         }
-        Detail::LbidNotEstablished { map, reason } => {
-            format!("LBID {map} not established by data ({reason})")
-        }
+        Detail::LbidNotEstablished { map, reason } => format!(
+            "LBID {map} not established by data ({})",
+            reassigned(*reason)
+        ),
         Detail::TokensDisprove { map, tokens } => format!(
             "{tokens} catalog tokens point outside this dictionary as the map places it (LBID {map})"
         ),
@@ -249,14 +240,13 @@ fn detail_text(d: &Detail) -> String {
                 "the data has it (its LBID is not established by data)".to_string()
             }
         }
-        Detail::Damaged { path, error } => {
-            let p = path.display().to_string();
-            if error.starts_with(&p) {
-                error.clone()
-            } else {
-                format!("{p}: {error}")
-            }
-        }
+        Detail::Damaged(d) => format!("damaged: {}", damaged(d)),
+        Detail::Unresolved(u) => format!(
+            "not understood: {}: {}",
+            u.path.display(),
+            unresolved(u.reason, u.oid.0)
+        ),
+        Detail::Uncertain(u) => finding_line(&Finding::Uncertain(u.clone())),
         Detail::DbRootNotScanned { dbroot } => format!("DBRoot {dbroot} was not scanned"),
         Detail::Seq { map } => format!("sequence number {map} in the map"),
         Detail::ExtentStatus { map } => format!("status {map} in the map"),

@@ -10,6 +10,7 @@ use crate::catalog::syscat::{is_syscat_oid, syscat_object};
 use crate::catalog::{read_catalog, Catalog, CatalogFiles, CatalogObject};
 use crate::em::ExtentMap;
 use crate::seg::datatype::ColDataType;
+use crate::seg::file::Access;
 use crate::types::{DbRootId, Lbid, Oid};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +27,11 @@ pub struct CatalogView {
 
 impl CatalogView {
     /// Read the catalog under `dbroots`, resolving its tokens with `rebuilt`'s dictionary LBIDs.
-    pub fn read(dbroots: &BTreeMap<DbRootId, PathBuf>, rebuilt: &ExtentMap) -> Self {
+    pub fn read(
+        dbroots: &BTreeMap<DbRootId, PathBuf>,
+        rebuilt: &ExtentMap,
+        access: Access,
+    ) -> Self {
         let Some(files) = dbroots
             .values()
             .map(|root| catalog_files_in(root))
@@ -44,7 +49,7 @@ impl CatalogView {
             .filter(|e| e.partition == 0 && e.segment == 0)
             .map(|e| (e.oid, e.range_start))
             .collect();
-        match read_catalog(&files, &dict_lbids) {
+        match read_catalog(&files, &dict_lbids, access) {
             Ok(catalog) => Self {
                 files,
                 catalog: Some(catalog),

@@ -9,7 +9,8 @@
 //! (lo above hi, EM §2.2), which excludes everything and is exact for it.
 
 use crate::em::{CpState, ExtentRecord};
-use crate::rebuild::plan::{kernel_for, ObjectKind, StringCp};
+use crate::rebuild::kernel::kernel_for;
+use crate::rebuild::kind::{ObjectKind, StringCp};
 use crate::rebuild::stats::Domain;
 use crate::seg::datatype::ColDataType;
 

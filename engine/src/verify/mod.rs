@@ -34,9 +34,10 @@ pub mod cp;
 use crate::catalog::DictExtent;
 use crate::em::{ExtentMap, ExtentRecord};
 use crate::error::Error;
+use crate::finding::{Damaged, ReassignReason, Uncertain, Unresolved};
 use crate::progress::Progress;
 use crate::rebuild::{rebuild, RebuildOptions, RebuildReport, Rebuilt};
-use crate::seg::file::SegmentFile;
+use crate::seg::file::{Access, SegmentFile};
 use crate::seg::path::segment_rel_path;
 use crate::types::{DbRootId, ExtentAddress, Oid};
 use catalog::CatalogView;
@@ -164,7 +165,7 @@ pub enum Detail {
     /// The file header records another LBID for this extent.
     Lbid { map: i64, data: i64 },
     /// The data cannot establish this extent's LBID (the rebuild re-assigned it); not a mismatch.
-    LbidNotEstablished { map: i64, reason: String },
+    LbidNotEstablished { map: i64, reason: ReassignReason },
     /// The catalog's tokens point outside the map's extents of this catalog dictionary.
     TokensDisprove { map: i64, tokens: usize },
     /// Width and range size (1024-block units) in the map and in the data.
@@ -189,8 +190,12 @@ pub enum Detail {
     },
     /// The data has this extent at `lbid` (as the rebuild placed it), the map not.
     NotInMap { lbid: i64, lbid_established: bool },
-    /// The extent's file could not be read completely or understood.
-    Damaged { path: PathBuf, error: String },
+    /// The extent's file (or a folder above it) could not be read completely.
+    Damaged(Damaged),
+    /// The extent's file could not be understood (its type and width).
+    Unresolved(Unresolved),
+    /// A fact of this extent the scan could not establish.
+    Uncertain(Uncertain),
     /// The extent is on a DBRoot that was not scanned.
     DbRootNotScanned { dbroot: DbRootId },
     /// The CP sequence number in the map (the data always gives 0).
@@ -254,8 +259,8 @@ pub fn verify(
     progress: &dyn Progress,
 ) -> Result<Verification, Error> {
     let rebuilt = rebuild(opts, progress)?;
-    let catalog = CatalogView::read(&opts.dbroots, &rebuilt.map);
-    let mut v = compare(map, &rebuilt, &catalog, &opts.dbroots);
+    let catalog = CatalogView::read(&opts.dbroots, &rebuilt.map, opts.access);
+    let mut v = compare(map, &rebuilt, &catalog, &opts.dbroots, opts.access);
     // An HWM ahead of the data: whether the blocks it names exist at all (the few files concerned
     // are opened again, for their header only).
     for e in v.extents.iter_mut() {
@@ -313,7 +318,7 @@ fn file_hwms(extents: &[ExtentRecord]) -> BTreeMap<FileKey, (u32, usize)> {
 fn unverifiable(
     a: ExtentAddress,
     dbroots: &BTreeMap<DbRootId, PathBuf>,
-    broken: &[(PathBuf, String)],
+    broken: &[(PathBuf, Detail)],
 ) -> Option<Detail> {
     let Some(root) = dbroots.get(&a.dbroot) else {
         return Some(Detail::DbRootNotScanned { dbroot: a.dbroot });
@@ -325,67 +330,40 @@ fn unverifiable(
     broken
         .iter()
         .find(|(p, _)| path.starts_with(p))
-        .map(|(p, e)| Detail::Damaged {
-            path: p.clone(),
-            error: e.clone(),
-        })
+        .map(|(_, d)| d.clone())
 }
 
-/// Compare `map` with the `rebuilt` data. `catalog` names OIDs and gives their types.
+/// Compare `map` with the `rebuilt` data. `catalog` names OIDs and gives their types; `access`
+/// is how the catalog files are read for the token check.
 pub fn compare(
     map: &ExtentMap,
     rebuilt: &Rebuilt,
     catalog: &CatalogView,
     dbroots: &BTreeMap<DbRootId, PathBuf>,
+    access: Access,
 ) -> Verification {
     let Rebuilt { map: data, report } = rebuilt;
     let data_by_addr: BTreeMap<ExtentAddress, &ExtentRecord> =
         data.extents.iter().map(|e| (e.address(), e)).collect();
-    let reassigned: BTreeMap<ExtentAddress, &str> = report
-        .reassigned
-        .iter()
-        .map(|r| {
-            let a = ExtentAddress {
-                oid: Oid(r.oid),
-                dbroot: DbRootId(r.dbroot),
-                partition: r.partition,
-                segment: r.segment,
-                block_offset: r.block_offset,
-            };
-            (a, r.reason.as_str())
-        })
-        .collect();
-    let mut broken: Vec<(PathBuf, String)> = report
-        .damaged
-        .iter()
-        .map(|d| (d.path.clone(), d.error.clone()))
+    let reassigned: BTreeMap<ExtentAddress, ReassignReason> =
+        report.reassigned().map(|r| (r.extent, r.reason)).collect();
+    let mut broken: Vec<(PathBuf, Detail)> = report
+        .damaged()
+        .map(|d| (d.path.clone(), Detail::Damaged(d.clone())))
         .chain(
             report
-                .unresolved
-                .iter()
-                .map(|u| (u.path.clone(), format!("file not understood: {}", u.reason))),
+                .unresolved()
+                .map(|u| (u.path.clone(), Detail::Unresolved(u.clone()))),
         )
         .collect();
-    broken.sort();
-    let uncertain: BTreeMap<ExtentAddress, &str> = report
-        .uncertain
-        .iter()
-        .map(|u| {
-            let a = ExtentAddress {
-                oid: Oid(u.oid),
-                dbroot: DbRootId(u.dbroot),
-                partition: u.partition,
-                segment: u.segment,
-                block_offset: u.block_offset,
-            };
-            (a, u.what.as_str())
-        })
-        .collect();
+    broken.sort_by(|a, b| a.0.cmp(&b.0));
+    let uncertain: BTreeMap<ExtentAddress, &Uncertain> =
+        report.uncertain().map(|u| (u.extent, u)).collect();
     let data_files: BTreeSet<FileKey> = data_by_addr.keys().map(|a| file_key(*a)).collect();
     let map_hwm = file_hwms(&map.extents);
     let data_hwm = file_hwms(&data.extents);
     let overlaps = overlaps(&map.extents);
-    let tokens = catalog_token_faults(map, catalog);
+    let tokens = catalog_token_faults(map, catalog, access);
 
     // One catalog lookup per OID, not per extent.
     let mut names: BTreeMap<Oid, Option<String>> = BTreeMap::new();
@@ -409,21 +387,14 @@ pub fn compare(
                 },
             );
         }
-        let blocked = unverifiable(a, dbroots, &broken).or_else(|| {
-            uncertain.get(&a).map(|what| Detail::Damaged {
-                path: dbroots
-                    .get(&a.dbroot)
-                    .map(|r| r.join(segment_rel_path(a.segment_id())))
-                    .unwrap_or_default(),
-                error: format!("not established: {what}"),
-            })
-        });
+        let blocked = unverifiable(a, dbroots, &broken)
+            .or_else(|| uncertain.get(&a).map(|&u| Detail::Uncertain(u.clone())));
         if let Some(d) = blocked {
             v.add(Status::NotVerifiable, d);
         } else if let Some(d) = data_by_addr.get(&a) {
             let by_tokens = tokens.is_some() && is_catalog_dictionary(m);
             let lbid = match reassigned.get(&a) {
-                Some(reason) => LbidEvidence::NotEstablished(reason),
+                Some(&reason) => LbidEvidence::NotEstablished(reason),
                 None if by_tokens => LbidEvidence::Tokens,
                 None => LbidEvidence::Data,
             };
@@ -549,13 +520,13 @@ impl Findings {
 }
 
 /// What decides an extent's LBID.
-enum LbidEvidence<'a> {
+enum LbidEvidence {
     /// The data's (the header's LBID list, or the catalog's replayed creation order).
     Data,
     /// The catalog's tokens (catalog dictionaries, checked separately).
     Tokens,
     /// Nothing: the rebuild re-assigned it, for this reason.
-    NotEstablished(&'a str),
+    NotEstablished(ReassignReason),
 }
 
 /// Everything but the HWM (a per-file fact) for an extent in both the map and the data.
@@ -563,7 +534,7 @@ fn compare_extent(
     m: &ExtentRecord,
     d: &ExtentRecord,
     catalog: &CatalogView,
-    lbid: LbidEvidence<'_>,
+    lbid: LbidEvidence,
     v: &mut Findings,
 ) {
     if m.col_width != d.col_width || m.range_size != d.range_size {
@@ -580,7 +551,7 @@ fn compare_extent(
     match lbid {
         LbidEvidence::NotEstablished(reason) => v.note(Detail::LbidNotEstablished {
             map: m.range_start.0,
-            reason: reason.to_string(),
+            reason,
         }),
         LbidEvidence::Data if m.range_start != d.range_start => v.add(
             Status::LbidMismatch,
@@ -622,7 +593,11 @@ fn is_catalog_dictionary(e: &ExtentRecord) -> bool {
 /// For each catalog dictionary whose map extents the catalog's tokens do not fit: how many
 /// tokens point elsewhere. `None` when there is no catalog or its tokens cannot be read; the
 /// catalog dictionaries' LBIDs are then compared with the replayed creation order instead.
-fn catalog_token_faults(map: &ExtentMap, catalog: &CatalogView) -> Option<BTreeMap<Oid, usize>> {
+fn catalog_token_faults(
+    map: &ExtentMap,
+    catalog: &CatalogView,
+    access: Access,
+) -> Option<BTreeMap<Oid, usize>> {
     let mut out = BTreeMap::new();
     if catalog.files.is_empty() {
         return None;
@@ -635,7 +610,7 @@ fn catalog_token_faults(map: &ExtentMap, catalog: &CatalogView) -> Option<BTreeM
             block_offset: e.block_offset,
         });
     }
-    let findings = crate::catalog::check_token_lbids(&catalog.files, &dict).ok()?;
+    let findings = crate::catalog::check_token_lbids(&catalog.files, &dict, access).ok()?;
     for f in findings {
         *out.entry(f.dict).or_default() += 1;
     }
