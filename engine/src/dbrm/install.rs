@@ -298,9 +298,11 @@ fn roll_forward(folder: &DbrmFolder, intent: &Intent, counter: &mut Counter) -> 
                 return Err(Error::Config {
                     path: staged,
                     detail: format!(
-                        "staged copy does not match the intent (blake3 {} expected, {} found); the files in use were not replaced",
+                        "staged copy does not match the intent (blake3 {} expected, {} found); {} was not replaced (to abandon this install, move {} aside)",
                         f.blake3,
-                        digest(&bytes)
+                        digest(&bytes),
+                        f.name,
+                        INTENT_NAME
                     ),
                 });
             }
