@@ -109,6 +109,41 @@ fn a_bad_current_file_is_an_error_naming_file_and_offset() {
 }
 
 #[test]
+fn a_journal_cut_inside_a_record_is_refused() {
+    let site = site();
+    // Record 1 whole (4 + 1 bytes), record 2 announces 8 bytes and has 2: being appended to.
+    fs::write(
+        site.dbrm.join("BRM_saves_journal"),
+        [1, 0, 0, 0, 17, 8, 0, 0, 0, 29, 1],
+    )
+    .unwrap();
+    let (_, err) = emrebuild(
+        &[
+            "backup",
+            "create",
+            "--config",
+            s(&site.config),
+            "--to",
+            s(&site.root.join("bk")),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("BRM_saves_journal") && err.contains("at byte 5"),
+        "{err}"
+    );
+    let names: Vec<_> = fs::read_dir(site.root.join("bk"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["objects"],
+        "no backup folder, no temporary folder left"
+    );
+}
+
+#[test]
 fn restore_test_mode_changes_no_byte() {
     let site = site();
     let root = site.root.join("bk");
@@ -248,29 +283,6 @@ fn an_unchanged_file_is_stored_once_and_retain_prunes_the_oldest() {
     // a's journal was referenced by a alone.
     assert_eq!(objects(), 7);
     emrebuild(&["backup", "list", s(&root)], 0);
-}
-
-#[test]
-fn restore_refuses_while_columnstore_runs() {
-    let site = site();
-    let root = site.root.join("bk");
-    backup(&site, &root, "one", &[]);
-    // A process whose argv[0] is PrimProc, as the systemd unit starts it.
-    let fake = site.root.join("PrimProc");
-    fs::copy("/bin/sleep", &fake).unwrap();
-    let mut child = std::process::Command::new(&fake).arg("60").spawn().unwrap();
-    let before = digests(&site.dbrm);
-    let (_, err) = emrebuild(&restore_args(&site, &root.join("one")), 2);
-    let pid = child.id();
-    assert!(err.contains(&format!("PrimProc (pid {pid})")), "{err}");
-    assert_eq!(digests(&site.dbrm), before);
-    let bk = root.join("one");
-    let mut args = restore_args(&site, &bk);
-    args.push("--force");
-    emrebuild(&args, 0);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_restored(&site, &[1, 0, 0, 0, 17]);
 }
 
 #[test]

@@ -28,10 +28,7 @@ pub fn site() -> Site {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     let tree = root.join("tree");
-    emrebuild(
-        &["gen", "--out", s(&tree), "--size", "4MiB", "--seed", "11"],
-        0,
-    );
+    copy_tree(generated(), &tree);
     let dbrm = tree.join("systemFiles/dbrm");
     let em = fs::read(tree.join("BRM_saves_em")).unwrap();
     fs::write(dbrm.join("BRM_savesB_em"), &em).unwrap();
@@ -57,6 +54,42 @@ pub fn site() -> Site {
         em,
         root,
         _tmp: tmp,
+    }
+}
+
+/// One generated tree per test process (`gen` is the slow part); each site gets a copy.
+/// (Kept under the build's temporary folder, since a static is never dropped.)
+fn generated() -> &'static Path {
+    static TREE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TREE.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("dbrm-site-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .keep();
+        let tree = dir.join("tree");
+        emrebuild(
+            &["gen", "--out", s(&tree), "--size", "4MiB", "--seed", "11"],
+            0,
+        );
+        tree
+    })
+}
+
+/// Copy a generated tree, pointing its Columnstore.xml at the copy.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else if e.file_name() == "Columnstore.xml" {
+            let xml = fs::read_to_string(&src).unwrap();
+            fs::write(&dst, xml.replace(s(from), s(to))).unwrap();
+        } else {
+            fs::copy(&src, &dst).unwrap();
+        }
     }
 }
 

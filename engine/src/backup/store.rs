@@ -1,6 +1,7 @@
 //! Create, check, list and prune backups (layout in [`super`]).
 
 use super::manifest::{EmSummary, Manifest, ManifestFile, FORMAT, MANIFEST_NAME};
+use crate::dbrm::journal::count_records;
 use crate::dbrm::{digest, DbrmFolder, Role};
 use crate::em::ExtentMap;
 use crate::error::{Error, Result};
@@ -98,6 +99,10 @@ fn fill(
             let map = ExtentMap::parse(&bytes).map_err(|e| e.in_file(&src))?;
             summary = Some(EmSummary::of(&map));
         }
+        if f.role == Role::Journal {
+            // A record cut short was being appended while read: not a state ColumnStore was in.
+            count_records(&bytes).map_err(|e| e.in_file(&src))?;
+        }
         let obj = objects.join(&hex);
         if obj.is_file() {
             reused += 1;
@@ -112,6 +117,17 @@ fn fill(
             name: f.name.clone(),
             size: bytes.len() as u64,
             blake3: hex,
+        });
+    }
+    // A snapshot taken during the copy rewrites `_current`: the files copied may mix two states.
+    let current = folder.path(&folder.base_name("_current"));
+    let now = fs::read(&current).map_err(|e| Error::io(&current, "read", e))?;
+    let copied = files.iter().find(|f| f.role == Role::Current);
+    if copied.map(|f| f.blake3.as_str()) != Some(digest(&now).as_str()) {
+        return Err(Error::Config {
+            path: current,
+            detail: "changed during the copy (a snapshot was taken); run again, or use --lock"
+                .into(),
         });
     }
     let manifest = Manifest {
@@ -174,6 +190,8 @@ pub enum Problem {
     MapInvalid { detail: String },
     /// The extent map decodes, but not to what the manifest says.
     SummaryMismatch { expected: String, found: String },
+    /// The journal ends inside a record.
+    JournalTorn { detail: String },
 }
 
 impl fmt::Display for Problem {
@@ -202,6 +220,9 @@ impl fmt::Display for Problem {
             Problem::MapInvalid { detail } => write!(f, "the extent map does not decode: {detail}"),
             Problem::SummaryMismatch { expected, found } => {
                 write!(f, "the extent map holds {found}, manifest says {expected}")
+            }
+            Problem::JournalTorn { detail } => {
+                write!(f, "the journal ends inside a record: {detail}")
             }
         }
     }
@@ -292,6 +313,13 @@ fn check_files(dir: &Path, m: &Manifest, problems: &mut Vec<Problem>) {
                 expected: f.blake3.clone(),
                 found,
             });
+        }
+        if f.role == Role::Journal {
+            if let Err(e) = count_records(&bytes) {
+                problems.push(Problem::JournalTorn {
+                    detail: e.to_string(),
+                });
+            }
         }
         if f.role == Role::Em {
             match ExtentMap::parse(&bytes) {

@@ -15,6 +15,7 @@
 
 pub mod current;
 pub mod install;
+pub mod journal;
 pub mod owner;
 pub mod procs;
 pub mod versioning;
