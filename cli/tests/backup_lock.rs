@@ -14,6 +14,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use util::s;
 
+/// The global read lock is server-wide: the tests of this file take turns.
+static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The test server's socket, or `None` (skip) outside CI.
 fn server() -> Option<PathBuf> {
     match std::env::var_os("EMREBUILD_TEST_MARIADB_SOCKET") {
@@ -68,6 +71,7 @@ fn lines(log: &Path) -> Vec<String> {
 
 #[test]
 fn the_lock_is_held_for_save_brm_and_the_whole_copy() {
+    let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sock) = server() else { return };
     let site = site();
     let log = site.root.join("probe.log");
@@ -136,6 +140,7 @@ fn the_lock_is_held_for_save_brm_and_the_whole_copy() {
 
 #[test]
 fn a_missing_save_brm_is_a_clear_error_and_the_lock_is_released() {
+    let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(sock) = server() else { return };
     let site = site();
     let root = site.root.join("bk");
