@@ -1,5 +1,6 @@
 //! `emrebuild`: rebuild, verify and back up the extent map of MariaDB ColumnStore.
 
+mod args;
 mod clock;
 mod cmapi;
 mod cmd;
@@ -7,6 +8,8 @@ mod exit;
 mod lock;
 mod output;
 mod progress;
+mod report;
+mod threads;
 
 use clap::{Parser, Subcommand};
 use exit::ExitCode;

@@ -11,10 +11,11 @@ pub mod cursor;
 pub mod dbrm;
 pub mod em;
 pub mod error;
+pub mod finding;
 pub mod fsutil;
 pub mod progress;
 pub mod rebuild;
 pub mod seg;
 pub mod types;
 
-pub use error::{DecodeError, DecodeKind, Error, Result};
+pub use error::{DecodeError, DecodeKind, Error, ErrorKind, Result};
