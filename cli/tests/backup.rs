@@ -366,3 +366,66 @@ fn rebuild_prints_the_install_command_and_install_does_it() {
 fn site_again() -> Site {
     site()
 }
+
+/// `check --config` and `restore` verify the backup's map against the data: a map whose HWM is
+/// behind the data (restoring it would lose rows) is reported, and restore refuses it unless
+/// `--force`.
+#[test]
+fn a_backup_behind_the_data_is_reported_and_not_restored_without_force() {
+    let site = site();
+    let root = site.root.join("bk");
+    backup(&site, &root, "good", &[]);
+    // The untouched map agrees with the data.
+    let (_, err) = emrebuild(
+        &[
+            "backup",
+            "check",
+            s(&root.join("good")),
+            "--config",
+            s(&site.config),
+        ],
+        0,
+    );
+    assert!(err.contains("0 dangerous, 0 not verifiable"), "{err}");
+
+    // The same map with one file's HWM one block behind its data: what a backup taken before a
+    // load looks like. (Only the extent holding a file's HWM stores it, EM §3.2.)
+    let mut map = emengine::em::ExtentMap::parse(&site.em).unwrap();
+    let e = map
+        .extents
+        .iter_mut()
+        .find(|e| e.hwm > 0 && e.oid.0 >= 3000)
+        .expect("a user extent with an HWM");
+    e.hwm -= 1;
+    fs::write(
+        site.dbrm.join("BRM_savesB_em"),
+        map.encode(emengine::em::EmVersion::V5),
+    )
+    .unwrap();
+    backup(&site, &root, "behind", &[]);
+    let bk = root.join("behind");
+    let (_, err) = emrebuild(&["backup", "check", s(&bk), "--config", s(&site.config)], 1);
+    assert!(
+        err.contains("1 dangerous") && err.contains("hwm_behind"),
+        "{err}"
+    );
+    let before = digests(&site.dbrm);
+    let (_, err) = emrebuild(&restore_args(&site, &bk), 2);
+    assert!(
+        err.contains("not restored") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        digests(&site.dbrm),
+        before,
+        "a refused restore changes nothing"
+    );
+    let mut args = restore_args(&site, &bk);
+    args.push("--force");
+    emrebuild(&args, 0);
+    assert_eq!(
+        fs::read(site.dbrm.join("BRM_saves_em")).unwrap(),
+        map.encode(emengine::em::EmVersion::V5),
+        "--force restores the map as backed up"
+    );
+}

@@ -189,7 +189,7 @@ fn dry_run_writes_nothing_at_all() {
 }
 
 #[test]
-fn default_output_moves_the_old_map_aside() {
+fn default_output_sits_beside_the_loaded_map_and_never_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     let tree = gen(dir.path(), "mixed", 5);
     let cfg = tree.join("Columnstore.xml");
@@ -203,9 +203,19 @@ fn default_output_moves_the_old_map_aside() {
         .unwrap()
         .trim();
     let em = PathBuf::from(format!("{prefix}_em"));
+    let rebuilt = PathBuf::from(format!("{prefix}_em.rebuilt"));
     fs::create_dir_all(em.parent().unwrap()).unwrap();
-    fs::write(&em, b"the old extent map").unwrap();
-    emrebuild(&["rebuild", "--config", s(&cfg), "--quiet"], 0);
+    fs::write(&em, b"the map ColumnStore loads").unwrap();
+    let earlier = fs::read(tree.join("BRM_saves_em")).unwrap();
+    fs::write(&rebuilt, &earlier).unwrap();
+    let (_, err) = emrebuild(&["rebuild", "--config", s(&cfg)], 0);
+    // The loaded map is untouched; putting the new one in place is `install`'s, and the command
+    // that does it is printed.
+    assert_eq!(fs::read(&em).unwrap(), b"the map ColumnStore loads");
+    assert!(
+        err.contains(&format!("emrebuild install --config {}", s(&cfg))),
+        "{err}"
+    );
     let aside: Vec<_> = fs::read_dir(em.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -213,13 +223,13 @@ fn default_output_moves_the_old_map_aside() {
             p.file_name()
                 .unwrap()
                 .to_string_lossy()
-                .contains("_em.bak-")
+                .contains("_em.rebuilt.bak-")
         })
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
-    assert_eq!(fs::read(&aside[0]).unwrap(), b"the old extent map");
+    assert_eq!(fs::read(&aside[0]).unwrap(), earlier);
     // The new map is a readable extent map.
-    emrebuild(&["dump", s(&em), "--format", "json"], 0);
+    emrebuild(&["dump", s(&rebuilt), "--format", "json"], 0);
 }
 
 #[test]

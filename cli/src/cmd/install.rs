@@ -17,7 +17,8 @@ pub struct PlaceArgs {
     /// Print every step and change nothing.
     #[arg(long)]
     pub test: bool,
-    /// Proceed although ColumnStore daemons run on this node.
+    /// Proceed although ColumnStore daemons run on this node (restore: or although the data
+    /// check finds the backup's map dangerous or not verifiable).
     #[arg(long)]
     pub force: bool,
     /// Owner of the files put in place, USER:GROUP (names from /etc/passwd and /etc/group, or numbers).

@@ -24,8 +24,9 @@ pub struct Args {
     /// A DBRoot to scan, as ID=PATH (repeatable; overrides the same id from --config).
     #[arg(long = "dbroot", value_name = "ID=PATH", value_parser = parse_dbroot_arg)]
     pub dbroots: Vec<(DbRootId, PathBuf)>,
-    /// Where to write the extent map (default: DBRMRoot + "_em"; an existing file is moved
-    /// aside to <name>.bak-<timestamp>, never deleted).
+    /// Where to write the extent map (default: DBRMRoot + "_em.rebuilt", beside the map
+    /// ColumnStore loads but never loaded by it: `--install`, or the `emrebuild install` command
+    /// printed, puts it in place; an existing file is moved aside to <name>.bak-<timestamp>).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Extent-map format version to write.
@@ -109,7 +110,12 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
     } else if args.install {
         None // `install` writes <DBRMRoot>_em itself
     } else if args.config.is_some() {
-        Some(cfg.em_path())
+        // Not `<DBRMRoot>_em` itself: ColumnStore loads the prefix `_current` names and replays
+        // the journal onto it (EM §4.3-4.4), so a map copied over `_em` may never be loaded, or
+        // get stale changes replayed onto it. Putting a map in place is `install`'s job.
+        let mut rebuilt = cfg.em_path().into_os_string();
+        rebuilt.push(".rebuilt");
+        Some(PathBuf::from(rebuilt))
     } else {
         bail!("no --output given and no --config to take DBRMRoot from");
     };

@@ -14,6 +14,7 @@ use anyhow::bail;
 use emengine::backup::read_role;
 use emengine::dbrm::install::map_files;
 use emengine::dbrm::Role;
+use emengine::verify::Severity;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -48,7 +49,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             reasons.join("; ")
         );
     }
-    data_check(&verdict, &args.config)?;
+    if let Some(v) = data_check(&verdict, &args.config)? {
+        if !v.is_safe() && !args.place.force {
+            bail!(
+                "{}: not restored: its map disagrees with the data ({} dangerous, {} not \
+                 verifiable extents; restoring it could lose rows or give wrong results); \
+                 `emrebuild rebuild --reference` repairs it, --force restores it anyway",
+                args.backup.display(),
+                v.count(Severity::Dangerous),
+                v.count(Severity::Unverifiable)
+            );
+        }
+    }
     let m = verdict
         .manifest
         .as_ref()
