@@ -2,8 +2,10 @@
 
 mod args;
 mod clock;
+mod cmapi;
 mod cmd;
 mod exit;
+mod lock;
 mod output;
 mod progress;
 mod report;
@@ -37,10 +39,18 @@ enum Command {
     Gen(cmd::gen::Args),
     /// Rebuild the extent map from the segment files of every DBRoot.
     Rebuild(cmd::rebuild::Args),
+    /// Compare an extent map (e.g. a backup) with the data, extent by extent (exit 0 safe, 1 not).
+    Verify(cmd::verify::Args),
     /// Generate a small tree, rebuild it and compare with the ground truth.
     Demo(cmd::demo::Args),
     /// Measure rebuild throughput against the floor of reading and decompressing the same data.
     Bench(cmd::bench::Args),
+    /// Back up the BRM save set ColumnStore loads; list and check backups.
+    Backup(cmd::backup::Args),
+    /// Restore an extent map from a backup, the way ColumnStore loads it.
+    Restore(cmd::restore::Args),
+    /// Install an extent map so that ColumnStore loads exactly it.
+    Install(cmd::install::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,8 +63,12 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Rebuild(a) => cmd::rebuild::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Backup(a) => cmd::backup::run(a),
+        Command::Restore(a) => cmd::restore::run(a),
+        Command::Install(a) => cmd::install::run(a),
     };
     match result {
         Ok(code) => code.into(),

@@ -330,72 +330,6 @@ fn refuses_bad_invocations_before_scanning() {
     assert!(e.contains("missing.xml"), "{e}");
 }
 
-#[test]
-fn reassigned_findings_carry_their_extent_address() {
-    // A legacy tree's uncompressed files record no LBIDs: every extent of theirs is re-assigned,
-    // and each finding names its extent by address and its reason by kind.
-    let dir = tempfile::tempdir().unwrap();
-    let tree = gen(dir.path(), "legacy", 4);
-    let (stdout, stderr) = emrebuild(
-        &[
-            "rebuild",
-            "--config",
-            s(&tree.join("Columnstore.xml")),
-            "--dry-run",
-            "--json",
-        ],
-        0,
-    );
-    let report: Value = serde_json::from_str(&stdout).unwrap();
-    let reassigned = findings(&report, "reassigned");
-    assert!(!reassigned.is_empty(), "{stdout}");
-    for r in &reassigned {
-        let e = &r["extent"];
-        for key in ["oid", "dbroot", "partition", "segment", "block_offset"] {
-            assert!(e[key].is_u64(), "{key} missing in {r}");
-        }
-        assert!(e["oid"].as_u64().unwrap() >= 3000, "{r}");
-        assert!(r["lbid"].as_u64().unwrap() % 1024 == 0, "{r}");
-        assert!(
-            ["uncompressed", "old-header"].contains(&r["reason"]["reason"].as_str().unwrap()),
-            "{r}"
-        );
-    }
-    // The text summary says the same, one line per finding.
-    assert_eq!(
-        stderr.matches("re-assigned oid ").count(),
-        reassigned.len(),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn threads_zero_or_far_beyond_the_cores_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("em");
-    for cmd in ["rebuild", "demo", "bench", "gen"] {
-        let mut args: Vec<&str> = vec![cmd, "--threads", "0"];
-        if cmd == "rebuild" {
-            args.extend(["--dbroot", "1=/nonexistent", "--output", s(&out)]);
-        }
-        if cmd == "gen" {
-            args.extend(["--out", s(&out)]);
-        }
-        let (_, e) = emrebuild(&args, 2);
-        assert!(
-            e.contains("--threads") && e.contains("must be at least 1"),
-            "{cmd}: {e}"
-        );
-        args[2] = "100000";
-        let (_, e) = emrebuild(&args, 2);
-        assert!(
-            e.contains("--threads") && e.contains("cores of this machine; give at most"),
-            "{cmd}: {e}"
-        );
-    }
-    assert!(!out.exists());
-}
-
 /// The map that is there stays there when the rebuilt one could not be loaded by ColumnStore.
 #[test]
 fn unloadable_maps_are_refused_and_the_old_one_stays() {
@@ -461,4 +395,70 @@ fn unloadable_maps_are_refused_and_the_old_one_stays() {
     );
     assert!(e.contains("of width 16 as version 4"), "{e}");
     assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
+}
+
+#[test]
+fn reassigned_findings_carry_their_extent_address() {
+    // A legacy tree's uncompressed files record no LBIDs: every extent of theirs is re-assigned,
+    // and each finding names its extent by address and its reason by kind.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = gen(dir.path(), "legacy", 4);
+    let (stdout, stderr) = emrebuild(
+        &[
+            "rebuild",
+            "--config",
+            s(&tree.join("Columnstore.xml")),
+            "--dry-run",
+            "--json",
+        ],
+        0,
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let reassigned = findings(&report, "reassigned");
+    assert!(!reassigned.is_empty(), "{stdout}");
+    for r in &reassigned {
+        let e = &r["extent"];
+        for key in ["oid", "dbroot", "partition", "segment", "block_offset"] {
+            assert!(e[key].is_u64(), "{key} missing in {r}");
+        }
+        assert!(e["oid"].as_u64().unwrap() >= 3000, "{r}");
+        assert!(r["lbid"].as_u64().unwrap() % 1024 == 0, "{r}");
+        assert!(
+            ["uncompressed", "old-header"].contains(&r["reason"]["reason"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+    // The text summary says the same, one line per finding.
+    assert_eq!(
+        stderr.matches("re-assigned oid ").count(),
+        reassigned.len(),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn threads_zero_or_far_beyond_the_cores_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("em");
+    for cmd in ["rebuild", "demo", "bench", "gen"] {
+        let mut args: Vec<&str> = vec![cmd, "--threads", "0"];
+        if cmd == "rebuild" {
+            args.extend(["--dbroot", "1=/nonexistent", "--output", s(&out)]);
+        }
+        if cmd == "gen" {
+            args.extend(["--out", s(&out)]);
+        }
+        let (_, e) = emrebuild(&args, 2);
+        assert!(
+            e.contains("--threads") && e.contains("must be at least 1"),
+            "{cmd}: {e}"
+        );
+        args[2] = "100000";
+        let (_, e) = emrebuild(&args, 2);
+        assert!(
+            e.contains("--threads") && e.contains("cores of this machine; give at most"),
+            "{cmd}: {e}"
+        );
+    }
+    assert!(!out.exists());
 }

@@ -4,9 +4,11 @@
 //! No printing, no process exit, no CLI crates: the binary (`cli/`) owns every policy.
 #![deny(unsafe_code)]
 
+pub mod backup;
 pub mod catalog;
 pub mod config;
 pub mod cursor;
+pub mod dbrm;
 pub mod em;
 pub mod error;
 pub mod finding;
@@ -15,5 +17,6 @@ pub mod progress;
 pub mod rebuild;
 pub mod seg;
 pub mod types;
+pub mod verify;
 
 pub use error::{DecodeError, DecodeKind, Error, ErrorKind, Result};

@@ -10,7 +10,7 @@ use emengine::seg::dict::{empty_dict_block, DictBlockBuilder};
 use emengine::seg::header::{CompressionType, ControlHeader};
 use emengine::seg::path::{segment_rel_path, NotSegmentPath};
 use emengine::seg::writer::CompressedWriter;
-use emengine::types::{DbRootId, Lbid, Oid, SegmentId, BLOCK_SIZE, CHUNK_BYTES};
+use emengine::types::{DbRootId, Oid, SegmentId, BLOCK_SIZE, CHUNK_BYTES};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -120,19 +120,12 @@ fn extent(
     hwm: u32,
     cp: CasualPartition,
 ) -> ExtentRecord {
-    ExtentRecord {
-        range_start: Lbid(lbid),
-        range_size: if width == 0 { 8 } else { u32::from(width) },
-        oid: Oid(oid),
-        block_offset,
-        hwm,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        col_width: width,
-        status: 0,
-        cp,
-    }
+    ExtentRecord::builder(oid, lbid)
+        .width(width)
+        .block_offset(block_offset)
+        .hwm(hwm)
+        .cp(cp)
+        .build()
 }
 
 #[test]
