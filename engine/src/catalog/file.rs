@@ -76,6 +76,15 @@ impl LoadedCatalog {
         &self.failed
     }
 
+    /// The bytes of the file at `path` as loaded (for the plan stage to open it as a segment file
+    /// without reading it again), if it is one of the loaded catalog files.
+    pub fn raw_bytes(&self, path: &Path) -> Option<FileBytes> {
+        self.files
+            .values()
+            .find(|f| f.path == path)
+            .map(|f| f.raw.clone())
+    }
+
     /// The path of `oid`'s file, loaded or not.
     pub fn path(&self, oid: Oid) -> Option<&Path> {
         self.files
@@ -89,7 +98,10 @@ impl LoadedCatalog {
 #[derive(Debug)]
 pub(crate) struct CatalogFile {
     path: PathBuf,
+    /// The blocks (decompressed, for a compressed file).
     bytes: FileBytes,
+    /// The file's bytes as loaded (the same as `bytes` for an uncompressed file).
+    raw: FileBytes,
 }
 
 impl CatalogFile {
@@ -114,6 +126,7 @@ impl CatalogFile {
         }
         Ok(Self {
             path: path.to_path_buf(),
+            raw: bytes.clone(),
             bytes,
         })
     }
@@ -121,7 +134,7 @@ impl CatalogFile {
     /// The uncompressed blocks of a compressed file (already in memory): its chunks in order.
     /// Every chunk but the last must hold 4 MiB, or the rows after it would move.
     fn load_compressed(path: &Path, raw: FileBytes) -> Result<Self, Error> {
-        let file = SegmentFile::from_bytes(path, raw)?;
+        let file = SegmentFile::from_bytes(path, raw.clone())?;
         let chunks = match file.layout() {
             Layout::Compressed { chunks, .. } => chunks.clone(),
             Layout::Uncompressed { .. } => Vec::new(),
@@ -144,14 +157,17 @@ impl CatalogFile {
         Ok(Self {
             path: path.to_path_buf(),
             bytes: bytes.into(),
+            raw,
         })
     }
 
     /// A file already in memory (no length check).
     pub(crate) fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Self {
+        let bytes: FileBytes = bytes.into();
         Self {
             path,
-            bytes: bytes.into(),
+            raw: bytes.clone(),
+            bytes,
         }
     }
 

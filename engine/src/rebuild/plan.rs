@@ -16,9 +16,7 @@ use crate::error::{DecodeError, DecodeKind, Error};
 use crate::finding::UnresolvedReason;
 use crate::seg::datatype::ColDataType;
 use crate::seg::file::{Access, Layout, SegmentFile};
-use crate::types::Oid;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 
 /// A segment file ready to scan.
 #[derive(Debug)]
@@ -48,10 +46,9 @@ pub fn plan(
     access: Access,
     string_cp: StringCp,
 ) -> (Vec<PlannedFile>, Vec<Unplanned>) {
-    let catalog_kinds = &catalog.kinds;
     let results: Vec<Result<PlannedFile, Box<Unplanned>>> = found
         .into_par_iter()
-        .map(|f| plan_one(f, catalog_kinds, access, string_cp))
+        .map(|f| plan_one(f, catalog, access, string_cp))
         .collect();
     let mut planned = Vec::new();
     let mut unplanned = Vec::new();
@@ -66,11 +63,17 @@ pub fn plan(
 
 fn plan_one(
     found: FoundFile,
-    catalog_kinds: &BTreeMap<Oid, CatalogKind>,
+    catalog: &CatalogFacts,
     access: Access,
     string_cp: StringCp,
 ) -> Result<PlannedFile, Box<Unplanned>> {
-    let file = match SegmentFile::open(&found.path, access) {
+    let catalog_kinds = &catalog.kinds;
+    // A catalog file the catalog stage loaded is opened from its bytes, not read again.
+    let opened = match catalog.loaded.raw_bytes(&found.path) {
+        Some(bytes) => SegmentFile::from_bytes(&found.path, bytes),
+        None => SegmentFile::open(&found.path, access),
+    };
+    let file = match opened {
         Ok(f) => f,
         Err(e) => return Err(Box::new(Unplanned { found, why: Err(e) })),
     };

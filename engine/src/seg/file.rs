@@ -30,6 +30,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How the file's bytes are brought into memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,12 +61,15 @@ pub enum Layout {
     Uncompressed { blocks: u64 },
 }
 
-/// A whole file in memory: memory-mapped or read, as the caller's [`Access`] says.
+/// A whole file in memory: memory-mapped or read, as the caller's [`Access`] says. Cloning shares
+/// the same map or buffer (a stage that loaded a file hands it on instead of reading it again).
+#[derive(Clone)]
 pub struct FileBytes(Bytes);
 
+#[derive(Clone)]
 enum Bytes {
-    Map(memmap2::Mmap),
-    Owned(Vec<u8>),
+    Map(Arc<memmap2::Mmap>),
+    Owned(Arc<Vec<u8>>),
 }
 
 impl std::ops::Deref for Bytes {
@@ -87,7 +91,7 @@ impl std::ops::Deref for FileBytes {
 
 impl From<Vec<u8>> for FileBytes {
     fn from(v: Vec<u8>) -> Self {
-        FileBytes(Bytes::Owned(v))
+        FileBytes(Bytes::Owned(Arc::new(v)))
     }
 }
 
@@ -110,10 +114,10 @@ impl FileBytes {
             .len();
         let bytes = match access {
             Access::Mmap if len > 0 => match map(&file) {
-                Ok(m) if m.len() as u64 == len => Bytes::Map(m),
-                _ => Bytes::Owned(read_all(&mut file, len, path)?),
+                Ok(m) if m.len() as u64 == len => Bytes::Map(Arc::new(m)),
+                _ => Bytes::Owned(Arc::new(read_all(&mut file, len, path)?)),
             },
-            _ => Bytes::Owned(read_all(&mut file, len, path)?),
+            _ => Bytes::Owned(Arc::new(read_all(&mut file, len, path)?)),
         };
         Ok(FileBytes(bytes))
     }
