@@ -397,7 +397,7 @@ fn damaged_files_are_not_verifiable_and_exit_1() {
     let bad = m
         .damaged
         .iter()
-        .find(|d| d.damage == "bad_checksum")
+        .find(|d| d.damage == emfixtures::damage::Damage::BadChecksum)
         .unwrap();
     let e = doc["extents"]
         .as_array()
