@@ -123,6 +123,15 @@ pub enum Error {
     /// A request that cannot be carried out as given (no path involved).
     #[error("{0}")]
     Usage(String),
+    /// A StorageManager logical file that cannot be assembled from its objects and journals:
+    /// `path` is the logical file, `key` the object, `offset` the object's offset in the file.
+    #[error("{}: object {key} at offset {offset}: {detail}", path.display())]
+    Object {
+        path: PathBuf,
+        key: String,
+        offset: u64,
+        detail: String,
+    },
 }
 
 impl Error {
@@ -141,7 +150,8 @@ impl Error {
             Error::Io { path, .. }
             | Error::Decode { path, .. }
             | Error::NotSegmentFile { path, .. }
-            | Error::Config { path, .. } => Some(path),
+            | Error::Config { path, .. }
+            | Error::Object { path, .. } => Some(path),
             Error::Usage(_) => None,
         }
     }
@@ -150,6 +160,7 @@ impl Error {
     pub fn offset(&self) -> Option<u64> {
         match self {
             Error::Decode { source, .. } => Some(source.offset),
+            Error::Object { offset, .. } => Some(*offset),
             _ => None,
         }
     }

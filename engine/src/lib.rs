@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod progress;
 pub mod rebuild;
 pub mod seg;
+pub mod sm;
 pub mod types;
 
 pub use error::{DecodeError, DecodeKind, Error, Result};
