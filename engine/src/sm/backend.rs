@@ -14,8 +14,8 @@ use std::time::Duration;
 
 /// How long a presigned request stays valid: it is sent at once.
 const PRESIGN_FOR: Duration = Duration::from_secs(300);
-/// Bytes asked for in one ranged GET.
-const RANGE_BYTES: u64 = 8 << 20;
+/// Bytes asked for in one ranged GET, unless set with [`Backend::set_range_bytes`].
+pub const RANGE_BYTES: u64 = 8 << 20;
 
 /// An object store that can be read.
 pub enum Backend {
@@ -42,6 +42,7 @@ pub struct S3Backend {
     credentials: rusty_s3::Credentials,
     prefix: String,
     agent: ureq::Agent,
+    range_bytes: u64,
 }
 
 impl Backend {
@@ -50,6 +51,13 @@ impl Backend {
         match service {
             Service::LocalStorage { path } => Ok(Backend::Local(path.clone())),
             Service::S3(s3) => S3Backend::new(s3).map(Backend::S3),
+        }
+    }
+
+    /// Ask S3 for at most `bytes` (at least 1) per ranged GET. No effect on a local folder.
+    pub fn set_range_bytes(&mut self, bytes: u64) {
+        if let Backend::S3(s3) = self {
+            s3.range_bytes = bytes.max(1);
         }
     }
 
@@ -126,17 +134,18 @@ impl S3Backend {
                 .timeout_connect(Duration::from_secs(10))
                 .timeout_read(Duration::from_secs(60))
                 .build(),
+            range_bytes: RANGE_BYTES,
         })
     }
 
-    /// Ranged GETs of at most [`RANGE_BYTES`] each until `limit` bytes or the object's end.
+    /// Ranged GETs of at most `range_bytes` each until `limit` bytes or the object's end.
     fn get(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
         use rusty_s3::S3Action;
         let object = format!("{}{key}", self.prefix);
         let mut out = Vec::new();
         while (out.len() as u64) < limit {
             let start = out.len() as u64;
-            let end = (start + RANGE_BYTES).min(limit) - 1;
+            let end = (start + self.range_bytes).min(limit) - 1;
             let range = format!("bytes={start}-{end}");
             let mut action = self.bucket.get_object(Some(&self.credentials), &object);
             action.headers_mut().insert("range", range.clone());

@@ -58,6 +58,13 @@ impl Storage {
         Ok(Storage { config, backend })
     }
 
+    /// Bytes per ranged GET from S3 (default [`backend::RANGE_BYTES`]).
+    #[must_use]
+    pub fn with_range_bytes(mut self, bytes: u64) -> Self {
+        self.backend.set_range_bytes(bytes);
+        self
+    }
+
     /// The configuration this storage was opened with.
     pub fn config(&self) -> &SmConfig {
         &self.config
