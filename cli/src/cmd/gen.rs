@@ -6,6 +6,8 @@ use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
 use anyhow::{bail, Context};
+use emengine::config::ClusterConfig;
+use emfixtures::storagemanager::{convert, SmLayout, SmLayoutOptions};
 use emfixtures::{generate, parse_size, GenOptions, Scenario};
 use serde::Serialize;
 use std::io::Write;
@@ -30,6 +32,18 @@ pub struct Args {
     /// Worker threads (default: all cores); the output does not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Also write the tree in StorageManager's layout to <OUT>/storagemanager/ (metadata,
+    /// objects in the cache and a LocalStorage folder, journals) with its storagemanager.cnf.
+    #[arg(long)]
+    pub storagemanager: bool,
+    /// Object size of the StorageManager layout, e.g. 1MiB (StorageManager's default is 5MiB).
+    #[arg(
+        long,
+        default_value = "1MiB",
+        value_name = "SIZE",
+        requires = "storagemanager"
+    )]
+    pub object_size: String,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -55,6 +69,9 @@ struct Summary<'a> {
     damaged_files: usize,
     seconds: f64,
     manifest: PathBuf,
+    /// The storagemanager.cnf of the StorageManager layout, with --storagemanager.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storagemanager: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -81,6 +98,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let m = generate(&args.out, &opts, &bar)
         .with_context(|| format!("generating into {}", args.out.display()))?;
+    let sm = if args.storagemanager {
+        Some(storagemanager_layout(args)?)
+    } else {
+        None
+    };
     let seconds = started.elapsed().as_secs_f64();
     let t = &m.totals;
     let mut out = Stdout::new();
@@ -101,6 +123,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             damaged_files: m.damaged.len(),
             seconds,
             manifest: args.out.join("manifest.json"),
+            storagemanager: sm.as_ref().map(|l| l.cnf.clone()),
         };
         serde_json::to_writer_pretty(&mut out, &s)?;
         writeln!(out)?;
@@ -124,6 +147,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             mib(t.catalog_bytes),
             mib(t.logical_bytes) / seconds.max(1e-9)
         )?;
+        if let Some(l) = &sm {
+            writeln!(
+                out,
+                "StorageManager layout: {} files in {} objects ({} cached, {} journals), {}",
+                l.files,
+                l.objects,
+                l.cached,
+                l.journals,
+                l.cnf.display()
+            )?;
+        }
         if !m.damaged.is_empty() {
             writeln!(
                 out,
@@ -134,6 +168,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::Ok)
+}
+
+/// The generated tree's DBRoots in StorageManager's layout under `<out>/storagemanager`.
+fn storagemanager_layout(args: &Args) -> anyhow::Result<SmLayout> {
+    let object_size = parse_size(&args.object_size).map_err(anyhow::Error::msg)?;
+    let cfg = ClusterConfig::read(&args.out.join("Columnstore.xml"))?;
+    let opts = SmLayoutOptions {
+        object_size,
+        seed: args.seed,
+    };
+    convert(&cfg.dbroots, &args.out.join("storagemanager"), &opts)
+        .context("writing the StorageManager layout")
 }
 
 fn mib(b: u64) -> f64 {
