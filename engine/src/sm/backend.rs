@@ -20,7 +20,7 @@ pub const RANGE_BYTES: u64 = 8 << 20;
 /// An object store that can be read.
 pub enum Backend {
     Local(PathBuf),
-    S3(S3Backend),
+    S3(Box<S3Backend>),
 }
 
 impl std::fmt::Debug for Backend {
@@ -50,7 +50,7 @@ impl Backend {
     pub fn new(service: &Service) -> Result<Self, String> {
         match service {
             Service::LocalStorage { path } => Ok(Backend::Local(path.clone())),
-            Service::S3(s3) => S3Backend::new(s3).map(Backend::S3),
+            Service::S3(s3) => S3Backend::new(s3).map(|b| Backend::S3(Box::new(b))),
         }
     }
 
