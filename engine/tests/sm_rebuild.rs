@@ -6,6 +6,7 @@ use emengine::config::ClusterConfig;
 use emengine::em::EmVersion;
 use emengine::progress::NoProgress;
 use emengine::rebuild::{rebuild, RebuildOptions};
+use emengine::seg::file::{Access, SegmentFile};
 use emengine::sm::config::SmConfig;
 use emengine::sm::metadata::MetadataFile;
 use emengine::sm::{view, Storage};
@@ -105,6 +106,24 @@ fn rebuild_through_local_storage_equals_the_plain_rebuild() {
         assert!(!path.exists());
         let got = sm.assemble(path).unwrap();
         assert!(got == *bytes, "{} differs", path.display());
+    }
+    // Segment files open from memory with the layout the original file has on disk.
+    let moved = t.dir.path().join("moved");
+    let mut scratch_a = Vec::new();
+    let mut scratch_b = Vec::new();
+    let found = sm.walk(&t.dbroots).files;
+    assert!(!found.is_empty());
+    for f in &found {
+        let rel = f.path.strip_prefix(&t.dbroots[&f.dbroot]).unwrap();
+        let on_disk = moved.join(f.dbroot.0.to_string()).join(rel);
+        let disk = SegmentFile::open(&on_disk, Access::Read).unwrap();
+        let mem = sm.open_segment(&f.path).unwrap();
+        assert_eq!(mem.path(), f.path);
+        assert_eq!(mem.layout(), disk.layout());
+        assert!(
+            mem.chunk_data(0, &mut scratch_a).unwrap()
+                == disk.chunk_data(0, &mut scratch_b).unwrap()
+        );
     }
     let opts = RebuildOptions {
         dbroots: t.dbroots.clone(),

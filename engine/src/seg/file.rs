@@ -127,6 +127,19 @@ impl SegmentFile {
         })
     }
 
+    /// A segment file already in memory (for example assembled from StorageManager objects,
+    /// [`crate::sm::Storage::open_segment`]), checked as [`SegmentFile::open`] checks a file;
+    /// `path` names it in errors.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<SegmentFile, Error> {
+        let bytes = Bytes::Owned(bytes);
+        let layout = Self::check_layout(&bytes).map_err(|e| e.in_file(path))?;
+        Ok(SegmentFile {
+            path: path.to_path_buf(),
+            bytes,
+            layout,
+        })
+    }
+
     fn check_layout(bytes: &[u8]) -> Result<Layout, DecodeError> {
         let len = bytes.len() as u64;
         if !ControlHeader::is_compressed(bytes) {

@@ -225,6 +225,11 @@ impl Storage {
             .map_err(|detail| object_error(path, o, detail))
     }
 
+    /// The logical segment file `path`, assembled in memory and checked as a segment file.
+    pub fn open_segment(&self, path: &Path) -> Result<crate::seg::file::SegmentFile, Error> {
+        crate::seg::file::SegmentFile::from_bytes(path, self.assemble(path)?)
+    }
+
     /// Every logical file under the metadata folders of `dbroots` (DBRoot id → the DBRoot's path
     /// as ColumnStore names it), as the DBRoot walk reports files: segment files sorted by
     /// identity with their logical paths, other files skipped, missing folders damaged.
