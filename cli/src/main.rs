@@ -1,10 +1,13 @@
 //! `emrebuild`: rebuild, verify and back up the extent map of MariaDB ColumnStore.
 
+mod args;
 mod clock;
 mod cmd;
 mod exit;
 mod output;
 mod progress;
+mod report;
+mod threads;
 
 use clap::{Parser, Subcommand};
 use exit::ExitCode;

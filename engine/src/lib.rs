@@ -9,6 +9,7 @@ pub mod config;
 pub mod cursor;
 pub mod em;
 pub mod error;
+pub mod finding;
 pub mod fsutil;
 pub mod progress;
 pub mod rebuild;
@@ -16,4 +17,4 @@ pub mod seg;
 pub mod sm;
 pub mod types;
 
-pub use error::{DecodeError, DecodeKind, Error, Result};
+pub use error::{DecodeError, DecodeKind, Error, ErrorKind, Result};

@@ -42,7 +42,11 @@ fn trees(seed: u64) -> Trees {
         ..RebuildOptions::default()
     };
     let rebuilt = rebuild(&ropts, &NoProgress).unwrap();
-    assert!(rebuilt.report.is_clean(), "{:?}", rebuilt.report.damaged);
+    assert!(
+        rebuilt.report.is_clean(),
+        "{:?}",
+        rebuilt.report.damaged().collect::<Vec<_>>()
+    );
     let plain_map = rebuilt.map.encode(EmVersion::V5);
 
     let layout = convert(
@@ -131,10 +135,14 @@ fn rebuild_through_local_storage_equals_the_plain_rebuild() {
     };
     let scratch = t.dir.path().join("view");
     let rebuilt = view::rebuild(&sm, &opts, &scratch, &NoProgress).unwrap();
-    assert!(rebuilt.report.is_clean(), "{:?}", rebuilt.report.damaged);
+    assert!(
+        rebuilt.report.is_clean(),
+        "{:?}",
+        rebuilt.report.damaged().collect::<Vec<_>>()
+    );
     assert!(rebuilt.map.encode(EmVersion::V5) == t.plain_map);
     // Non-segment files (the BRM folder) are listed under their logical paths.
-    for s in &rebuilt.report.skipped {
+    for s in rebuilt.report.skipped() {
         assert!(
             t.dbroots.values().any(|r| s.path.starts_with(r)),
             "{}",
@@ -205,11 +213,11 @@ fn damaged_logical_files_name_the_object() {
         ..RebuildOptions::default()
     };
     let rebuilt = view::rebuild(&sm, &opts, &t.dir.path().join("view"), &NoProgress).unwrap();
-    let d = &rebuilt.report.damaged;
+    let d: Vec<_> = rebuilt.report.damaged().collect();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].path, path);
     assert_eq!(d[0].offset, Some(256 << 10));
-    assert!(d[0].error.contains(&second.key), "{}", d[0].error);
+    assert!(d[0].detail.contains(&second.key), "{}", d[0].detail);
     std::fs::rename(&aside, &obj).unwrap();
     sm.assemble(&path).unwrap();
 

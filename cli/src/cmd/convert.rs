@@ -5,6 +5,7 @@
 //! order, zero padding, the free list re-derived. Version 4 holds only 64-bit CP values, so a
 //! map with wide (16-byte) extents is refused for version 4.
 
+use crate::args::EmVersionArg;
 use crate::exit::ExitCode;
 use anyhow::{bail, Context};
 use emengine::em::{EmVersion, ExtentMap};
@@ -20,13 +21,12 @@ pub struct Args {
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
     /// Format version to write.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(4..=5))]
-    pub em_version: u32,
+    #[arg(long, value_enum, default_value_t)]
+    pub em_version: EmVersionArg,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let version = EmVersion::from_number(args.em_version)
-        .with_context(|| format!("unsupported extent-map version {}", args.em_version))?;
+    let version: EmVersion = args.em_version.into();
     refuse_same_file(&args.input, &args.output)?;
     let map = ExtentMap::read(&args.input)?;
     if let Err(why) = map.check_writable(version) {

@@ -60,6 +60,9 @@ pub enum Layout {
     Uncompressed { blocks: u64 },
 }
 
+/// A whole file in memory: memory-mapped or read, as the caller's [`Access`] says.
+pub struct FileBytes(Bytes);
+
 enum Bytes {
     Map(memmap2::Mmap),
     Owned(Vec<u8>),
@@ -75,10 +78,56 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for FileBytes {
+    fn from(v: Vec<u8>) -> Self {
+        FileBytes(Bytes::Owned(v))
+    }
+}
+
+impl fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileBytes")
+            .field("len", &self.len())
+            .field("mapped", &self.is_mapped())
+            .finish()
+    }
+}
+
+impl FileBytes {
+    /// Open `path` read-only and bring all of it into memory with `access`.
+    pub fn load(path: &Path, access: Access) -> Result<FileBytes, Error> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(path, "stat", e))?
+            .len();
+        let bytes = match access {
+            Access::Mmap if len > 0 => match map(&file) {
+                Ok(m) if m.len() as u64 == len => Bytes::Map(m),
+                _ => Bytes::Owned(read_all(&mut file, len, path)?),
+            },
+            _ => Bytes::Owned(read_all(&mut file, len, path)?),
+        };
+        Ok(FileBytes(bytes))
+    }
+
+    /// Whether the bytes are a memory map (as opposed to a buffer).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.0, Bytes::Map(_))
+    }
+}
+
 /// One open segment file.
 pub struct SegmentFile {
     path: PathBuf,
-    bytes: Bytes,
+    bytes: FileBytes,
     layout: Layout,
 }
 
@@ -87,7 +136,7 @@ impl fmt::Debug for SegmentFile {
         f.debug_struct("SegmentFile")
             .field("path", &self.path)
             .field("file_len", &self.file_len())
-            .field("mapped", &matches!(self.bytes, Bytes::Map(_)))
+            .field("mapped", &self.bytes.is_mapped())
             .field("layout", &self.layout)
             .finish()
     }
@@ -107,31 +156,12 @@ impl SegmentFile {
     /// Open `path` read-only and check its header and pointer section (compressed) or its size
     /// (uncompressed).
     pub fn open(path: &Path, access: Access) -> Result<SegmentFile, Error> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(path, "stat", e))?
-            .len();
-        let bytes = match access {
-            Access::Mmap if len > 0 => match map(&file) {
-                Ok(m) if m.len() as u64 == len => Bytes::Map(m),
-                _ => Bytes::Owned(read_all(&mut file, len, path)?),
-            },
-            _ => Bytes::Owned(read_all(&mut file, len, path)?),
-        };
-        let layout = Self::check_layout(&bytes).map_err(|e| e.in_file(path))?;
-        Ok(SegmentFile {
-            path: path.to_path_buf(),
-            bytes,
-            layout,
-        })
+        Self::from_bytes(path, FileBytes::load(path, access)?)
     }
 
-    /// A segment file already in memory (for example assembled from StorageManager objects,
-    /// [`crate::sm::Storage::open_segment`]), checked as [`SegmentFile::open`] checks a file;
-    /// `path` names it in errors.
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<SegmentFile, Error> {
-        let bytes = Bytes::Owned(bytes);
+    /// A segment file whose bytes are already in memory (read from `path`); the same checks as
+    /// [`SegmentFile::open`].
+    pub fn from_bytes(path: &Path, bytes: FileBytes) -> Result<SegmentFile, Error> {
         let layout = Self::check_layout(&bytes).map_err(|e| e.in_file(path))?;
         Ok(SegmentFile {
             path: path.to_path_buf(),
@@ -198,7 +228,7 @@ impl SegmentFile {
 
     /// Whether the file is memory-mapped (as opposed to read into memory).
     pub fn is_mapped(&self) -> bool {
-        matches!(self.bytes, Bytes::Map(_))
+        self.bytes.is_mapped()
     }
 
     /// Header and chunk slots, or the block count.

@@ -227,7 +227,7 @@ impl Storage {
 
     /// The logical segment file `path`, assembled in memory and checked as a segment file.
     pub fn open_segment(&self, path: &Path) -> Result<crate::seg::file::SegmentFile, Error> {
-        crate::seg::file::SegmentFile::from_bytes(path, self.assemble(path)?)
+        crate::seg::file::SegmentFile::from_bytes(path, self.assemble(path)?.into())
     }
 
     /// Every logical file under the metadata folders of `dbroots` (DBRoot id → the DBRoot's path

@@ -8,8 +8,9 @@
 
 use super::Storage;
 use crate::error::Error;
+use crate::finding::{Damaged, Finding, Skipped};
 use crate::progress::Progress;
-use crate::rebuild::{rebuild as rebuild_local, Damaged, RebuildOptions, Rebuilt, Skipped};
+use crate::rebuild::{rebuild as rebuild_local, RebuildOptions, Rebuilt};
 use crate::types::DbRootId;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -143,37 +144,55 @@ pub fn rebuild(
         ..opts.clone()
     };
     let mut rebuilt = rebuild_local(&local, progress)?;
-    let report = &mut rebuilt.report;
-    for s in report
-        .skipped
-        .iter_mut()
-        .chain(report.unresolved.iter_mut())
-    {
-        s.path = view.logical_path(&s.path);
-        s.reason = view.logical_text(&s.reason);
-    }
-    report.skipped.extend(view.skipped.iter().cloned());
-    for d in &mut report.damaged {
-        d.path = view.logical_path(&d.path);
-        d.error = view.logical_text(&d.error);
-    }
-    report
+    // Paths back to logical ones; the walk's and the assembly's findings join the report's,
+    // which keeps its order: skipped (by path), damaged (by path and offset), then the rest.
+    let mut skipped: Vec<Skipped> = view.skipped.clone();
+    let mut damaged: Vec<Damaged> = view
         .damaged
-        .extend(view.damaged.iter().map(|(path, e)| Damaged {
-            path: path.clone(),
-            error: e.to_string(),
-            offset: e.offset(),
-        }));
-    report
-        .damaged
-        .sort_by(|a, b| (&a.path, a.offset).cmp(&(&b.path, b.offset)));
-    report.skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    for w in report
-        .warnings
-        .iter_mut()
-        .chain(report.catalog.findings.iter_mut())
-    {
-        *w = view.logical_text(w);
+        .iter()
+        .map(|(path, e)| Damaged::new(path.clone(), e))
+        .collect();
+    let mut rest = Vec::new();
+    for f in std::mem::take(&mut rebuilt.report.findings) {
+        match f {
+            Finding::Skipped(mut s) => {
+                s.path = view.logical_path(&s.path);
+                s.reason = view.logical_text(&s.reason);
+                skipped.push(s);
+            }
+            Finding::Damaged(mut d) => {
+                d.path = view.logical_path(&d.path);
+                d.detail = view.logical_text(&d.detail);
+                damaged.push(d);
+            }
+            Finding::Unresolved(mut u) => {
+                u.path = view.logical_path(&u.path);
+                rest.push(Finding::Unresolved(u));
+            }
+            Finding::CatalogNotChecked {
+                check,
+                path,
+                error,
+                offset,
+                detail,
+            } => rest.push(Finding::CatalogNotChecked {
+                check,
+                path: path.map(|p| view.logical_path(&p)),
+                error,
+                offset,
+                detail: view.logical_text(&detail),
+            }),
+            Finding::CatalogRow { detail } => rest.push(Finding::CatalogRow {
+                detail: view.logical_text(&detail),
+            }),
+            other => rest.push(other),
+        }
     }
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    damaged.sort_by(|a, b| (&a.path, a.offset).cmp(&(&b.path, b.offset)));
+    let findings = &mut rebuilt.report.findings;
+    findings.extend(skipped.into_iter().map(Finding::Skipped));
+    findings.extend(damaged.into_iter().map(Finding::Damaged));
+    findings.extend(rest);
     Ok(rebuilt)
 }
