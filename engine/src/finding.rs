@@ -9,6 +9,7 @@
 use crate::catalog::syscat::Generation;
 use crate::catalog::TokenFinding;
 use crate::error::{Error, ErrorKind};
+use crate::seg::path::NotSegmentPath;
 use crate::types::{DbRootId, ExtentAddress, Lbid, Oid, SegmentId};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -129,7 +130,7 @@ impl Damaged {
 pub struct Skipped {
     pub path: PathBuf,
     /// Why the path parser does not take it for a segment file (SEG §1.2).
-    pub reason: String,
+    pub reason: NotSegmentPath,
 }
 
 /// A segment file of unknown kind.

@@ -16,5 +16,6 @@ pub mod rebuild;
 pub mod seg;
 pub mod sm;
 pub mod types;
+pub mod verify;
 
 pub use error::{DecodeError, DecodeKind, Error, ErrorKind, Result};

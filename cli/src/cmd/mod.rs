@@ -9,3 +9,4 @@ pub mod gen;
 pub mod inspect;
 pub mod rebuild;
 pub mod storagemanager;
+pub mod verify;

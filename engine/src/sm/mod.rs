@@ -26,7 +26,7 @@ pub mod view;
 
 use crate::error::Error;
 use crate::rebuild::walk::{FoundFile, Skipped, WalkResult};
-use crate::seg::path::parse_segment_path;
+use crate::seg::path::{parse_segment_path, NotSegmentPath};
 use crate::types::DbRootId;
 use backend::Backend;
 use config::SmConfig;
@@ -282,7 +282,9 @@ impl Storage {
                 else {
                     out.skipped.push(Skipped {
                         path: entry.path().to_path_buf(),
-                        reason: "not a StorageManager metadata file (no .meta suffix)".into(),
+                        reason: NotSegmentPath::NotMetadataFile {
+                            name: entry.file_name().to_string_lossy().into_owned(),
+                        },
                     });
                     continue;
                 };

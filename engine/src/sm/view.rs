@@ -157,7 +157,6 @@ pub fn rebuild(
         match f {
             Finding::Skipped(mut s) => {
                 s.path = view.logical_path(&s.path);
-                s.reason = view.logical_text(&s.reason);
                 skipped.push(s);
             }
             Finding::Damaged(mut d) => {
