@@ -123,6 +123,15 @@ pub enum Error {
     /// A request that cannot be carried out as given (no path involved).
     #[error("{0}")]
     Usage(String),
+    /// A StorageManager logical file that cannot be assembled from its objects and journals:
+    /// `path` is the logical file, `key` the object, `offset` the object's offset in the file.
+    #[error("{}: object {key} at offset {offset}: {detail}", path.display())]
+    Object {
+        path: PathBuf,
+        key: String,
+        offset: u64,
+        detail: String,
+    },
 }
 
 /// The kind of an [`Error`] as a small value, for reports: which variant (and, for decoding
@@ -140,6 +149,8 @@ pub enum ErrorKind {
     NotSegmentFile,
     Config,
     Usage,
+    /// A StorageManager object that cannot be read or assembled.
+    Object,
 }
 
 impl DecodeKind {
@@ -164,6 +175,7 @@ impl Error {
             Error::NotSegmentFile { .. } => ErrorKind::NotSegmentFile,
             Error::Config { .. } => ErrorKind::Config,
             Error::Usage(_) => ErrorKind::Usage,
+            Error::Object { .. } => ErrorKind::Object,
         }
     }
 
@@ -175,6 +187,12 @@ impl Error {
             Error::NotSegmentFile { reason, .. } => format!("not a segment file: {reason}"),
             Error::Config { detail, .. } => detail.clone(),
             Error::Usage(detail) => detail.clone(),
+            Error::Object {
+                key,
+                offset,
+                detail,
+                ..
+            } => format!("object {key} at offset {offset}: {detail}"),
         }
     }
 
@@ -193,7 +211,8 @@ impl Error {
             Error::Io { path, .. }
             | Error::Decode { path, .. }
             | Error::NotSegmentFile { path, .. }
-            | Error::Config { path, .. } => Some(path),
+            | Error::Config { path, .. }
+            | Error::Object { path, .. } => Some(path),
             Error::Usage(_) => None,
         }
     }
@@ -202,6 +221,7 @@ impl Error {
     pub fn offset(&self) -> Option<u64> {
         match self {
             Error::Decode { source, .. } => Some(source.offset),
+            Error::Object { offset, .. } => Some(*offset),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod progress;
 pub mod rebuild;
 pub mod seg;
+pub mod sm;
 pub mod types;
 pub mod verify;
 

@@ -7,6 +7,8 @@ use crate::output::Stdout;
 use crate::progress::Bar;
 use crate::threads::Threads;
 use anyhow::{bail, Context};
+use emengine::config::ClusterConfig;
+use emfixtures::storagemanager::{convert, SmLayout, SmLayoutOptions};
 use emfixtures::{generate_before_loads, parse_size, GenOptions, Scenario};
 use serde::Serialize;
 use std::io::Write;
@@ -35,6 +37,18 @@ pub struct Args {
     /// The output does not depend on the thread count.
     #[command(flatten)]
     pub threads: Threads,
+    /// Also write the tree in StorageManager's layout to <OUT>/storagemanager/ (metadata,
+    /// objects in the cache and a LocalStorage folder, journals) with its storagemanager.cnf.
+    #[arg(long)]
+    pub storagemanager: bool,
+    /// Object size of the StorageManager layout, e.g. 1MiB (StorageManager's default is 5MiB).
+    #[arg(
+        long,
+        default_value = "1MiB",
+        value_name = "SIZE",
+        requires = "storagemanager"
+    )]
+    pub object_size: String,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +74,9 @@ struct Summary<'a> {
     damaged_files: usize,
     seconds: f64,
     manifest: PathBuf,
+    /// The storagemanager.cnf of the StorageManager layout, with --storagemanager.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storagemanager: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -85,6 +102,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let m = pool
         .install(|| generate_before_loads(&args.out, &opts, args.before_loads, &bar))
         .with_context(|| format!("generating into {}", args.out.display()))?;
+    let sm = if args.storagemanager {
+        Some(storagemanager_layout(args)?)
+    } else {
+        None
+    };
     let seconds = started.elapsed().as_secs_f64();
     let t = &m.totals;
     let mut out = Stdout::new();
@@ -105,6 +127,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             damaged_files: m.damaged.len(),
             seconds,
             manifest: args.out.join("manifest.json"),
+            storagemanager: sm.as_ref().map(|l| l.cnf.clone()),
         };
         serde_json::to_writer_pretty(&mut out, &s)?;
         writeln!(out)?;
@@ -128,6 +151,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             mib(t.catalog_bytes),
             mib(t.logical_bytes) / seconds.max(1e-9)
         )?;
+        if let Some(l) = &sm {
+            writeln!(
+                out,
+                "StorageManager layout: {} files in {} objects ({} cached, {} journals), {}",
+                l.files,
+                l.objects,
+                l.cached,
+                l.journals,
+                l.cnf.display()
+            )?;
+        }
         if !m.damaged.is_empty() {
             writeln!(
                 out,
@@ -138,6 +172,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::Ok)
+}
+
+/// The generated tree's DBRoots in StorageManager's layout under `<out>/storagemanager`.
+fn storagemanager_layout(args: &Args) -> anyhow::Result<SmLayout> {
+    let object_size = parse_size(&args.object_size).map_err(anyhow::Error::msg)?;
+    let cfg = ClusterConfig::read(&args.out.join("Columnstore.xml"))?;
+    let opts = SmLayoutOptions {
+        object_size,
+        seed: args.seed,
+    };
+    convert(&cfg.dbroots, &args.out.join("storagemanager"), &opts)
+        .context("writing the StorageManager layout")
 }
 
 fn mib(b: u64) -> f64 {

@@ -11,4 +11,5 @@ pub mod inspect;
 pub mod install;
 pub mod rebuild;
 pub mod restore;
+pub mod storagemanager;
 pub mod verify;

@@ -50,6 +50,10 @@ pub struct Args {
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
+    /// storagemanager.cnf: read the segment files through StorageManager (metadata, cache,
+    /// journals; LocalStorage folder or S3 bucket) instead of from the DBRoot folders.
+    #[arg(long, value_name = "FILE")]
+    pub storagemanager: Option<PathBuf>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -186,7 +190,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let pool = args.threads.pool()?;
     let bar = Bar::new(!args.json && !args.quiet);
     let started = Instant::now();
-    let rebuilt = pool.install(|| rebuild(&plan.options, &bar))?;
+    let rebuilt = pool.install(|| match &args.storagemanager {
+        Some(cnf) => super::storagemanager::rebuild_through(cnf, &plan.options, &bar),
+        None => Ok(rebuild(&plan.options, &bar)?),
+    })?;
     let elapsed = started.elapsed().as_secs_f64();
     let report = &rebuilt.report;
 

@@ -62,6 +62,8 @@ pub enum NotSegmentPath {
     PartitionLeadingZeros { dir: String },
     /// A partition directory beyond 32 bits.
     PartitionTooLarge { dir: String },
+    /// A file in a StorageManager metadata folder without the `.meta` suffix (`crate::sm`).
+    NotMetadataFile { name: String },
 }
 
 impl std::fmt::Display for NotSegmentPath {
@@ -108,6 +110,10 @@ impl std::fmt::Display for NotSegmentPath {
             PartitionTooLarge { dir } => write!(
                 f,
                 "partition directory {dir:?} is larger than a 32-bit partition"
+            ),
+            NotMetadataFile { name } => write!(
+                f,
+                "{name:?} is not a StorageManager metadata file (no .meta suffix)"
             ),
         }
     }
