@@ -190,7 +190,16 @@ fn default_output_moves_the_old_map_aside() {
         .trim();
     let em = PathBuf::from(format!("{prefix}_em"));
     fs::create_dir_all(em.parent().unwrap()).unwrap();
-    fs::write(&em, b"the old extent map").unwrap();
+    // An old map (here the generator's truth) is moved aside; a file that is not a map needs
+    // --force.
+    let old_map = fs::read(tree.join("BRM_saves_em")).unwrap();
+    fs::write(&em, b"not an extent map").unwrap();
+    let (_, e) = emrebuild(&["rebuild", "--config", s(&cfg), "--quiet"], 2);
+    assert!(
+        e.contains("is not an extent map") && e.contains("--force"),
+        "{e}"
+    );
+    fs::write(&em, &old_map).unwrap();
     emrebuild(&["rebuild", "--config", s(&cfg), "--quiet"], 0);
     let aside: Vec<_> = fs::read_dir(em.parent().unwrap())
         .unwrap()
@@ -203,7 +212,7 @@ fn default_output_moves_the_old_map_aside() {
         })
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
-    assert_eq!(fs::read(&aside[0]).unwrap(), b"the old extent map");
+    assert_eq!(fs::read(&aside[0]).unwrap(), old_map);
     // The new map is a readable extent map.
     emrebuild(&["dump", s(&em), "--format", "json"], 0);
 }
@@ -274,7 +283,7 @@ fn refuses_bad_invocations_before_scanning() {
         2,
     );
     assert!(
-        e.contains("refusing to write among the segment files"),
+        e.contains("refusing to write: it lies among the segment files"),
         "{e}"
     );
     let (_, e) = emrebuild(
@@ -287,7 +296,10 @@ fn refuses_bad_invocations_before_scanning() {
         ],
         2,
     );
-    assert!(e.contains("output folder does not exist"), "{e}");
+    assert!(
+        e.contains("the output folder") && e.contains("does not exist"),
+        "{e}"
+    );
     let (_, e) = emrebuild(
         &["rebuild", "--config", s(&dir.path().join("missing.xml"))],
         2,

@@ -120,6 +120,15 @@ pub enum Error {
     /// A configuration file or option that cannot be used.
     #[error("{}: {detail}", path.display())]
     Config { path: PathBuf, detail: String },
+    /// A path that had to be a regular file and is not (a FIFO, a device, a socket, a directory).
+    #[error("{}: is a {found}, not a regular file", path.display())]
+    NotRegularFile { path: PathBuf, found: &'static str },
+    /// An output path that must not be written (an input of the run, a device, a non-map file).
+    #[error("{}: refusing to write: {reason}", path.display())]
+    UnsafeOutput { path: PathBuf, reason: String },
+    /// The operation was cancelled (Ctrl-C); nothing was written.
+    #[error("interrupted")]
+    Interrupted,
     /// A request that cannot be carried out as given (no path involved).
     #[error("{0}")]
     Usage(String),
@@ -141,8 +150,10 @@ impl Error {
             Error::Io { path, .. }
             | Error::Decode { path, .. }
             | Error::NotSegmentFile { path, .. }
-            | Error::Config { path, .. } => Some(path),
-            Error::Usage(_) => None,
+            | Error::Config { path, .. }
+            | Error::NotRegularFile { path, .. }
+            | Error::UnsafeOutput { path, .. } => Some(path),
+            Error::Usage(_) | Error::Interrupted => None,
         }
     }
 

@@ -107,6 +107,142 @@ pub fn move_aside(path: &Path, timestamp: &str) -> Result<PathBuf> {
     Ok(target)
 }
 
+/// The options every input of the engine is opened with: read-only and, on Unix, non-blocking
+/// and without becoming a controlling terminal, so that a FIFO or a device that slipped past the
+/// type check cannot block the open or a read. (`O_NONBLOCK` has no effect on regular files.)
+pub fn read_only_options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    o
+}
+
+/// Open an existing regular file read-only: its type is checked before the open (a FIFO would
+/// block `open(2)` without `O_NONBLOCK`, a device may have side effects) and again on the open
+/// descriptor (the path may have changed in between). Returns the file and its metadata.
+pub fn open_read_only(path: &Path) -> Result<(File, fs::Metadata)> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, "open", e))?;
+    require_regular(path, &meta)?;
+    let file = read_only_options()
+        .open(path)
+        .map_err(|e| Error::io(path, "open", e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
+    require_regular(path, &meta)?;
+    Ok((file, meta))
+}
+
+/// Read a whole regular file (through [`open_read_only`]).
+pub fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, meta) = open_read_only(path)?;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(usize::try_from(meta.len()).unwrap_or(usize::MAX))
+        .map_err(|_| {
+            Error::io(
+                path,
+                "read",
+                std::io::Error::other(format!(
+                    "file of {} bytes does not fit in memory",
+                    meta.len()
+                )),
+            )
+        })?;
+    file.take(meta.len())
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, "read", e))?;
+    Ok(buf)
+}
+
+fn require_regular(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(Error::NotRegularFile {
+            path: path.to_path_buf(),
+            found: file_type_name(&meta.file_type()),
+        })
+    }
+}
+
+/// What a file type is, in words, for messages.
+pub fn file_type_name(ft: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "FIFO";
+        }
+        if ft.is_socket() {
+            return "socket";
+        }
+        if ft.is_char_device() {
+            return "character device";
+        }
+        if ft.is_block_device() {
+            return "block device";
+        }
+    }
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_symlink() {
+        "symbolic link"
+    } else if ft.is_file() {
+        "regular file"
+    } else {
+        "special file"
+    }
+}
+
+/// A path as text that loses nothing: as it is when it is UTF-8; otherwise every byte that is not
+/// part of valid UTF-8 written `\xNN` (and `\` written `\\`, so the rendering stays
+/// unambiguous). JSON output uses it, so a file name that is not UTF-8 cannot stop the output
+/// half-way (serde refuses such a `Path`).
+pub fn escaped_path(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        if std::str::from_utf8(bytes).is_ok() {
+            return path.display().to_string();
+        }
+        let mut out = String::new();
+        for piece in bytes.utf8_chunks() {
+            out.push_str(&piece.valid().replace('\\', "\\\\"));
+            for b in piece.invalid() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        path.display().to_string()
+    }
+}
+
+/// `#[serde(serialize_with = "...")]` for a path field: [`escaped_path`].
+pub fn serialize_path<S: serde::Serializer>(
+    path: &Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&escaped_path(path))
+}
+
+/// [`serialize_path`] for an optional path.
+pub fn serialize_opt_path<S: serde::Serializer>(
+    path: &Option<PathBuf>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match path {
+        Some(p) => serialize_path(p, s),
+        None => s.serialize_none(),
+    }
+}
+
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -153,6 +289,62 @@ mod tests {
         let err = replace_keeping_old(&gone, b"x", "T3").unwrap_err();
         assert!(err.to_string().contains("no/such/dir"), "{err}");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    /// The one place inputs are opened: read-only, non-blocking, never a controlling terminal —
+    /// read back from the kernel's own record of the descriptor (`/proc/self/fdinfo`).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn inputs_are_opened_read_only_and_non_blocking() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("FILE000.cdf");
+        fs::write(&p, [0u8; 8192]).unwrap();
+        let (file, meta) = open_read_only(&p).unwrap();
+        assert_eq!(meta.len(), 8192);
+        let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|v| i32::from_str_radix(v.trim(), 8).unwrap())
+            .unwrap();
+        assert_eq!(flags & libc::O_ACCMODE, libc::O_RDONLY, "flags {flags:o}");
+        assert_ne!(flags & libc::O_NONBLOCK, 0, "flags {flags:o}");
+        // (O_NOCTTY only acts at open time; the kernel does not keep it.)
+        assert_eq!(flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("FILE000.cdf");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Without the type check this open would wait for a writer forever.
+        let err = open_read_only(&fifo).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: is a FIFO, not a regular file", fifo.display())
+        );
+        let err = read_regular(Path::new("/dev/null")).unwrap_err();
+        assert!(err.to_string().contains("is a character device"), "{err}");
+        let err = open_read_only(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_are_escaped_not_lost() {
+        assert_eq!(escaped_path(Path::new("/a/b c/ü")), "/a/b c/ü");
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let p = Path::new(std::ffi::OsStr::from_bytes(b"/d/FILE\\xff\xff\xfe.cdf"));
+            assert_eq!(escaped_path(p), "/d/FILE\\\\xff\\xff\\xfe.cdf");
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub mod cursor;
 pub mod em;
 pub mod error;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod output;
 pub mod progress;
 pub mod rebuild;
 pub mod seg;

@@ -3,12 +3,17 @@
 //!
 //! The output is what ColumnStore would save after loading IN: records in ascending LBID
 //! order, zero padding, the free list re-derived. Version 4 holds only 64-bit CP values, so a
-//! map with wide (16-byte) extents is refused for version 4.
+//! map with wide (16-byte) extents is refused for version 4, and a map whose records overlap
+//! (two extents claiming one LBID) is refused for every version. OUT is checked as every output
+//! is (`emengine::output`): absent or an extent map, never IN, a device, FIFO or directory.
 
 use crate::exit::ExitCode;
 use anyhow::{bail, Context};
+use emengine::em::overlap::find_overlaps;
 use emengine::em::{EmVersion, ExtentMap};
-use std::path::{Path, PathBuf};
+use emengine::output::{check_output, write_map, Inputs};
+use std::io::Write;
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -22,13 +27,30 @@ pub struct Args {
     /// Format version to write.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(4..=5))]
     pub em_version: u32,
+    /// Accept an existing OUT that is not an extent map (it is moved aside, never deleted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let version = EmVersion::from_number(args.em_version)
         .with_context(|| format!("unsupported extent-map version {}", args.em_version))?;
-    refuse_same_file(&args.input, &args.output)?;
+    let inputs = Inputs {
+        files: vec![args.input.clone()],
+        dbroots: Vec::new(),
+    };
+    // The output is checked before the input is read: nothing is done for a bad OUT.
+    check_output(&args.output, &inputs, args.force)?;
     let map = ExtentMap::read(&args.input)?;
+    let overlaps = find_overlaps(&map.extents);
+    if let Some(first) = overlaps.first() {
+        bail!(
+            "{}: {} records overlap another record's LBID range (first: {first}); \
+             ColumnStore would hand the same blocks to two extents, so no map is written",
+            args.input.display(),
+            overlaps.len()
+        );
+    }
     if version == EmVersion::V4 {
         let wide = map.extents.iter().filter(|e| e.col_width == 16).count();
         if wide > 0 {
@@ -38,48 +60,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let bytes = map.encode(version);
     // Never delete an extent map: an existing OUT is moved aside once the new one is on disk.
-    let moved = emengine::fsutil::replace_keeping_old(
-        &args.output,
-        &map.encode(version),
-        &crate::clock::utc_timestamp(),
-    )?;
+    let moved = {
+        let _writing = crate::interrupt::writing();
+        write_map(
+            &args.output,
+            &bytes,
+            &inputs,
+            args.force,
+            &crate::clock::utc_timestamp(),
+            &crate::interrupt::cancelled,
+        )?
+    };
     if let Some(old) = moved {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "previous {} moved to {}",
             args.output.display(),
             old.display()
         );
     }
     Ok(ExitCode::Ok)
-}
-
-/// Refuse when OUT names the same file as IN (same path, a hard link or a symlink to it).
-fn refuse_same_file(input: &Path, output: &Path) -> anyhow::Result<()> {
-    let Ok(out_meta) = std::fs::metadata(output) else {
-        return Ok(()); // OUT does not exist (or cannot be statted): it cannot be IN.
-    };
-    let in_meta =
-        std::fs::metadata(input).with_context(|| format!("{}: cannot read", input.display()))?;
-    if same_file(&in_meta, &out_meta) {
-        bail!(
-            "{}: refusing to overwrite the input extent map {}",
-            output.display(),
-            input.display()
-        );
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    // Without inode numbers, equal size and modification time is the best cheap guess; a
-    // false "same" only refuses a conversion.
-    a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }

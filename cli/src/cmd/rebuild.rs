@@ -4,8 +4,10 @@ use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
 use anyhow::{bail, Context};
-use emengine::config::{parse_dbroot_arg, ClusterConfig};
+use emengine::config::{check_dbroots, merge_dbroot_args, parse_dbroot_arg, ClusterConfig};
 use emengine::em::EmVersion;
+use emengine::fsutil::escaped_path;
+use emengine::output::{check_output, write_map, Inputs};
 use emengine::rebuild::plan::StringCp;
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
 use emengine::seg::file::Access;
@@ -52,9 +54,13 @@ pub struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// No progress bar and no summary on stderr.
+    /// No progress bar and no summary on stderr (errors are still printed).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Accept an existing output file that is not an extent map (it is moved aside, never
+    /// deleted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The `--json` document: the engine's report plus what the command did.
@@ -62,9 +68,9 @@ pub struct Args {
 struct JsonReport<'a> {
     #[serde(flatten)]
     report: &'a RebuildReport,
-    output: Option<&'a Path>,
+    output: Option<String>,
     written: bool,
-    moved_aside: Option<&'a Path>,
+    moved_aside: Option<String>,
     dry_run: bool,
     threads: usize,
     chunk_mib: u32,
@@ -75,6 +81,7 @@ struct JsonReport<'a> {
 struct Plan {
     options: RebuildOptions,
     output: Option<PathBuf>,
+    inputs: Inputs,
     version: EmVersion,
     threads: usize,
 }
@@ -84,23 +91,43 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         Some(path) => ClusterConfig::read(path)?,
         None => ClusterConfig::default(),
     };
-    for (id, path) in &args.dbroots {
-        cfg.dbroots.insert(*id, path.clone());
+    if let (Some(path), true) = (
+        &args.config,
+        cfg.dbroots.is_empty() && args.dbroots.is_empty(),
+    ) {
+        bail!(
+            "{}: names no DBRoot (no SystemConfig/DBRoot<N> element); give --dbroot ID=PATH",
+            path.display()
+        );
     }
+    merge_dbroot_args(&mut cfg.dbroots, &args.dbroots).map_err(anyhow::Error::msg)?;
     if cfg.dbroots.is_empty() {
         bail!("no DBRoot to scan: give --config Columnstore.xml or --dbroot ID=PATH");
     }
+    check_dbroots(&cfg.dbroots).map_err(anyhow::Error::msg)?;
     let output = if args.dry_run {
         None
     } else if let Some(o) = &args.output {
         Some(o.clone())
-    } else if args.config.is_some() {
+    } else if let Some(config) = &args.config {
+        if cfg.dbrm_root.is_none() {
+            bail!(
+                "{}: has no SystemConfig/DBRMRoot, so where ColumnStore loads the extent map from is \
+                 not known (its built-in default is {}_em); give --output",
+                config.display(),
+                emengine::config::DEFAULT_DBRM_ROOT
+            );
+        }
         Some(cfg.em_path())
     } else {
         bail!("no --output given and no --config to take DBRMRoot from");
     };
+    let inputs = Inputs {
+        files: args.config.iter().cloned().collect(),
+        dbroots: cfg.dbroots.values().cloned().collect(),
+    };
     if let Some(out) = &output {
-        check_output(out, &cfg)?;
+        check_output(out, &inputs, args.force)?;
     }
     let threads = args
         .threads
@@ -132,39 +159,10 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
     Ok(Plan {
         options,
         output,
+        inputs,
         version,
         threads,
     })
-}
-
-/// The output's folder must exist, and the output must not sit among the segment files: under a
-/// DBRoot only ColumnStore's own BRM folder (`systemFiles/`) is allowed.
-fn check_output(out: &Path, cfg: &ClusterConfig) -> anyhow::Result<()> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("{}: output folder does not exist", dir.display()))?;
-    if out.is_dir() {
-        bail!("{}: output is a directory", out.display());
-    }
-    for root in cfg.dbroots.values() {
-        let Ok(root) = root.canonicalize() else {
-            continue;
-        };
-        if let Ok(rel) = dir.strip_prefix(&root) {
-            if !rel.starts_with("systemFiles") {
-                bail!(
-                    "{}: refusing to write among the segment files of DBRoot {}",
-                    out.display(),
-                    root.display()
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -184,17 +182,24 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
         let bytes = rebuilt.map.encode(plan.version);
-        moved_aside =
-            emengine::fsutil::replace_keeping_old(out, &bytes, &crate::clock::utc_timestamp())?;
+        let _writing = crate::interrupt::writing();
+        moved_aside = write_map(
+            out,
+            &bytes,
+            &plan.inputs,
+            args.force,
+            &crate::clock::utc_timestamp(),
+            &crate::interrupt::cancelled,
+        )?;
         written = true;
     }
 
     if args.json {
         let doc = JsonReport {
             report,
-            output: plan.output.as_deref(),
+            output: plan.output.as_deref().map(escaped_path),
             written,
-            moved_aside: moved_aside.as_deref(),
+            moved_aside: moved_aside.as_deref().map(escaped_path),
             dry_run: args.dry_run,
             threads: plan.threads,
             chunk_mib: args.chunk_mib,
@@ -203,6 +208,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let mut out = Stdout::new();
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
+    }
+    if args.quiet && blocked {
+        // Quiet hides progress and summaries, never the reason for exit code 2.
+        let first = report
+            .damaged
+            .first()
+            .map(|d| d.error.clone())
+            .or_else(|| {
+                report
+                    .unresolved
+                    .first()
+                    .map(|u| format!("{}: {}", u.path.display(), u.reason))
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "emrebuild: {} damaged and {} unresolved files, nothing written (first: {first})",
+            report.damaged.len(),
+            report.unresolved.len()
+        );
     }
     if !args.quiet {
         summary(

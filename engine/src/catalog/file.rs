@@ -32,7 +32,7 @@ pub(crate) struct CatalogFile {
 impl CatalogFile {
     /// Read `path`; it must be a whole number of blocks.
     pub(crate) fn load(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+        let bytes = crate::fsutil::read_regular(path)?;
         if ControlHeader::is_compressed(&bytes) {
             return Self::load_compressed(path);
         }

@@ -72,6 +72,31 @@ pub fn read_catalog_with_extents(
             loaded.insert(oid, CatalogFile::load(path)?);
         }
     }
+    Ok(read_loaded(loaded, dict_extents))
+}
+
+/// [`read_catalog`] over file images already in memory (catalog OID → (path for messages,
+/// uncompressed bytes)); used by the fuzz target, which has no files.
+pub fn read_catalog_from_memory(
+    files: BTreeMap<Oid, (PathBuf, Vec<u8>)>,
+    dict_lbids: &BTreeMap<Oid, Lbid>,
+) -> Catalog {
+    let loaded = files
+        .into_iter()
+        .filter(|(oid, _)| syscat_object(*oid).is_some())
+        .map(|(oid, (path, bytes))| (oid, CatalogFile::from_bytes(path, bytes)))
+        .collect();
+    let extents = dict_lbids
+        .iter()
+        .map(|(&oid, &start)| (oid, vec![DictExtent::single(start, u32::MAX)]))
+        .collect();
+    read_loaded(loaded, &extents)
+}
+
+fn read_loaded(
+    loaded: BTreeMap<Oid, CatalogFile>,
+    dict_extents: &BTreeMap<Oid, Vec<DictExtent>>,
+) -> Catalog {
     let present: BTreeSet<Oid> = loaded.keys().copied().collect();
     let generation = Generation::detect(&present);
     let mut problems = Problems::default();
@@ -93,13 +118,9 @@ pub fn read_catalog_with_extents(
     let tables = rows.read_systable();
     let columns = rows.read_syscolumn();
     let mut problems = std::mem::take(&mut rows.problems);
-    Ok(assemble(
-        generation,
-        tables,
-        columns,
-        &mut problems,
-        &|oid, rid| rows.at(oid, rid),
-    ))
+    assemble(generation, tables, columns, &mut problems, &|oid, rid| {
+        rows.at(oid, rid)
+    })
 }
 
 fn check_presence(

@@ -75,8 +75,8 @@ impl ExtentMap {
     /// The file is read in pieces of a few megabytes and decoded as it comes, so a map of
     /// millions of extents never sits in memory twice (raw bytes and decoded records).
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
+        let (mut f, meta) = crate::fsutil::open_read_only(path)?;
+        let len = meta.len();
         let mut head = Vec::with_capacity(HEADER_LEN);
         read_upto(&mut f, &mut head, HEADER_LEN, path)?;
         let header = EmHeader::parse(&head).map_err(|e| e.in_file(path))?;

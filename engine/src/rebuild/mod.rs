@@ -57,6 +57,7 @@ impl Default for RebuildOptions {
 /// A file that could not be read completely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Damaged {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
     pub error: String,
     /// Byte offset of the damage, where known.
@@ -314,6 +315,9 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
     let kernels: Vec<_> = planned.iter().map(|p| (&p.file, p.kernel)).collect();
     let scanned = scan::scan_units(&kernels, &units, progress);
     progress.finish();
+    if progress.cancelled() {
+        return Err(Error::Interrupted);
+    }
 
     for e in &scanned.errors {
         report

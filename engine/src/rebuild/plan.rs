@@ -13,7 +13,7 @@ use crate::error::{DecodeError, DecodeKind, Error};
 use crate::seg::datatype::ColDataType;
 use crate::seg::file::{Access, Layout, SegmentFile};
 use crate::seg::markers::markers;
-use crate::types::{extent_blocks, Oid};
+use crate::types::{extent_blocks, max_column_file_blocks, Oid, BLOCK_SIZE};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -123,7 +123,15 @@ fn plan_one(
     access: Access,
     string_cp: StringCp,
 ) -> Result<PlannedFile, Box<Unplanned>> {
-    let file = match SegmentFile::open(&found.path, access) {
+    // What the catalog says the file holds bounds its size before it is mapped or read: a huge
+    // (sparse) file named like a column's segment file costs neither memory nor a scan.
+    let known_width = syscat::syscat_object(found.id.oid)
+        .map(|o| if o.is_dictionary() { 0 } else { o.width() })
+        .or_else(|| catalog_kinds.get(&found.id.oid).map(|c| c.kind.em_width()));
+    let max_len = known_width
+        .and_then(max_column_file_blocks)
+        .map(|blocks| 2 * blocks * BLOCK_SIZE as u64 + COMPRESSED_HEADER_ALLOWANCE);
+    let file = match SegmentFile::open_bounded(&found.path, access, max_len) {
         Ok(f) => f,
         Err(e) => {
             let reason = e.to_string();
@@ -187,6 +195,14 @@ fn plan_one(
             reason,
         }));
     };
+    if let Some(error) = over_capacity(&file, kind) {
+        let reason = error.to_string();
+        return Err(Box::new(Unplanned {
+            found,
+            error: Some(error),
+            reason,
+        }));
+    }
     let (kernel, domain) = kernel_for(kind, tokens, string_cp);
     Ok(PlannedFile {
         found,
@@ -226,6 +242,35 @@ fn cross_check(file: &SegmentFile, catalog: Option<&CatalogKind>) -> Option<Erro
         return Some(DecodeError::new(0, kind).in_file(file.path()));
     }
     None
+}
+
+/// Room for a compressed file's header and chunk overhead on top of twice the uncompressed
+/// capacity in the size bound applied before opening (the exact bound, in blocks, is checked
+/// once the file is open: [`over_capacity`]).
+const COMPRESSED_HEADER_ALLOWANCE: u64 = 1 << 20;
+
+/// A column file that claims more blocks than a column segment file can hold (two extents): the
+/// rest cannot belong to the column, so the file is reported instead of scanned.
+fn over_capacity(file: &SegmentFile, kind: ObjectKind) -> Option<Error> {
+    let max = max_column_file_blocks(kind.em_width())?;
+    let claimed = file.allocated_blocks();
+    (claimed > max).then(|| {
+        DecodeError::invalid(
+            0,
+            if file.is_compressed() {
+                "header block count"
+            } else {
+                "file size"
+            },
+            format!(
+                "at most {max} blocks ({} extents of width {})",
+                crate::types::EXTENTS_PER_SEGMENT_FILE,
+                kind.em_width()
+            ),
+            format!("{claimed} blocks"),
+        )
+        .in_file(file.path())
+    })
 }
 
 /// The kind a v3 header records: VARCHAR with width 0 is a dictionary store (segment spec §3.2.1).

@@ -17,6 +17,7 @@ pub struct FoundFile {
 /// A path that is not a segment file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Skipped {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
     pub reason: String,
 }

@@ -105,13 +105,31 @@ fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
 
 impl SegmentFile {
     /// Open `path` read-only and check its header and pointer section (compressed) or its size
-    /// (uncompressed).
+    /// (uncompressed). Anything but a regular file (a FIFO, a device, a socket) is refused before
+    /// it is opened, and the open itself cannot block (see [`crate::fsutil::open_read_only`]).
     pub fn open(path: &Path, access: Access) -> Result<SegmentFile, Error> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(path, "stat", e))?
-            .len();
+        Self::open_bounded(path, access, None)
+    }
+
+    /// [`SegmentFile::open`], refusing a file longer than `max_len` bytes before anything is
+    /// mapped or read: the caller knows from the catalog what the file may hold at most, so a
+    /// huge (sparse) file named like a segment file costs neither memory nor a scan.
+    pub fn open_bounded(
+        path: &Path,
+        access: Access,
+        max_len: Option<u64>,
+    ) -> Result<SegmentFile, Error> {
+        let (mut file, meta) = crate::fsutil::open_read_only(path)?;
+        let len = meta.len();
+        if let Some(max) = max_len.filter(|&max| len > max) {
+            return Err(DecodeError::invalid(
+                0,
+                "file size",
+                format!("at most {max} bytes for what the catalog says this file holds"),
+                format!("{len} bytes"),
+            )
+            .in_file(path));
+        }
         let bytes = match access {
             Access::Mmap if len > 0 => match map(&file) {
                 Ok(m) if m.len() as u64 == len => Bytes::Map(m),
@@ -119,6 +137,15 @@ impl SegmentFile {
             },
             _ => Bytes::Owned(read_all(&mut file, len, path)?),
         };
+        Self::with_bytes(path, bytes)
+    }
+
+    /// A segment file image already in memory (the fuzz targets, tests).
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<SegmentFile, Error> {
+        Self::with_bytes(path, Bytes::Owned(bytes))
+    }
+
+    fn with_bytes(path: &Path, bytes: Bytes) -> Result<SegmentFile, Error> {
         let layout = Self::check_layout(&bytes).map_err(|e| e.in_file(path))?;
         Ok(SegmentFile {
             path: path.to_path_buf(),
@@ -280,8 +307,19 @@ fn read_all(file: &mut File, len: u64, path: &Path) -> Result<Vec<u8>, Error> {
             std::io::Error::other("file too large for memory"),
         )
     })?;
-    let mut buf = Vec::with_capacity(cap);
-    file.read_to_end(&mut buf)
+    // A failed allocation (a huge file) is an error on this file, not an abort of the process.
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(cap).map_err(|_| {
+        Error::io(
+            path,
+            "read",
+            std::io::Error::other(format!(
+                "file of {len} bytes does not fit in memory (try without --no-mmap)"
+            )),
+        )
+    })?;
+    file.take(len)
+        .read_to_end(&mut buf)
         .map_err(|e| Error::io(path, "read", e))?;
     Ok(buf)
 }
