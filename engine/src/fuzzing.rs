@@ -19,8 +19,11 @@ use crate::types::{Lbid, Oid, BLOCK_SIZE};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// One entry point: arbitrary bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// The targets, by the name of their fuzz binary and corpus folder.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("extent_map", extent_map),
     ("segment_header", segment_header),
     ("chunk", chunk),

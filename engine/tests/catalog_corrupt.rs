@@ -114,7 +114,7 @@ fn missing_file_is_an_io_error_naming_it() {
     files.insert(Oid(1003), gone.clone());
     let err = read_catalog(&files, &starts()).unwrap_err();
     assert!(
-        matches!(&err, Error::Io { path, op: "read", .. } if path == &gone),
+        matches!(&err, Error::Io { path, op: "open", .. } if path == &gone),
         "{err}"
     );
 }
