@@ -16,7 +16,8 @@
 //! ([`OutputLock`], `flock(2)`), so the move-aside and rename of one never interleave with the
 //! other's; the lock file exists only while the lock is held.
 
-use crate::em::ExtentMap;
+use crate::em::overlap::find_overlaps;
+use crate::em::{EmVersion, ExtentMap};
 use crate::error::{Error, Result};
 use crate::fsutil::{file_type_name, replace_keeping_old};
 use std::fs::{self, File, OpenOptions};
@@ -138,24 +139,50 @@ pub fn check_output(path: &Path, inputs: &Inputs, force: bool) -> Result<Existin
     }
 }
 
-/// Write `bytes` (an encoded extent map) to `path`: under the output lock, re-check the path
-/// (it may have changed during a long scan), then replace it keeping the old file
-/// ([`replace_keeping_old`]). `cancelled` is polled while waiting for the lock and once more
-/// before the write. Returns where the previous file went.
+/// Write `map` in `version` to `path`: refuse a map ColumnStore could not use (no extents, or
+/// records whose LBID ranges overlap), then, under the output lock, re-check the path (it may have
+/// changed during a long scan) and replace it keeping the old file ([`replace_keeping_old`]).
+/// `cancelled` is polled while waiting for the lock and once more before the write. Returns where
+/// the previous file went.
 pub fn write_map(
     path: &Path,
-    bytes: &[u8],
-    inputs: &Inputs,
-    force: bool,
-    timestamp: &str,
+    map: &ExtentMap,
+    version: EmVersion,
+    target: &Target<'_>,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Option<PathBuf>> {
+    if map.extents.is_empty() {
+        return Err(Error::UnsafeOutput {
+            path: path.to_path_buf(),
+            reason: "the map has no extents, which ColumnStore cannot load (nEM = 0)".into(),
+        });
+    }
+    let overlaps = find_overlaps(&map.extents);
+    if let Some(first) = overlaps.first() {
+        return Err(Error::UnsafeOutput {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} records of the map overlap another record's LBID range (first: {first})",
+                overlaps.len()
+            ),
+        });
+    }
+    let bytes = map.encode(version);
     let _lock = OutputLock::acquire(path, cancelled)?;
-    check_output(path, inputs, force)?;
+    check_output(path, target.inputs, target.force)?;
     if cancelled() {
         return Err(Error::Interrupted);
     }
-    replace_keeping_old(path, bytes, timestamp)
+    replace_keeping_old(path, &bytes, target.timestamp)
+}
+
+/// How an output is checked and named: the run's inputs, `--force`, and the timestamp of the
+/// `.bak-` name an existing file is moved aside to.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub inputs: &'a Inputs,
+    pub force: bool,
+    pub timestamp: &'a str,
 }
 
 /// An exclusive `flock(2)` on `.<name>.lock` next to an output, held until drop. The holder
@@ -280,6 +307,89 @@ fn parent_dir(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::em::{CasualPartition, CpState, ExtentRecord};
+    use crate::types::{DbRootId, Lbid, Oid};
+
+    fn rec(oid: i32, start: i64) -> ExtentRecord {
+        ExtentRecord {
+            range_start: Lbid(start),
+            range_size: 1,
+            oid: Oid(oid),
+            block_offset: 0,
+            hwm: 0,
+            partition: 0,
+            segment: 0,
+            dbroot: DbRootId(1),
+            col_width: 1,
+            status: 0,
+            cp: CasualPartition::narrow(CpState::VALID, 0, 1),
+        }
+    }
+
+    #[test]
+    fn maps_columnstore_cannot_use_are_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("em");
+        let inputs = Inputs::default();
+        let target = Target {
+            inputs: &inputs,
+            force: false,
+            timestamp: "T",
+        };
+        let overlapping = ExtentMap::from_extents(vec![rec(3000, 0), rec(3001, 1023)]);
+        let err = write_map(&out, &overlapping, EmVersion::V5, &target, &|| false).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "1 records of the map overlap another record's LBID range (first: record 0"
+            ),
+            "{err}"
+        );
+        let empty = ExtentMap::from_extents(Vec::new());
+        let err = write_map(&out, &empty, EmVersion::V5, &target, &|| false).unwrap_err();
+        assert!(err.to_string().contains("no extents"), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let good = ExtentMap::from_extents(vec![rec(3000, 0), rec(3001, 1024)]);
+        assert_eq!(
+            write_map(&out, &good, EmVersion::V5, &target, &|| false).unwrap(),
+            None
+        );
+        assert_eq!(ExtentMap::read(&out).unwrap().extents.len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_link_to_a_segment_file_is_refused_even_with_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data1");
+        let seg = root.join("000.dir/000.dir/011.dir/184.dir/000.dir/FILE000.cdf");
+        fs::create_dir_all(seg.parent().unwrap()).unwrap();
+        fs::write(&seg, [0u8; 8192]).unwrap();
+        let out = dir.path().join("em");
+        fs::hard_link(&seg, &out).unwrap();
+        let inputs = Inputs {
+            files: Vec::new(),
+            dbroots: vec![root.clone()],
+        };
+        let err = check_output(&out, &inputs, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: refusing to write: it is the segment file {} (the same file under another name)",
+                out.display(),
+                seg.display()
+            )
+        );
+        // Without the link, --force accepts a file that is not a map.
+        fs::remove_file(&out).unwrap();
+        fs::write(&out, b"notes").unwrap();
+        assert_eq!(check_output(&out, &inputs, true).unwrap(), Existing::Forced);
+        assert!(check_output(&out, &inputs, false).is_err());
+        assert_eq!(
+            check_output(&dir.path().join("new"), &inputs, false).unwrap(),
+            Existing::Absent
+        );
+    }
 
     #[test]
     fn lock_file_sits_next_to_the_output() {

@@ -11,7 +11,7 @@ use crate::exit::ExitCode;
 use anyhow::{bail, Context};
 use emengine::em::overlap::find_overlaps;
 use emengine::em::{EmVersion, ExtentMap};
-use emengine::output::{check_output, write_map, Inputs};
+use emengine::output::{check_output, write_map, Inputs, Target};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -60,16 +60,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let bytes = map.encode(version);
     // Never delete an extent map: an existing OUT is moved aside once the new one is on disk.
     let moved = {
         let _writing = crate::interrupt::writing();
+        let target = Target {
+            inputs: &inputs,
+            force: args.force,
+            timestamp: &crate::clock::utc_timestamp(),
+        };
         write_map(
             &args.output,
-            &bytes,
-            &inputs,
-            args.force,
-            &crate::clock::utc_timestamp(),
+            &map,
+            version,
+            &target,
             &crate::interrupt::cancelled,
         )?
     };

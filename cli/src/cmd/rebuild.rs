@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use emengine::config::{check_dbroots, merge_dbroot_args, parse_dbroot_arg, ClusterConfig};
 use emengine::em::EmVersion;
 use emengine::fsutil::escaped_path;
-use emengine::output::{check_output, write_map, Inputs};
+use emengine::output::{check_output, write_map, Inputs, Target};
 use emengine::rebuild::plan::StringCp;
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
 use emengine::seg::file::Access;
@@ -181,14 +181,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut moved_aside = None;
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
-        let bytes = rebuilt.map.encode(plan.version);
         let _writing = crate::interrupt::writing();
+        let target = Target {
+            inputs: &plan.inputs,
+            force: args.force,
+            timestamp: &crate::clock::utc_timestamp(),
+        };
         moved_aside = write_map(
             out,
-            &bytes,
-            &plan.inputs,
-            args.force,
-            &crate::clock::utc_timestamp(),
+            &rebuilt.map,
+            plan.version,
+            &target,
             &crate::interrupt::cancelled,
         )?;
         written = true;
