@@ -6,7 +6,7 @@
 //! stands for uncompressed files, whose floor is a plain read of the mapped bytes (`sum`).
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use emengine::rebuild::scan::Kernel;
+use emengine::rebuild::kernel::Kernel;
 use emengine::rebuild::stats::{Domain, ExtentStats};
 use emengine::seg::chunk::{compress_chunk, decompress_chunk};
 use emengine::seg::header::CompressionType;

@@ -1,11 +1,14 @@
 //! `emrebuild`: rebuild, verify and back up the extent map of MariaDB ColumnStore.
 
+mod args;
 mod clock;
 mod cmd;
 mod exit;
 mod interrupt;
 mod output;
 mod progress;
+mod report;
+mod threads;
 
 use clap::{Parser, Subcommand};
 use exit::ExitCode;

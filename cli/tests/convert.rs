@@ -187,7 +187,7 @@ fn wide_extents_cannot_go_to_version_4() {
     let out = emrebuild(&["convert", s(&p), s(&out_path), "--em-version", "4"], 2);
     assert!(String::from_utf8(out.stderr)
         .unwrap()
-        .contains("1 extents have width 16"));
+        .contains("1 extents of width 16 as version 4"));
     assert!(!out_path.exists());
     emrebuild(&["convert", s(&p), s(&out_path), "--em-version", "3"], 2);
     emrebuild(&["convert", s(&p), s(&out_path)], 0);

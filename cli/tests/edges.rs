@@ -108,6 +108,16 @@ fn wait_within(mut child: Child, limit: Duration, args: &[&str]) -> Output {
     }
 }
 
+/// The findings of a `rebuild --json` document of one kind ("damaged", "skipped", ...).
+fn findings<'v>(doc: &'v Value, kind: &str) -> Vec<&'v Value> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
 fn one_error_line(err: &str) -> &str {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("emrebuild: "), "{err}");
@@ -309,13 +319,13 @@ fn a_fifo_named_like_a_segment_file_blocks_nothing() {
         let o = run_within(&args, limit);
         assert_eq!(o.status.code(), Some(2), "{o:?}");
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-        let damaged: Vec<&str> = v["damaged"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["error"].as_str().unwrap())
-            .collect();
-        assert!(damaged.contains(&expected.as_str()), "{damaged:?}");
+        let damaged = findings(&v, "damaged");
+        assert!(
+            damaged
+                .iter()
+                .any(|d| d["path"] == s(&fifo) && d["detail"] == "is a FIFO, not a regular file"),
+            "{damaged:?}"
+        );
     }
     let o = run_within(&["inspect", s(&fifo)], limit);
     assert_eq!(o.status.code(), Some(2));
@@ -345,13 +355,12 @@ fn a_huge_sparse_file_named_like_a_column_segment_is_reported_not_read() {
         let o = run_within(&args, Duration::from_secs(120));
         assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-        let hit = v["damaged"]
-            .as_array()
-            .unwrap()
+        let damaged = findings(&v, "damaged");
+        let hit = damaged
             .iter()
             .find(|d| d["path"] == s(&huge))
-            .unwrap_or_else(|| panic!("{}", v["damaged"]));
-        let err = hit["error"].as_str().unwrap();
+            .unwrap_or_else(|| panic!("{damaged:?}"));
+        let err = hit["detail"].as_str().unwrap();
         assert!(
             err.contains("invalid file size: expected at most")
                 && err.contains("found 53687091200 bytes"),
@@ -419,9 +428,7 @@ fn names_that_are_not_utf8_are_escaped_in_json() {
     args.extend(["--config", s(&cfg)]);
     let o = emrebuild(&args, 0);
     let v: Value = serde_json::from_slice(&o.stdout).expect("complete JSON");
-    let skipped: Vec<&str> = v["skipped"]
-        .as_array()
-        .unwrap()
+    let skipped: Vec<&str> = findings(&v, "skipped")
         .iter()
         .map(|x| x["path"].as_str().unwrap())
         .collect();
@@ -462,13 +469,14 @@ fn overlapping_records_are_warned_about_and_never_written() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("overlap_em");
     // Two records at LBID 1024, and a third at 2048.
-    ExtentMap::from_extents(vec![
+    // (Encoded by hand: every writer of the crate refuses such a map.)
+    let bytes = ExtentMap::from_extents(vec![
         rec(3000, 1024, 0),
         rec(3001, 1024, 0),
         rec(3002, 2048, 0),
     ])
-    .write(&p, EmVersion::V5)
-    .unwrap();
+    .encode(EmVersion::V5);
+    fs::write(&p, bytes).unwrap();
     let (o, e) = text(&emrebuild(&["dump", s(&p)], 0));
     assert_eq!(o.lines().count(), 4, "{o}");
     assert_eq!(

@@ -29,6 +29,16 @@ fn emrebuild_any(args: &[&str]) -> (String, String) {
     util::text(&out)
 }
 
+/// The findings of kind `kind` in a `--json` report.
+fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .expect("a findings array")
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
 fn gen(dir: &Path, scenario: &str, seed: u64) -> PathBuf {
     let tree = dir.join(format!("tree-{scenario}"));
     let t = tree.to_str().unwrap();
@@ -106,16 +116,23 @@ fn rebuild_matches_ground_truth_at_one_and_all_threads() {
         for key in [
             "extents",
             "files",
-            "skipped",
-            "damaged",
-            "reassigned",
             "bytes_scanned",
+            "catalog",
+            "kind_sources",
+            "counts",
+            "findings",
         ] {
             assert!(report.get(key).is_some(), "report lacks {key}: {stdout}");
         }
         assert_eq!(report["written"], true);
         assert!(report["extents"].as_u64().unwrap() > 40, "{stdout}");
-        assert!(report["damaged"].as_array().unwrap().is_empty(), "{stdout}");
+        assert!(findings(&report, "damaged").is_empty(), "{stdout}");
+        assert_eq!(report["counts"].get("damaged"), None, "{stdout}");
+        let reassigned = findings(&report, "reassigned");
+        assert_eq!(
+            report["counts"]["reassigned"].as_u64().unwrap_or(0),
+            reassigned.len() as u64
+        );
         outputs.push(fs::read(&out).unwrap());
 
         // `emrebuild diff` against the ground truth: the same extents, with the same size,
@@ -137,10 +154,7 @@ fn rebuild_matches_ground_truth_at_one_and_all_threads() {
                 if field == "lbid" {
                     let k = &c["key"];
                     assert!(
-                        report["reassigned"].as_array().unwrap().iter().any(|r| r["oid"] == k["oid"]
-                            && r["partition"] == k["partition"]
-                            && r["segment"] == k["segment"]
-                            && r["block_offset"] == k["block_offset"]),
+                        reassigned.iter().any(|r| &r["extent"] == k),
                         "an LBID differs for an extent the report does not list as re-assigned: {c}"
                     );
                 }
@@ -235,14 +249,35 @@ fn damaged_files_block_the_write_unless_allowed() {
         2,
     );
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    let damaged = report["damaged"].as_array().unwrap();
+    let damaged = findings(&report, "damaged");
     assert!(damaged.len() >= 4, "{stdout}");
-    for d in damaged {
+    assert_eq!(
+        report["counts"]["damaged"].as_u64(),
+        Some(damaged.len() as u64)
+    );
+    let kinds = [
+        "io",
+        "truncated",
+        "bad-magic",
+        "bad-checksum",
+        "invalid",
+        "decompress",
+    ];
+    for d in &damaged {
+        assert!(d["path"].as_str().is_some(), "{d}");
         assert!(
-            d["path"].as_str().is_some() && d["error"].as_str().is_some(),
-            "{d}"
+            kinds.contains(&d["error"].as_str().unwrap_or("")),
+            "damaged finding without an error kind: {d}"
         );
+        assert!(d["detail"].as_str().is_some_and(|s| !s.is_empty()), "{d}");
     }
+    // A checksum error names the byte it was found at.
+    assert!(
+        damaged
+            .iter()
+            .any(|d| d["error"] == "bad-checksum" && d["offset"].as_u64().is_some()),
+        "{stdout}"
+    );
     assert!(!out.exists(), "a blocked rebuild wrote {}", out.display());
     assert!(stderr.contains("nothing written"), "{stderr}");
 
@@ -305,4 +340,137 @@ fn refuses_bad_invocations_before_scanning() {
         2,
     );
     assert!(e.contains("missing.xml"), "{e}");
+}
+
+/// The map that is there stays there when the rebuilt one could not be loaded by ColumnStore.
+#[test]
+fn unloadable_maps_are_refused_and_the_old_one_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BRM_saves_em");
+    fs::write(&out, b"the old extent map").unwrap();
+
+    // An empty DBRoot gives a map with no extents (ColumnStore refuses nEM = 0).
+    let empty = dir.path().join("data1");
+    fs::create_dir_all(&empty).unwrap();
+    let root = format!("1={}", s(&empty));
+    let (_, e) = emrebuild(&["rebuild", "--dbroot", &root, "-o", s(&out), "-q"], 2);
+    assert!(e.contains("no extents"), "{e}");
+    assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
+
+    // A tree without DBRoot 1 has no system catalog: refused, not written, even when the user
+    // accepts the files the catalog would have explained (--allow-damaged).
+    let tree = gen(dir.path(), "mixed", 11);
+    let others: Vec<String> = fs::read_dir(&tree)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("data") && n != "data1"
+        })
+        .map(|p| {
+            let id = p.file_name().unwrap().to_string_lossy()[4..].to_string();
+            format!("{id}={}", s(&p))
+        })
+        .collect();
+    assert!(
+        !others.is_empty(),
+        "the mixed scenario has DBRoots besides 1"
+    );
+    let mut args = vec!["rebuild", "-o", s(&out), "--allow-damaged"];
+    for o in &others {
+        args.extend(["--dbroot", o.as_str()]);
+    }
+    let (_, e) = emrebuild(&args, 2);
+    assert!(e.contains("without the system catalog"), "{e}");
+    assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
+
+    // Width-16 DECIMAL extents cannot keep their min/max in version 4 (EM §1.3).
+    let cfg = tree.join("Columnstore.xml");
+    let truth = tree.join("BRM_saves_em");
+    let (json, _) = emrebuild(&["dump", s(&truth), "--format", "json"], 0);
+    assert!(
+        json.contains("\"width\":16"),
+        "the mixed scenario has wide decimals"
+    );
+    let (_, e) = emrebuild(
+        &[
+            "rebuild",
+            "--config",
+            s(&cfg),
+            "-o",
+            s(&out),
+            "--em-version",
+            "4",
+            "-q",
+        ],
+        2,
+    );
+    assert!(e.contains("of width 16 as version 4"), "{e}");
+    assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
+}
+
+#[test]
+fn reassigned_findings_carry_their_extent_address() {
+    // A legacy tree's uncompressed files record no LBIDs: every extent of theirs is re-assigned,
+    // and each finding names its extent by address and its reason by kind.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = gen(dir.path(), "legacy", 4);
+    let (stdout, stderr) = emrebuild(
+        &[
+            "rebuild",
+            "--config",
+            s(&tree.join("Columnstore.xml")),
+            "--dry-run",
+            "--json",
+        ],
+        0,
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let reassigned = findings(&report, "reassigned");
+    assert!(!reassigned.is_empty(), "{stdout}");
+    for r in &reassigned {
+        let e = &r["extent"];
+        for key in ["oid", "dbroot", "partition", "segment", "block_offset"] {
+            assert!(e[key].is_u64(), "{key} missing in {r}");
+        }
+        assert!(e["oid"].as_u64().unwrap() >= 3000, "{r}");
+        assert!(r["lbid"].as_u64().unwrap() % 1024 == 0, "{r}");
+        assert!(
+            ["uncompressed", "old-header"].contains(&r["reason"]["reason"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+    // The text summary says the same, one line per finding.
+    assert_eq!(
+        stderr.matches("re-assigned oid ").count(),
+        reassigned.len(),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn threads_zero_or_far_beyond_the_cores_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("em");
+    for cmd in ["rebuild", "demo", "bench", "gen"] {
+        let mut args: Vec<&str> = vec![cmd, "--threads", "0"];
+        if cmd == "rebuild" {
+            args.extend(["--dbroot", "1=/nonexistent", "--output", s(&out)]);
+        }
+        if cmd == "gen" {
+            args.extend(["--out", s(&out)]);
+        }
+        let (_, e) = emrebuild(&args, 2);
+        assert!(
+            e.contains("--threads") && e.contains("must be at least 1"),
+            "{cmd}: {e}"
+        );
+        args[2] = "100000";
+        let (_, e) = emrebuild(&args, 2);
+        assert!(
+            e.contains("--threads") && e.contains("cores of this machine; give at most"),
+            "{cmd}: {e}"
+        );
+    }
+    assert!(!out.exists());
 }

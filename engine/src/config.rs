@@ -211,23 +211,6 @@ fn resolve(base: &Path, value: &str) -> PathBuf {
     }
 }
 
-/// Parse a `--dbroot ID=PATH` argument.
-pub fn parse_dbroot_arg(arg: &str) -> std::result::Result<(DbRootId, PathBuf), String> {
-    let (id, path) = arg
-        .split_once('=')
-        .ok_or_else(|| format!("{arg:?}: expected ID=PATH"))?;
-    let id: u16 = id
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&id| id > 0)
-        .ok_or_else(|| format!("{arg:?}: DBRoot id must be a number from 1 to 65535"))?;
-    if path.is_empty() {
-        return Err(format!("{arg:?}: empty path"));
-    }
-    Ok((DbRootId(id), PathBuf::from(path)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,16 +305,5 @@ mod tests {
         assert!(err.unwrap_err().starts_with("DBRoot 1 ("), "contains");
         let err = check_dbroots(&set(&[(1, top.to_path_buf())])).unwrap_err();
         assert!(err.contains("holds data1, data2"), "{err}");
-    }
-
-    #[test]
-    fn dbroot_argument() {
-        assert_eq!(
-            parse_dbroot_arg("3=/d3").unwrap(),
-            (DbRootId(3), PathBuf::from("/d3"))
-        );
-        assert!(parse_dbroot_arg("0=/d").is_err());
-        assert!(parse_dbroot_arg("x=/d").is_err());
-        assert!(parse_dbroot_arg("/d").is_err());
     }
 }

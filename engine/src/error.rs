@@ -134,7 +134,68 @@ pub enum Error {
     Usage(String),
 }
 
+/// The kind of an [`Error`] as a small value, for reports: which variant (and, for decoding
+/// failures, which [`DecodeKind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    Io,
+    Truncated,
+    BadMagic,
+    BadChecksum,
+    Invalid,
+    Decompress,
+    NotSegmentFile,
+    Config,
+    NotRegularFile,
+    UnsafeOutput,
+    Interrupted,
+    Usage,
+}
+
+impl DecodeKind {
+    /// This kind as an [`ErrorKind`].
+    pub fn error_kind(&self) -> ErrorKind {
+        match self {
+            DecodeKind::Truncated { .. } => ErrorKind::Truncated,
+            DecodeKind::BadMagic { .. } => ErrorKind::BadMagic,
+            DecodeKind::BadChecksum { .. } => ErrorKind::BadChecksum,
+            DecodeKind::Invalid { .. } => ErrorKind::Invalid,
+            DecodeKind::Decompress { .. } => ErrorKind::Decompress,
+        }
+    }
+}
+
 impl Error {
+    /// Which kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Decode { source, .. } => source.kind.error_kind(),
+            Error::NotSegmentFile { .. } => ErrorKind::NotSegmentFile,
+            Error::Config { .. } => ErrorKind::Config,
+            Error::NotRegularFile { .. } => ErrorKind::NotRegularFile,
+            Error::UnsafeOutput { .. } => ErrorKind::UnsafeOutput,
+            Error::Interrupted => ErrorKind::Interrupted,
+            Error::Usage(_) => ErrorKind::Usage,
+        }
+    }
+
+    /// The message without the path (which a report keeps in its own field).
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Io { op, source, .. } => format!("cannot {op}: {source}"),
+            Error::Decode { source, .. } => source.kind.to_string(),
+            Error::NotSegmentFile { reason, .. } => format!("not a segment file: {reason}"),
+            Error::Config { detail, .. } => detail.clone(),
+            Error::NotRegularFile { found, .. } => format!("is a {found}, not a regular file"),
+            Error::UnsafeOutput { reason, .. } => format!("refusing to write: {reason}"),
+            Error::Interrupted => "interrupted".to_string(),
+            Error::Usage(detail) => detail.clone(),
+        }
+    }
+
     /// An I/O error on `path` while doing `op` ("open", "read", "write", ...).
     pub fn io(path: impl AsRef<Path>, op: &'static str, source: std::io::Error) -> Self {
         Error::Io {

@@ -21,15 +21,16 @@ pub fn write_atomic_with(
 }
 
 /// Replace `path` with `bytes` atomically, keeping the file it replaces: the new content is
-/// written and flushed to a temporary file first, only then is the old file moved aside to
-/// `<name>.bak-<timestamp>` (see [`move_aside`]) and the new one renamed into place. At no
-/// moment is there no complete file at `path` but for the instant between the two renames.
+/// written and flushed to a temporary file first, only then does the old file get a second name
+/// `<name>.bak-<timestamp>` (a hard link; [`move_aside`] where links are not supported) and the
+/// new one is renamed over `path`. At every moment `path` holds the complete old file or the
+/// complete new one (a process killed at any point leaves one of them).
 /// Returns where the old file went, if there was one.
 pub fn replace_keeping_old(path: &Path, bytes: &[u8], timestamp: &str) -> Result<Option<PathBuf>> {
     let tmp = write_temp(path, |f| f.write_all(bytes))?;
-    let moved = if path.exists() {
-        match move_aside(path, timestamp) {
-            Ok(m) => Some(m),
+    let kept = if fs::symlink_metadata(path).is_ok() {
+        match keep_aside(path, timestamp) {
+            Ok(k) => Some(k),
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
                 return Err(e);
@@ -39,13 +40,68 @@ pub fn replace_keeping_old(path: &Path, bytes: &[u8], timestamp: &str) -> Result
         None
     };
     if let Err(e) = install(&tmp, path) {
-        if let Some(old) = &moved {
+        match &kept {
+            // The old file is still in place: drop the second name only.
+            Some(Kept::Linked(old)) => {
+                let _ = fs::remove_file(old);
+            }
             // Put the previous file back where its readers look for it.
-            let _ = fs::rename(old, path);
+            Some(Kept::Moved(old)) => {
+                let _ = fs::rename(old, path);
+            }
+            None => {}
         }
         return Err(e);
     }
-    Ok(moved)
+    Ok(kept.map(Kept::into_path))
+}
+
+/// How the previous file was kept.
+enum Kept {
+    /// A second name (hard link): `path` itself was never absent; the rename of the new file
+    /// over it is the one atomic step.
+    Linked(PathBuf),
+    /// Renamed away (a file system without hard links): `path` is absent until the new file is
+    /// renamed into place.
+    Moved(PathBuf),
+}
+
+impl Kept {
+    fn into_path(self) -> PathBuf {
+        match self {
+            Kept::Linked(p) | Kept::Moved(p) => p,
+        }
+    }
+}
+
+/// Give the file at `path` the name `<name>.bak-<timestamp>` too (a hard link, durable), so that
+/// renaming the new file over `path` keeps it; fall back to moving it there.
+fn keep_aside(path: &Path, timestamp: &str) -> Result<Kept> {
+    let target = aside_name(path, timestamp)?;
+    match fs::hard_link(path, &target) {
+        Ok(()) => {
+            sync_dir(&parent_dir(path))?;
+            Ok(Kept::Linked(target))
+        }
+        Err(_) => move_aside(path, timestamp).map(Kept::Moved),
+    }
+}
+
+/// The first free `<name>.bak-<timestamp>[.n]` next to `path`.
+fn aside_name(path: &Path, timestamp: &str) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Usage(format!("{} names no file", path.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let dir = parent_dir(path);
+    let mut target = dir.join(format!("{name}.bak-{timestamp}"));
+    let mut n = 1;
+    while fs::symlink_metadata(&target).is_ok() {
+        target = dir.join(format!("{name}.bak-{timestamp}.{n}"));
+        n += 1;
+    }
+    Ok(target)
 }
 
 /// Write a complete, fsynced temporary file next to `path`.
@@ -90,20 +146,9 @@ fn install(tmp: &Path, path: &Path) -> Result<()> {
 /// Move an existing file to `<name>.bak-<timestamp>` (never deleting it) and return the new path.
 /// `timestamp` is supplied by the caller so that tests and reports agree on it.
 pub fn move_aside(path: &Path, timestamp: &str) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Usage(format!("{} names no file", path.display())))?
-        .to_string_lossy()
-        .into_owned();
-    let dir = parent_dir(path);
-    let mut target = dir.join(format!("{name}.bak-{timestamp}"));
-    let mut n = 1;
-    while target.exists() {
-        target = dir.join(format!("{name}.bak-{timestamp}.{n}"));
-        n += 1;
-    }
+    let target = aside_name(path, timestamp)?;
     fs::rename(path, &target).map_err(|e| Error::io(path, "move aside", e))?;
-    sync_dir(&dir)?;
+    sync_dir(&parent_dir(path))?;
     Ok(target)
 }
 

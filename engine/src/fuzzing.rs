@@ -43,7 +43,7 @@ pub fn extent_map(data: &[u8]) {
 /// A whole segment file image: control header, pointer section, then every chunk decoded as the
 /// scan decodes it.
 pub fn segment_header(data: &[u8]) {
-    if let Ok(file) = SegmentFile::from_bytes(Path::new("fuzz"), data.to_vec()) {
+    if let Ok(file) = SegmentFile::from_bytes(Path::new("fuzz"), data.to_vec().into()) {
         let mut scratch = Vec::new();
         for c in 0..file.chunk_count().min(64) {
             let _ = file.chunk_data(c, &mut scratch);
@@ -124,7 +124,8 @@ pub fn catalog(data: &[u8]) {
         .into_iter()
         .map(|(oid, bytes)| (oid, (PathBuf::from(format!("oid{oid}")), bytes)))
         .collect();
-    let _ = crate::catalog::reader::read_catalog_from_memory(files, &lbids);
+    let loaded = crate::catalog::LoadedCatalog::from_memory(files);
+    let _ = crate::catalog::reader::read_loaded_catalog(&loaded, &lbids);
 }
 
 fn padded_blocks(data: &[u8]) -> Vec<u8> {

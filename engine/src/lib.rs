@@ -9,6 +9,7 @@ pub mod config;
 pub mod cursor;
 pub mod em;
 pub mod error;
+pub mod finding;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -18,4 +19,4 @@ pub mod rebuild;
 pub mod seg;
 pub mod types;
 
-pub use error::{DecodeError, DecodeKind, Error, Result};
+pub use error::{DecodeError, DecodeKind, Error, ErrorKind, Result};

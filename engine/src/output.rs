@@ -16,7 +16,6 @@
 //! ([`OutputLock`], `flock(2)`), so the move-aside and rename of one never interleave with the
 //! other's; the lock file exists only while the lock is held.
 
-use crate::em::overlap::find_overlaps;
 use crate::em::{EmVersion, ExtentMap};
 use crate::error::{Error, Result};
 use crate::fsutil::{file_type_name, replace_keeping_old};
@@ -139,8 +138,8 @@ pub fn check_output(path: &Path, inputs: &Inputs, force: bool) -> Result<Existin
     }
 }
 
-/// Write `map` in `version` to `path`: refuse a map ColumnStore could not use (no extents, or
-/// records whose LBID ranges overlap), then, under the output lock, re-check the path (it may have
+/// Write `map` in `version` to `path`: refuse a map ColumnStore could not use
+/// ([`ExtentMap::check_writable`]: no extents, overlapping records, ...), then, under the output lock, re-check the path (it may have
 /// changed during a long scan) and replace it keeping the old file ([`replace_keeping_old`]).
 /// `cancelled` is polled while waiting for the lock and once more before the write. Returns where
 /// the previous file went.
@@ -151,22 +150,11 @@ pub fn write_map(
     target: &Target<'_>,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Option<PathBuf>> {
-    if map.extents.is_empty() {
-        return Err(Error::UnsafeOutput {
+    map.check_writable(version)
+        .map_err(|why| Error::UnsafeOutput {
             path: path.to_path_buf(),
-            reason: "the map has no extents, which ColumnStore cannot load (nEM = 0)".into(),
-        });
-    }
-    let overlaps = find_overlaps(&map.extents);
-    if let Some(first) = overlaps.first() {
-        return Err(Error::UnsafeOutput {
-            path: path.to_path_buf(),
-            reason: format!(
-                "{} records of the map overlap another record's LBID range (first: {first})",
-                overlaps.len()
-            ),
-        });
-    }
+            reason: format!("it would be {why}"),
+        })?;
     let bytes = map.encode(version);
     let _lock = OutputLock::acquire(path, cancelled)?;
     check_output(path, target.inputs, target.force)?;

@@ -41,11 +41,6 @@ pub struct Oid(pub i32);
 #[serde(transparent)]
 pub struct DbRootId(pub u16);
 
-/// File block offset: a block number inside a segment file, counted from 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
-#[serde(transparent)]
-pub struct Fbo(pub u32);
-
 impl Oid {
     /// System-catalog objects have OIDs below [`FIRST_USER_OID`].
     pub fn is_system_catalog(self) -> bool {
@@ -64,11 +59,6 @@ impl fmt::Display for Oid {
     }
 }
 impl fmt::Display for DbRootId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-impl fmt::Display for Fbo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }

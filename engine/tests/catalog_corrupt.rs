@@ -2,6 +2,7 @@
 
 mod catalog_support;
 
+use emengine::seg::file::Access;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -68,7 +69,7 @@ fn truncated_column_file_is_an_error_naming_file_and_offset() {
     let files = catalog(dir.path());
     let full = std::fs::read(&files[&Oid(1024)]).unwrap();
     let (files, path) = replaced(&files, Oid(1024), &full[..3 * BLOCK + 100], dir.path());
-    let err = read_catalog(&files, &starts()).unwrap_err();
+    let err = read_catalog(&files, &starts(), Access::Read).unwrap_err();
     assert_truncation(&err, &path, 3 * BLOCK + 100);
     assert_eq!(
         err.to_string(),
@@ -86,7 +87,7 @@ fn truncated_dictionary_file_is_an_error_everywhere() {
     let full = std::fs::read(&files[&Oid(2067)]).unwrap();
     let (files, path) = replaced(&files, Oid(2067), &full[..BLOCK - 1], dir.path());
     assert_truncation(
-        &read_catalog(&files, &starts()).unwrap_err(),
+        &read_catalog(&files, &starts(), Access::Read).unwrap_err(),
         &path,
         BLOCK - 1,
     );
@@ -95,12 +96,12 @@ fn truncated_dictionary_file_is_an_error_everywhere() {
         .map(|(o, s)| (o, vec![DictExtent::single(s, 8192)]))
         .collect();
     assert_truncation(
-        &check_token_lbids(&files, &ext).unwrap_err(),
+        &check_token_lbids(&files, &ext, Access::Read).unwrap_err(),
         &path,
         BLOCK - 1,
     );
     assert_truncation(
-        &infer_dict_starts(&files, &BTreeMap::new()).unwrap_err(),
+        &infer_dict_starts(&files, &BTreeMap::new(), Access::Read).unwrap_err(),
         &path,
         BLOCK - 1,
     );
@@ -112,7 +113,7 @@ fn missing_file_is_an_io_error_naming_it() {
     let mut files = catalog(dir.path());
     let gone = dir.path().join("nope/FILE000.cdf");
     files.insert(Oid(1003), gone.clone());
-    let err = read_catalog(&files, &starts()).unwrap_err();
+    let err = read_catalog(&files, &starts(), Access::Read).unwrap_err();
     assert!(
         matches!(&err, Error::Io { path, op: "open", .. } if path == &gone),
         "{err}"
@@ -125,7 +126,7 @@ fn block_aligned_truncation_only_loses_rows() {
     let files = catalog(dir.path());
     // 1036 cut to zero blocks: every SYSCOLUMN row is torn in `autoincrement`
     let (files, path) = replaced(&files, Oid(1036), &[], dir.path());
-    let cat = read_catalog(&files, &starts()).unwrap();
+    let cat = read_catalog(&files, &starts(), Access::Read).unwrap();
     assert_eq!(cat.columns().count(), 4);
     assert!(cat.problems[0].starts_with(&format!(
         "{}: catalog file of OID 1036 is empty",
@@ -145,7 +146,7 @@ fn corrupt_dictionary_block_is_a_problem_naming_the_dictionary_file() {
     let mut bytes = std::fs::read(&files[&Oid(2067)]).unwrap();
     bytes[11] = 0x10; // offset[0] becomes 4096
     let (files, path) = replaced(&files, Oid(2067), &bytes, dir.path());
-    let cat = read_catalog(&files, &starts()).unwrap();
+    let cat = read_catalog(&files, &starts(), Access::Read).unwrap();
     assert_eq!(
         cat.problems.len(),
         5,
@@ -174,7 +175,7 @@ fn problems_are_capped() {
         &5000u32.to_le_bytes().repeat(8 * BLOCK / 4),
         dir.path(),
     );
-    let cat = read_catalog(&files, &starts()).unwrap();
+    let cat = read_catalog(&files, &starts(), Access::Read).unwrap();
     assert_eq!(
         cat.problems.len(),
         emengine::catalog::reader::MAX_PROBLEMS + 1
@@ -223,7 +224,7 @@ fn truncation_anywhere() {
             // bias towards the interesting start of the file
             let len = ((full.len() as f64) * frac * frac) as usize;
             let (files, path) = replaced(files, oid, &full[..len], scratch);
-            match read_catalog(&files, &starts()) {
+            match read_catalog(&files, &starts(), Access::Read) {
                 Err(err) => {
                     prop_assert!(!len.is_multiple_of(BLOCK));
                     assert_truncation(&err, &path, len);
@@ -254,7 +255,7 @@ fn random_file_contents() {
                 })
                 .collect();
             let (files, path) = replaced(files, oid, &bytes, scratch);
-            match read_catalog(&files, &starts()) {
+            match read_catalog(&files, &starts(), Access::Read) {
                 Ok(cat) => {
                     prop_assert_eq!(tail, 0);
                     prop_assert!(cat.problems.len() <= emengine::catalog::reader::MAX_PROBLEMS + 1);
@@ -268,8 +269,8 @@ fn random_file_contents() {
                 .into_iter()
                 .map(|(o, s)| (o, vec![DictExtent::single(s, 8192)]))
                 .collect();
-            let _ = check_token_lbids(&files, &ext);
-            let _ = infer_dict_starts(&files, &BTreeMap::new());
+            let _ = check_token_lbids(&files, &ext, Access::Read);
+            let _ = infer_dict_starts(&files, &BTreeMap::new(), Access::Read);
             Ok(())
         },
     );
@@ -291,7 +292,7 @@ fn flipped_bytes() {
             bytes[at] ^= x | 1;
         }
         let (files, _) = replaced(files, oid, &bytes, scratch);
-        let cat = read_catalog(&files, &starts()).unwrap();
+        let cat = read_catalog(&files, &starts(), Access::Read).unwrap();
         for p in &cat.problems {
             prop_assert!(p.contains(": at byte "), "problem without an offset: {}", p);
             prop_assert!(p.contains(".cdf"), "problem without a file: {}", p);

@@ -1,5 +1,6 @@
 //! The catalog of a tree made by the fixture generator (`emfixtures`) reads back as its manifest says.
 
+use emengine::seg::file::Access;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +50,7 @@ fn generated(
         .filter(|f| f.width == 0)
         .map(|f| (Oid(f.oid), Lbid(f.lbid)))
         .collect();
-    let cat = read_catalog(&files, &starts).unwrap();
+    let cat = read_catalog(&files, &starts, Access::Read).unwrap();
     (dir, manifest, files, cat)
 }
 
@@ -73,7 +74,7 @@ fn check(scenario: Scenario, seed: u64, logical_bytes: u64) {
         m.catalog.files.iter().map(|f| (f.oid, f.lbid)).collect();
     assert_eq!(replayed, manifest_lbids, "{label}");
     assert!(
-        consistent_generations(&files)
+        consistent_generations(&files, Access::Read)
             .unwrap()
             .contains(&cat.generation),
         "{label}"
@@ -86,7 +87,7 @@ fn check(scenario: Scenario, seed: u64, logical_bytes: u64) {
         .map(|f| (Oid(f.oid), vec![DictExtent::single(Lbid(f.lbid), 8192)]))
         .collect();
     assert_eq!(
-        check_token_lbids(&files, &extents).unwrap(),
+        check_token_lbids(&files, &extents, Access::Read).unwrap(),
         vec![],
         "{label}"
     );

@@ -2,6 +2,7 @@
 
 mod catalog_support;
 
+use emengine::seg::file::Access;
 use std::collections::{BTreeMap, BTreeSet};
 
 use catalog_support::{dict_block, token, Catalog as Builder, Col, BLOCK, INT_NULL};
@@ -23,7 +24,7 @@ fn read(b: &Builder) -> (tempfile::TempDir, Catalog) {
     let dir = tempfile::tempdir().unwrap();
     let files = b.write(dir.path());
     let present = files.keys().copied().collect();
-    let cat = read_catalog(&files, &starts(&present)).unwrap();
+    let cat = read_catalog(&files, &starts(&present), Access::Read).unwrap();
     (dir, cat)
 }
 
@@ -562,7 +563,7 @@ fn dictionary_starts_are_inferred_when_not_given() {
     let b = Builder::worked_example('C');
     let dir = tempfile::tempdir().unwrap();
     let files = b.write(dir.path());
-    let cat = read_catalog(&files, &BTreeMap::new()).unwrap();
+    let cat = read_catalog(&files, &BTreeMap::new(), Access::Read).unwrap();
     assert_eq!(cat.problems, Vec::<String>::new());
     assert_eq!(cat.tables[0].columns, expected_columns());
 }
@@ -574,7 +575,7 @@ fn dictionary_starts_that_misfit_the_tokens_are_corrected_and_reported() {
     let files = b.write(dir.path());
     // generation-A starts for a generation-C catalog: every SYSCOLUMN token is 4096 blocks off
     let wrong = starts(&Generation::A.oids());
-    let cat = read_catalog(&files, &wrong).unwrap();
+    let cat = read_catalog(&files, &wrong, Access::Read).unwrap();
     assert_eq!(cat.tables[0].columns, expected_columns());
     let path = |o| files[&Oid(o)].display().to_string();
     assert_eq!(
@@ -608,7 +609,7 @@ fn upgraded_catalog_keeps_generation_a_dictionary_lbids() {
     let present = files.keys().copied().collect();
     assert_eq!(Generation::detect(&present), Generation::C);
     assert_eq!(
-        emengine::catalog::tokens::consistent_generations(&files).unwrap(),
+        emengine::catalog::tokens::consistent_generations(&files, Access::Read).unwrap(),
         vec![Generation::A]
     );
     // the replay of the original generation is what the tokens agree with
@@ -616,7 +617,7 @@ fn upgraded_catalog_keeps_generation_a_dictionary_lbids() {
         emengine::catalog::syscat::syscat_layout_upgraded(&present, Generation::A);
     assert_eq!(later, [Oid(1012), Oid(1043)]);
     let original: BTreeMap<Oid, Lbid> = layout.into_iter().map(|e| (e.oid, e.lbid)).collect();
-    let cat = read_catalog(&files, &original).unwrap();
+    let cat = read_catalog(&files, &original, Access::Read).unwrap();
     assert_eq!(cat.problems, Vec::<String>::new());
     assert_eq!(cat.generation, Generation::C);
     let mut expected = expected_columns();
@@ -627,7 +628,7 @@ fn upgraded_catalog_keeps_generation_a_dictionary_lbids() {
         "auxcolumnoid 0 after the upgrade"
     );
     // with the replay over the files present, the reader finds the original starts itself
-    let cat = read_catalog(&files, &starts(&present)).unwrap();
+    let cat = read_catalog(&files, &starts(&present), Access::Read).unwrap();
     assert_eq!(cat.tables[0].columns, expected);
     assert_eq!(cat.problems.len(), 3, "{:?}", cat.problems);
 }
@@ -650,7 +651,7 @@ fn fresh_catalogs_are_consistent_with_their_generation() {
         let dir = tempfile::tempdir().unwrap();
         let files = b.write(dir.path());
         assert_eq!(
-            emengine::catalog::tokens::consistent_generations(&files).unwrap(),
+            emengine::catalog::tokens::consistent_generations(&files, Access::Read).unwrap(),
             expected,
             "{gen}"
         );
@@ -659,7 +660,7 @@ fn fresh_catalogs_are_consistent_with_their_generation() {
     let dir = tempfile::tempdir().unwrap();
     let files = Builder::fresh('A').write(dir.path());
     assert_eq!(
-        emengine::catalog::tokens::consistent_generations(&files).unwrap(),
+        emengine::catalog::tokens::consistent_generations(&files, Access::Read).unwrap(),
         vec![Generation::A]
     );
 }
@@ -671,7 +672,7 @@ fn missing_files_are_reported() {
     let mut files = b.write(dir.path());
     files.remove(&Oid(1037));
     files.remove(&Oid(2070));
-    let cat = read_catalog(&files, &starts(&Generation::C.oids())).unwrap();
+    let cat = read_catalog(&files, &starts(&Generation::C.oids()), Access::Read).unwrap();
     assert_eq!(
         cat.problems,
         [
@@ -681,7 +682,7 @@ fn missing_files_are_reported() {
     );
     assert_eq!(cat.tables[0].columns, expected_columns());
 
-    let none = read_catalog(&BTreeMap::new(), &BTreeMap::new()).unwrap();
+    let none = read_catalog(&BTreeMap::new(), &BTreeMap::new(), Access::Read).unwrap();
     assert_eq!(none.problems, ["no system catalog files were found"]);
     assert!(none.tables.is_empty());
 }
@@ -758,7 +759,7 @@ fn compressed_catalog_files_read_the_same() {
     let b = worked_example_by_hand();
     let dir = tempfile::tempdir().unwrap();
     let mut files = b.write(dir.path());
-    let plain = read_catalog(&files, &starts(&Generation::C.oids())).unwrap();
+    let plain = read_catalog(&files, &starts(&Generation::C.oids()), Access::Read).unwrap();
     for (oid, bytes) in b.files() {
         let header = ControlHeader {
             version: 3,
@@ -775,7 +776,7 @@ fn compressed_catalog_files_read_the_same() {
         std::fs::write(&path, w.finish().unwrap().into_inner()).unwrap();
         files.insert(Oid(oid), path);
     }
-    let compressed = read_catalog(&files, &starts(&Generation::C.oids())).unwrap();
+    let compressed = read_catalog(&files, &starts(&Generation::C.oids()), Access::Read).unwrap();
     assert_eq!(compressed.problems, Vec::<String>::new());
     assert_eq!(compressed.tables, plain.tables);
 }
@@ -802,7 +803,9 @@ fn catalog_files_are_found_under_a_dbroot() {
     assert!(found[&Oid(1036)].ends_with("000.dir/000.dir/004.dir/012.dir/000.dir/FILE000.cdf"));
     assert!(found[&Oid(2067)].ends_with("000.dir/000.dir/008.dir/019.dir/000.dir/FILE000.cdf"));
     assert_eq!(
-        read_catalog(&found, &BTreeMap::new()).unwrap().problems,
+        read_catalog(&found, &BTreeMap::new(), Access::Read)
+            .unwrap()
+            .problems,
         Vec::<String>::new()
     );
 }

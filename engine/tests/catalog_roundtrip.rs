@@ -3,6 +3,7 @@
 
 mod catalog_support;
 
+use emengine::seg::file::Access;
 use std::collections::BTreeMap;
 
 use catalog_support::{Catalog as Builder, Col};
@@ -131,7 +132,7 @@ proptest! {
         let files = b.write(dir.path());
         let present = files.keys().copied().collect();
         let starts: BTreeMap<Oid, Lbid> = syscat_layout(&present).into_iter().map(|e| (e.oid, e.lbid)).collect();
-        let cat = read_catalog(&files, &starts).unwrap();
+        let cat = read_catalog(&files, &starts, Access::Read).unwrap();
         prop_assert_eq!(&cat.problems, &Vec::<String>::new());
         prop_assert_eq!(cat.generation, match gen { 'A' => Generation::A, 'B' => Generation::B, _ => Generation::C });
         prop_assert_eq!(cat.tables.len(), expected.len());

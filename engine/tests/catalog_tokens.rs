@@ -2,6 +2,7 @@
 
 mod catalog_support;
 
+use emengine::seg::file::Access;
 use std::collections::BTreeMap;
 
 use catalog_support::{dict_block, token, Catalog as Builder, BLOCK};
@@ -34,7 +35,7 @@ fn example() -> Builder {
 fn replayed_extents_agree_with_the_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let files = example().write(dir.path());
-    let findings = check_token_lbids(&files, &extents_of(Generation::C)).unwrap();
+    let findings = check_token_lbids(&files, &extents_of(Generation::C), Access::Read).unwrap();
     assert!(findings.is_empty(), "{findings:?}");
 }
 
@@ -42,7 +43,7 @@ fn replayed_extents_agree_with_the_tokens() {
 fn generation_a_extents_disagree_with_generation_c_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let files = example().write(dir.path());
-    let findings = check_token_lbids(&files, &extents_of(Generation::A)).unwrap();
+    let findings = check_token_lbids(&files, &extents_of(Generation::A), Access::Read).unwrap();
     // SYSTABLE dictionaries sit at the same LBIDs in both generations; SYSCOLUMN ones moved by 4096
     let columns: std::collections::BTreeSet<i32> = findings.iter().map(|f| f.column.0).collect();
     assert_eq!(columns, [1021, 1022, 1023, 1032, 1039, 1040].into());
@@ -70,6 +71,7 @@ fn generation_a_extents_disagree_with_generation_c_tokens() {
     let far = check_token_lbids(
         &files,
         &BTreeMap::from([(Oid(2061), vec![DictExtent::single(Lbid(69632), 8192)])]),
+        Access::Read,
     )
     .unwrap();
     let f = far.iter().find(|f| f.column == Oid(1021)).unwrap();
@@ -101,7 +103,7 @@ fn tokens_past_the_file_or_the_block_are_found() {
     b.set(1002, 0, &token(7, 24576, 0).to_le_bytes()); // block 0 of 2004 holds one string
     let dir = tempfile::tempdir().unwrap();
     let files = b.write(dir.path());
-    let findings = check_token_lbids(&files, &extents_of(Generation::C)).unwrap();
+    let findings = check_token_lbids(&files, &extents_of(Generation::C), Access::Read).unwrap();
     let got: Vec<(i32, u64, TokenFault)> = findings
         .iter()
         .map(|f| (f.column.0, f.rid, f.fault.clone()))
@@ -138,7 +140,7 @@ fn without_dictionary_files_only_lbids_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let mut files = b.write(dir.path());
     files.remove(&Oid(2067));
-    let findings = check_token_lbids(&files, &extents_of(Generation::C)).unwrap();
+    let findings = check_token_lbids(&files, &extents_of(Generation::C), Access::Read).unwrap();
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert!(
         matches!(findings[0].fault, TokenFault::OutsideExtents { lbid, .. } if lbid == 114688 + 9000)
@@ -152,7 +154,7 @@ fn unknown_dictionary_extents_flag_every_token() {
     let files = example().write(dir.path());
     let mut extents = extents_of(Generation::C);
     extents.remove(&Oid(2001));
-    let findings = check_token_lbids(&files, &extents).unwrap();
+    let findings = check_token_lbids(&files, &extents, Access::Read).unwrap();
     assert_eq!(findings.len(), 2, "two SYSTABLE rows");
     assert!(findings.iter().all(|f| f.dict == Oid(2001)));
     assert!(findings[0].to_string().contains("(none known)"));
@@ -162,7 +164,7 @@ fn unknown_dictionary_extents_flag_every_token() {
 fn inference_finds_fresh_install_starts() {
     let dir = tempfile::tempdir().unwrap();
     let files = example().write(dir.path());
-    let got = infer_dict_starts(&files, &BTreeMap::new()).unwrap();
+    let got = infer_dict_starts(&files, &BTreeMap::new(), Access::Read).unwrap();
     let fresh: BTreeMap<Oid, Vec<Lbid>> = syscat_layout(&Generation::C.oids())
         .into_iter()
         .filter(|e| e.width == 0)

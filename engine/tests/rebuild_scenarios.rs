@@ -5,11 +5,16 @@
 //! difference must be named there, and each re-assigned extent must be listed in the report.
 //! The damaged scenario must report every damaged file with the error the manifest expects.
 
+use emengine::catalog::syscat::Generation;
+use emengine::catalog::TokenFault;
 use emengine::config::ClusterConfig;
 use emengine::em::{EmVersion, ExtentMap};
+use emengine::finding::{Finding, ReassignReason};
 use emengine::progress::NoProgress;
 use emengine::rebuild::compare::{self, Class};
 use emengine::rebuild::{rebuild, RebuildOptions, Rebuilt};
+use emengine::types::Oid;
+use emengine::ErrorKind;
 use emfixtures::{generate, GenOptions, Manifest, Scenario};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -112,12 +117,18 @@ fn check_scenario(
             d.class, d.detail
         );
     }
-    // Every re-assigned extent says why the files do not give its LBID.
-    for r in &all.report.reassigned {
+    // Every re-assigned extent says why the files do not give its LBID: a reason the data
+    // gives (an LBID list without its entry, a file that records none, a catalog extent
+    // outside the replay), never an overlap or an unaligned header LBID in a healthy tree.
+    for r in all.report.reassigned() {
         assert!(
-            r.reason.contains("LBID") || r.reason.contains("catalog"),
-            "{scenario:?}: re-assigned oid {} without a reason: {}",
-            r.oid,
+            !matches!(
+                r.reason,
+                ReassignReason::HeaderLbidOverlaps { .. }
+                    | ReassignReason::HeaderLbidUnaligned { .. }
+            ),
+            "{scenario:?}: re-assigned {} for a reason a healthy tree cannot have: {:?}",
+            r.extent,
             r.reason
         );
     }
@@ -127,12 +138,7 @@ fn check_scenario(
 /// [`check_scenario`] for a tree without damage: the report must be clean too.
 fn clean_scenario(scenario: Scenario, mib: u64, seed: u64) -> (Manifest, Rebuilt) {
     let (m, r) = check_scenario(scenario, mib, seed, &BTreeSet::new());
-    assert!(
-        r.report.is_clean(),
-        "{:?} {:?}",
-        r.report.damaged,
-        r.report.unresolved
-    );
+    assert!(r.report.is_clean(), "{:?}", r.report.findings);
     (m, r)
 }
 
@@ -156,10 +162,14 @@ fn legacy_rebuilds_to_ground_truth() {
     assert_eq!(sources[&KindSource::SystemCatalog], 41, "{sources:?}");
     assert!(sources[&KindSource::Catalog] > 0, "{sources:?}");
     // Legacy files record no LBIDs: the rebuild must say so for each one it placed.
-    assert!(!r.report.reassigned.is_empty());
+    assert!(r.report.reassigned().next().is_some());
+    assert!(r.report.reassigned().all(|x| matches!(
+        x.reason,
+        ReassignReason::Uncompressed | ReassignReason::OldHeader
+    )));
     assert_eq!(
-        r.report.catalog.generation.as_deref(),
-        Some("A"),
+        r.report.catalog.generation,
+        Some(Generation::A),
         "{:?}",
         m.catalog
     );
@@ -204,7 +214,7 @@ fn damaged_files_are_reported_as_the_manifest_expects() {
         let e = &df.expected;
         // "cross-check" damage (an empty file, a lost magic) is found by comparing the file
         // with the catalog, which the rebuild reads.
-        let found = r.report.damaged.iter().find(|d| d.path.ends_with(&df.path));
+        let found = r.report.damaged().find(|d| d.path.ends_with(&df.path));
         // Root reads files whatever their mode: the manifest says whether it expects an error.
         let Some(found) = found else {
             assert!(
@@ -212,26 +222,21 @@ fn damaged_files_are_reported_as_the_manifest_expects() {
                 "{} ({}) not reported as damaged: {:?}",
                 df.path,
                 df.damage,
-                r.report.damaged
+                r.report.damaged().collect::<Vec<_>>()
             );
             continue;
         };
-        let words = match e.kind.as_str() {
-            "BadChecksum" => "bad checksum",
-            "Truncated" => "truncated",
-            "BadMagic" => "bad magic",
-            "Invalid" => "invalid",
-            "Io" => "cannot",
+        let kind = match e.kind.as_str() {
+            "BadChecksum" => ErrorKind::BadChecksum,
+            "Truncated" => ErrorKind::Truncated,
+            "BadMagic" => ErrorKind::BadMagic,
+            "Invalid" => ErrorKind::Invalid,
+            "Io" => ErrorKind::Io,
             other => panic!("manifest names an unknown error kind {other}"),
         };
-        assert!(
-            found.error.contains(words),
-            "{}: expected {words}, got {}",
-            df.path,
-            found.error
-        );
+        assert_eq!(found.error, kind, "{}: {}", df.path, found.detail);
         if let Some(off) = e.offset {
-            assert_eq!(found.offset, Some(off), "{}: {}", df.path, found.error);
+            assert_eq!(found.offset, Some(off), "{}: {}", df.path, found.detail);
         }
     }
     // The healthy rest of the tree still rebuilds to its ground truth.
@@ -243,10 +248,11 @@ fn catalog_tokens_disagreeing_with_the_replayed_layout_are_reported() {
     let (dir, m) = gen(Scenario::Mixed, 8, 31);
     let tree = dir.path().join("t");
     let clean = rebuild_at(&tree, 2, 16);
-    assert!(
-        clean.report.catalog.findings.is_empty(),
+    assert_eq!(
+        clean.report.catalog_findings().count(),
+        0,
         "{:?}",
-        clean.report.catalog.findings
+        clean.report.findings
     );
 
     // Lose SYSTABLE.auxcolumnoid (1012): the replay then places every SYSCOLUMN file 4096
@@ -259,14 +265,30 @@ fn catalog_tokens_disagreeing_with_the_replayed_layout_are_reported() {
         .expect("a generation B or C catalog");
     std::fs::remove_file(tree.join(&aux.path)).unwrap();
     let r = rebuild_at(&tree, 2, 16);
+    let tokens: Vec<_> = r
+        .report
+        .findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::CatalogToken(t) => Some(t),
+            _ => None,
+        })
+        .collect();
     assert!(
-        r.report
-            .catalog
-            .findings
-            .iter()
-            .any(|f| f.contains("token")),
+        !tokens.is_empty(),
         "no token disagreement reported: {:?}",
-        r.report.catalog.findings
+        r.report.findings
+    );
+    // Only SYSCOLUMN's dictionaries moved (they come after 1012 in creation order): every
+    // finding is a SYSCOLUMN token (columns 1021..) pointing 4096 blocks past where its
+    // dictionary now starts — outside its extent or past the end of its file.
+    assert!(
+        tokens.iter().all(|t| t.column.0 >= 1021
+            && matches!(
+                t.fault,
+                TokenFault::OutsideExtents { .. } | TokenFault::PastEndOfFile { .. }
+            )),
+        "{tokens:?}"
     );
 }
 
@@ -291,13 +313,16 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
     }
     let r = rebuild_at(&tree, 2, 16);
     assert!(
-        r.report
-            .catalog
-            .findings
-            .iter()
-            .any(|f| f.contains("upgraded in place")),
+        r.report.findings.iter().any(|f| matches!(
+            f,
+            Finding::CatalogUpgraded {
+                original: Generation::A,
+                detected: Generation::C,
+                added_later,
+            } if added_later == &[Oid(1012), Oid(1043)]
+        )),
         "{:?}",
-        r.report.catalog.findings
+        r.report.findings
     );
     // Every catalog extent dbbuilder created is where the ground truth has it...
     let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
@@ -306,17 +331,16 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
         assert_eq!(got.range_start, t.range_start, "catalog oid {}", t.oid);
     }
     // ... and the two the upgrade added are re-assigned, with the reason.
-    let moved: Vec<i32> = r
+    let moved: Vec<Oid> = r
         .report
-        .reassigned
-        .iter()
-        .filter(|x| x.oid < 3000)
-        .map(|x| x.oid)
+        .reassigned()
+        .filter(|x| x.extent.oid.is_system_catalog())
+        .map(|x| x.extent.oid)
         .collect();
-    assert_eq!(moved, [1012, 1043]);
+    assert_eq!(moved, [Oid(1012), Oid(1043)]);
     assert!(r
         .report
-        .reassigned
-        .iter()
-        .all(|x| x.oid >= 3000 || x.reason.contains("upgrade")));
+        .reassigned()
+        .all(|x| !x.extent.oid.is_system_catalog()
+            || x.reason == ReassignReason::CatalogAddedByUpgrade));
 }

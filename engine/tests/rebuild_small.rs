@@ -4,6 +4,7 @@
 //! the thread count and work-unit size.
 
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentRecord, SentinelKind};
+use emengine::finding::{Fact, UncertainCause, UnresolvedReason};
 use emengine::rebuild::{rebuild, RebuildOptions, Rebuilt};
 use emengine::seg::dict::{empty_dict_block, DictBlockBuilder};
 use emengine::seg::header::{CompressionType, ControlHeader};
@@ -165,19 +166,18 @@ fn rebuilds_exact_lbids_hwm_and_min_max() {
         ),
     ];
     assert_eq!(r.map.extents, expected);
-    assert!(r.report.reassigned.is_empty(), "{:?}", r.report.reassigned);
-    assert!(r.report.damaged.is_empty(), "{:?}", r.report.damaged);
-    assert_eq!(r.report.unresolved.len(), 1);
-    assert!(r.report.unresolved[0].path.ends_with("FILE000.cdf"));
-    assert!(
-        r.report.unresolved[0].reason.contains("uncompressed"),
-        "{}",
-        r.report.unresolved[0].reason
+    assert_eq!(r.report.reassigned().count(), 0, "{:?}", r.report.findings);
+    assert_eq!(r.report.damaged().count(), 0, "{:?}", r.report.findings);
+    let unresolved: Vec<_> = r.report.unresolved().collect();
+    assert_eq!(unresolved.len(), 1, "{:?}", r.report.findings);
+    assert!(unresolved[0].path.ends_with("FILE000.cdf"));
+    assert_eq!(
+        unresolved[0].reason,
+        UnresolvedReason::UncompressedNoCatalogRow
     );
     let skipped: Vec<String> = r
         .report
-        .skipped
-        .iter()
+        .skipped()
         .map(|s| s.path.display().to_string())
         .collect();
     assert!(
@@ -221,12 +221,13 @@ fn a_damaged_chunk_is_reported_with_its_offset_and_not_trusted() {
     bytes[p9 + 20] ^= 0x5A;
     fs::write(&path, bytes).unwrap();
     let r = run(&opts, 2);
-    assert_eq!(r.report.damaged.len(), 1, "{:?}", r.report.damaged);
-    let d = &r.report.damaged[0];
+    let damaged: Vec<_> = r.report.damaged().collect();
+    assert_eq!(damaged.len(), 1, "{:?}", r.report.findings);
+    let d = damaged[0];
     assert_eq!(d.path, path);
     // The error points at the checksum field of the chunk header (1 byte into the chunk).
-    assert_eq!(d.offset, Some(p9 as u64 + 1), "{}", d.error);
-    assert!(d.error.contains("checksum"), "{}", d.error);
+    assert_eq!(d.offset, Some(p9 as u64 + 1), "{}", d.detail);
+    assert_eq!(d.error, emengine::ErrorKind::BadChecksum, "{}", d.detail);
     // The damaged chunk's extent: HWM assumed to reach the end of the chunk, CP invalid.
     let e1 = r
         .map
@@ -236,9 +237,18 @@ fn a_damaged_chunk_is_reported_with_its_offset_and_not_trusted() {
         .unwrap();
     assert_eq!(e1.hwm, 10 * 512 - 1);
     assert_eq!(e1.cp.state, CpState::INVALID);
-    assert!(r
-        .report
-        .uncertain
-        .iter()
-        .any(|u| u.oid == 3001 && u.what.contains("high-water")));
+    let at = e1.address();
+    let uncertain: Vec<_> = r.report.uncertain().collect();
+    assert!(
+        uncertain.iter().any(|u| u.extent == at
+            && u.fact == Fact::Hwm
+            && u.cause == UncertainCause::DamagedChunk),
+        "{uncertain:?}"
+    );
+    assert!(
+        uncertain
+            .iter()
+            .any(|u| u.extent == at && u.fact == Fact::MinMax),
+        "{uncertain:?}"
+    );
 }

@@ -4,6 +4,7 @@
 
 use crate::exit::ExitCode;
 use crate::output::Stdout;
+use crate::threads::Threads;
 use anyhow::{bail, Context};
 use emengine::config::ClusterConfig;
 use emengine::progress::NoProgress;
@@ -24,15 +25,17 @@ pub struct Args {
     /// Seed of the generated tree.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub threads: Threads,
     /// Timed runs of each pass; the best is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: u32,
     /// Work-unit size in MiB.
     #[arg(long, default_value_t = 16)]
     pub chunk_mib: u32,
+    /// Read files instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
@@ -56,12 +59,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
+    let threads = args.threads.count().get();
+    let pool = args.threads.pool()?;
     let tmp;
     let tree = match &args.tree {
         Some(t) => t.clone(),
@@ -71,7 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 seed: args.seed,
                 logical_bytes: emfixtures::parse_size(&args.size).map_err(anyhow::Error::msg)?,
                 scenario: emfixtures::Scenario::Mixed,
-                threads: Some(threads),
+                threads: None,
             };
             pool.install(|| emfixtures::generate(tmp.path(), &opts, &NoProgress))?;
             tmp.path().to_path_buf()
@@ -81,6 +80,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let opts = RebuildOptions {
         dbroots: cfg.dbroots,
         chunk_mib: args.chunk_mib,
+        access: crate::args::access(args.no_mmap),
         ..RebuildOptions::default()
     };
 

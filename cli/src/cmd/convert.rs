@@ -7,9 +7,9 @@
 //! (two extents claiming one LBID) is refused for every version. OUT is checked as every output
 //! is (`emengine::output`): absent or an extent map, never IN, a device, FIFO or directory.
 
+use crate::args::EmVersionArg;
 use crate::exit::ExitCode;
-use anyhow::{bail, Context};
-use emengine::em::overlap::find_overlaps;
+use anyhow::bail;
 use emengine::em::{EmVersion, ExtentMap};
 use emengine::output::{check_output, write_map, Inputs, Target};
 use std::io::Write;
@@ -25,16 +25,15 @@ pub struct Args {
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
     /// Format version to write.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(4..=5))]
-    pub em_version: u32,
+    #[arg(long, value_enum, default_value_t)]
+    pub em_version: EmVersionArg,
     /// Accept an existing OUT that is not an extent map (it is moved aside, never deleted).
     #[arg(long)]
     pub force: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let version = EmVersion::from_number(args.em_version)
-        .with_context(|| format!("unsupported extent-map version {}", args.em_version))?;
+    let version: EmVersion = args.em_version.into();
     let inputs = Inputs {
         files: vec![args.input.clone()],
         dbroots: Vec::new(),
@@ -42,23 +41,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // The output is checked before the input is read: nothing is done for a bad OUT.
     check_output(&args.output, &inputs, args.force)?;
     let map = ExtentMap::read(&args.input)?;
-    let overlaps = find_overlaps(&map.extents);
-    if let Some(first) = overlaps.first() {
-        bail!(
-            "{}: {} records overlap another record's LBID range (first: {first}); \
-             ColumnStore would hand the same blocks to two extents, so no map is written",
-            args.input.display(),
-            overlaps.len()
-        );
-    }
-    if version == EmVersion::V4 {
-        let wide = map.extents.iter().filter(|e| e.col_width == 16).count();
-        if wide > 0 {
-            bail!(
-                "{}: {wide} extents have width 16; version 4 cannot store their 128-bit min/max values",
-                args.input.display()
-            );
-        }
+    if let Err(why) = map.check_writable(version) {
+        bail!("{}: refusing to write {why}", args.output.display());
     }
     // Never delete an extent map: an existing OUT is moved aside once the new one is on disk.
     let moved = {

@@ -4,13 +4,17 @@
 use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
+use crate::report::finding_line;
+use crate::threads::Threads;
 use anyhow::Context;
 use emengine::config::ClusterConfig;
 use emengine::em::ExtentMap;
-use emengine::rebuild::compare::{self, Class};
-use emengine::rebuild::{rebuild, RebuildOptions};
+use emengine::finding::Finding;
+use emengine::rebuild::compare::{self, Class, Comparison};
+use emengine::rebuild::{rebuild, RebuildOptions, Rebuilt};
+use emengine::seg::file::Access;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
@@ -24,18 +28,12 @@ pub struct Args {
     /// Generate into this (new or empty) folder and keep it, instead of a temporary folder.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub threads: Threads,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()?;
+    let pool = args.threads.pool()?;
     let logical_bytes = emfixtures::parse_size(&args.size).map_err(anyhow::Error::msg)?;
     let tmp;
     let tree = match &args.keep {
@@ -46,7 +44,42 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     let mut out = Stdout::new();
+    pool.install(|| generate(&mut out, args, &tree, logical_bytes))?;
+    let rebuilt = pool.install(|| rebuild_tree(&mut out, &tree, args.threads))?;
+    let rebuilt_path = tree.join("BRM_saves_em.rebuilt");
+    rebuilt
+        .map
+        .write(&rebuilt_path, emengine::em::EmVersion::V5)?;
+    let cmp = compare_with_truth(&mut out, &tree, &rebuilt)?;
 
+    let ok = cmp.agrees() && rebuilt.report.is_clean();
+    if ok {
+        writeln!(
+            out,
+            "demo: the rebuilt extent map agrees with the ground truth"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "demo: the rebuilt extent map does NOT agree with the ground truth"
+        )?;
+    }
+    if args.keep.is_some() {
+        writeln!(
+            out,
+            "kept the tree; rebuilt map at {}",
+            rebuilt_path.display()
+        )?;
+    }
+    Ok(if ok {
+        ExitCode::Ok
+    } else {
+        ExitCode::Differences
+    })
+}
+
+/// Step 1: a mixed tree on the current pool.
+fn generate(out: &mut Stdout, args: &Args, tree: &Path, logical_bytes: u64) -> anyhow::Result<()> {
     writeln!(
         out,
         "1. generating a mixed ColumnStore tree ({}, seed {}) in {}",
@@ -58,10 +91,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         logical_bytes,
         scenario: emfixtures::Scenario::Mixed,
-        threads: Some(threads),
+        threads: None,
     };
     let t = Instant::now();
-    let manifest = pool.install(|| emfixtures::generate(&tree, &opts, &Bar::new(true)))?;
+    let manifest = emfixtures::generate(tree, &opts, &Bar::new(true))?;
     let tot = &manifest.totals;
     writeln!(
         out,
@@ -74,18 +107,24 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         tot.data_bytes as f64 / 1e6,
         t.elapsed().as_secs_f64()
     )?;
+    Ok(())
+}
 
+/// Step 2: the rebuild from the data files alone, on the current pool, with its findings.
+fn rebuild_tree(out: &mut Stdout, tree: &Path, threads: Threads) -> anyhow::Result<Rebuilt> {
     writeln!(
         out,
-        "2. rebuilding the extent map from the data files alone ({threads} threads)"
+        "2. rebuilding the extent map from the data files alone ({} threads)",
+        threads.count()
     )?;
     let cfg = ClusterConfig::read(&tree.join("Columnstore.xml"))?;
     let ropts = RebuildOptions {
         dbroots: cfg.dbroots.clone(),
+        access: Access::Mmap,
         ..RebuildOptions::default()
     };
     let t = Instant::now();
-    let rebuilt = pool.install(|| rebuild(&ropts, &Bar::new(true)))?;
+    let rebuilt = rebuild(&ropts, &Bar::new(true))?;
     let secs = t.elapsed().as_secs_f64();
     let r = &rebuilt.report;
     let gb = r.bytes_scanned as f64 / 1e9;
@@ -101,38 +140,34 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(g) = &r.catalog.generation {
         writeln!(
             out,
-            "   system catalog generation {g}: {} files placed by dbbuilder's creation order",
+            "   system catalog generation {g:?}: {} files placed by dbbuilder's creation order",
             r.catalog.oids.len()
         )?;
     }
-    for f in &r.catalog.findings {
-        writeln!(out, "   catalog finding: {f}")?;
+    // Skipped paths are expected in a generated tree (Columnstore.xml, the manifest): not shown.
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| !matches!(f, Finding::Skipped(_)))
+    {
+        writeln!(out, "   {}", finding_line(f))?;
     }
-    for x in &r.reassigned {
-        writeln!(
-            out,
-            "   re-assigned: oid {} partition {} segment {} fbo {} → LBID {} ({})",
-            x.oid, x.partition, x.segment, x.block_offset, x.lbid, x.reason
-        )?;
-    }
-    for d in &r.damaged {
-        writeln!(out, "   damaged: {}", d.error)?;
-    }
-    for u in &r.unresolved {
-        writeln!(out, "   unresolved: {}: {}", u.path.display(), u.reason)?;
-    }
-    let rebuilt_path = tree.join("BRM_saves_em.rebuilt");
-    rebuilt
-        .map
-        .write(&rebuilt_path, emengine::em::EmVersion::V5)?;
+    Ok(rebuilt)
+}
 
+/// Step 3: extent by extent against the generator's ground truth, every difference classified.
+fn compare_with_truth(
+    out: &mut Stdout,
+    tree: &Path,
+    rebuilt: &Rebuilt,
+) -> anyhow::Result<Comparison> {
     writeln!(
         out,
         "3. comparing with the ground truth ({})",
         tree.join("BRM_saves_em").display()
     )?;
     let truth = ExtentMap::read(&tree.join("BRM_saves_em"))?;
-    let cmp = compare::against(&truth, &rebuilt.map, r);
+    let cmp = compare::against(&truth, &rebuilt.map, &rebuilt.report);
     writeln!(
         out,
         "   {} extents expected, {} rebuilt: {} identical in every field (LBID, HWM, min/max, status, ...)",
@@ -163,28 +198,5 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let key = d.key.map(|k| k.to_string()).unwrap_or_default();
         writeln!(out, "         {key}: {}", d.detail)?;
     }
-    let ok = cmp.agrees() && r.is_clean();
-    if ok {
-        writeln!(
-            out,
-            "demo: the rebuilt extent map agrees with the ground truth"
-        )?;
-    } else {
-        writeln!(
-            out,
-            "demo: the rebuilt extent map does NOT agree with the ground truth"
-        )?;
-    }
-    if args.keep.is_some() {
-        writeln!(
-            out,
-            "kept the tree; rebuilt map at {}",
-            rebuilt_path.display()
-        )?;
-    }
-    Ok(if ok {
-        ExitCode::Ok
-    } else {
-        ExitCode::Differences
-    })
+    Ok(cmp)
 }

@@ -5,6 +5,7 @@
 use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
+use crate::threads::Threads;
 use anyhow::{bail, Context};
 use emfixtures::{generate, parse_size, GenOptions, Scenario};
 use serde::Serialize;
@@ -27,9 +28,9 @@ pub struct Args {
     /// mixed, dictionary-heavy, legacy or damaged.
     #[arg(long, default_value = "mixed", value_name = "NAME")]
     pub scenario: String,
-    /// Worker threads (default: all cores); the output does not depend on it.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// The output does not depend on the thread count.
+    #[command(flatten)]
+    pub threads: Threads,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -60,9 +61,6 @@ struct Summary<'a> {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let size = parse_size(&args.size).map_err(anyhow::Error::msg)?;
     let scenario: Scenario = args.scenario.parse().map_err(anyhow::Error::msg)?;
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
     if let Ok(mut entries) = std::fs::read_dir(&args.out) {
         if entries.next().is_some() {
             bail!(
@@ -75,11 +73,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         logical_bytes: size,
         scenario,
-        threads: args.threads,
+        threads: None,
     };
     let bar = Bar::new(!args.quiet && !args.json);
     let started = Instant::now();
-    let m = generate(&args.out, &opts, &bar)
+    let pool = args.threads.pool()?;
+    let m = pool
+        .install(|| generate(&args.out, &opts, &bar))
         .with_context(|| format!("generating into {}", args.out.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     let t = &m.totals;

@@ -21,6 +21,9 @@ pub struct Args {
     /// Print JSON: one object, or an array of objects for several files.
     #[arg(long)]
     pub json: bool,
+    /// Read files instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -34,7 +37,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let reports = args
         .files
         .iter()
-        .map(|p| inspect(p))
+        .map(|p| inspect(p, crate::args::access(args.no_mmap)))
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut out = Stdout::new();

@@ -1,16 +1,17 @@
 //! `emrebuild rebuild`: recreate the extent map from the segment files of every DBRoot.
 
+use crate::args::{parse_dbroot_arg, EmVersionArg, StringCpArg};
 use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
-use anyhow::{bail, Context};
-use emengine::config::{check_dbroots, merge_dbroot_args, parse_dbroot_arg, ClusterConfig};
-use emengine::em::EmVersion;
+use crate::report::{finding_line, JsonReport};
+use crate::threads::Threads;
+use anyhow::bail;
+use emengine::config::{check_dbroots, merge_dbroot_args, ClusterConfig};
+use emengine::em::{EmVersion, ExtentMap};
 use emengine::fsutil::escaped_path;
 use emengine::output::{check_output, write_map, Inputs, Target};
-use emengine::rebuild::plan::StringCp;
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
-use emengine::seg::file::Access;
 use emengine::types::DbRootId;
 use serde::Serialize;
 use std::io::Write;
@@ -30,21 +31,20 @@ pub struct Args {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Extent-map format version to write.
-    #[arg(long, default_value = "5", value_parser = ["4", "5"])]
-    pub em_version: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub em_version: EmVersionArg,
     /// Scan and report, but write nothing at all.
     #[arg(long)]
     pub dry_run: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub threads: Threads,
     /// Work-unit size in MiB of uncompressed data (whole 4 MiB chunks, never crossing an extent).
     #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub chunk_mib: u32,
     /// Min/max of inline CHAR/VARCHAR extents: "invalid" (their order depends on the collation)
     /// or "binary" (memcmp order, as cpimport computes it).
-    #[arg(long, default_value = "invalid", value_parser = ["invalid", "binary"])]
-    pub string_cp: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub string_cp: StringCpArg,
     /// Write the map even when files are damaged, with what could be established.
     #[arg(long)]
     pub allow_damaged: bool,
@@ -63,11 +63,9 @@ pub struct Args {
     pub force: bool,
 }
 
-/// The `--json` document: the engine's report plus what the command did.
+/// What the command did, added to the engine's report in the `--json` document.
 #[derive(Serialize)]
-struct JsonReport<'a> {
-    #[serde(flatten)]
-    report: &'a RebuildReport,
+struct Outcome {
     output: Option<String>,
     written: bool,
     moved_aside: Option<String>,
@@ -83,7 +81,6 @@ struct Plan {
     output: Option<PathBuf>,
     inputs: Inputs,
     version: EmVersion,
-    threads: usize,
 }
 
 fn validate(args: &Args) -> anyhow::Result<Plan> {
@@ -129,48 +126,39 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
     if let Some(out) = &output {
         check_output(out, &inputs, args.force)?;
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let version = if args.em_version == "4" {
-        EmVersion::V4
-    } else {
-        EmVersion::V5
-    };
-    let string_cp = if args.string_cp == "binary" {
-        StringCp::Binary
-    } else {
-        StringCp::Invalid
-    };
-    let access = if args.no_mmap {
-        Access::Read
-    } else {
-        Access::Mmap
-    };
     let options = RebuildOptions {
         dbroots: cfg.dbroots.clone(),
         chunk_mib: args.chunk_mib,
-        string_cp,
-        access,
+        string_cp: args.string_cp.into(),
+        access: crate::args::access(args.no_mmap),
     };
     Ok(Plan {
         options,
         output,
         inputs,
-        version,
-        threads,
+        version: args.em_version.into(),
     })
+}
+
+/// A map ColumnStore could not load, or would load without its system catalog, is never put in
+/// place of the one there (issue: an empty `--dbroot` moved the real map aside).
+fn refuse_unloadable(map: &ExtentMap, version: EmVersion, out: &Path) -> anyhow::Result<()> {
+    if let Err(why) = map.check_writable(version) {
+        bail!("{}: refusing to write {why}", out.display());
+    }
+    if !map.extents.iter().any(|e| e.oid.is_system_catalog()) {
+        bail!(
+            "{}: refusing to write an extent map without the system catalog (no DBRoot scanned \
+             holds its files; ColumnStore keeps them on DBRoot 1)",
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let plan = validate(args)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(plan.threads)
-        .build()
-        .context("cannot start the worker threads")?;
+    let pool = args.threads.pool()?;
     let bar = Bar::new(!args.json && !args.quiet);
     let started = Instant::now();
     let rebuilt = pool.install(|| rebuild(&plan.options, &bar))?;
@@ -181,6 +169,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut moved_aside = None;
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
+        refuse_unloadable(&rebuilt.map, plan.version, out)?;
         let _writing = crate::interrupt::writing();
         let target = Target {
             inputs: &plan.inputs,
@@ -198,16 +187,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
 
     if args.json {
-        let doc = JsonReport {
-            report,
+        let outcome = Outcome {
             output: plan.output.as_deref().map(escaped_path),
             written,
             moved_aside: moved_aside.as_deref().map(escaped_path),
             dry_run: args.dry_run,
-            threads: plan.threads,
+            threads: args.threads.count().get(),
             chunk_mib: args.chunk_mib,
             elapsed_seconds: elapsed,
         };
+        let doc = JsonReport::new(report, outcome);
         let mut out = Stdout::new();
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
@@ -215,21 +204,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.quiet && blocked {
         // Quiet hides progress and summaries, never the reason for exit code 2.
         let first = report
-            .damaged
-            .first()
-            .map(|d| d.error.clone())
-            .or_else(|| {
-                report
-                    .unresolved
-                    .first()
-                    .map(|u| format!("{}: {}", u.path.display(), u.reason))
+            .findings
+            .iter()
+            .find(|f| {
+                matches!(
+                    f,
+                    emengine::finding::Finding::Damaged(_)
+                        | emengine::finding::Finding::Unresolved(_)
+                )
             })
+            .map(finding_line)
             .unwrap_or_default();
         let _ = writeln!(
             std::io::stderr().lock(),
             "emrebuild: {} damaged and {} unresolved files, nothing written (first: {first})",
-            report.damaged.len(),
-            report.unresolved.len()
+            report.damaged().count(),
+            report.unresolved().count()
         );
     }
     if !args.quiet {
@@ -279,38 +269,12 @@ fn summary(
     if let Some(g) = &r.catalog.generation {
         let _ = writeln!(
             e,
-            "system catalog: generation {g}, {} files",
+            "system catalog: generation {g:?}, {} files",
             r.catalog.oids.len()
         );
     }
-    for f in &r.catalog.findings {
-        let _ = writeln!(e, "catalog: {f}");
-    }
-    for s in &r.skipped {
-        let _ = writeln!(e, "skipped {}: {}", s.path.display(), s.reason);
-    }
-    for w in &r.warnings {
-        let _ = writeln!(e, "warning: {w}");
-    }
-    for x in &r.reassigned {
-        let _ = writeln!(
-            e,
-            "re-assigned oid {} dbroot {} partition {} segment {} fbo {} to LBID {}: {}",
-            x.oid, x.dbroot, x.partition, x.segment, x.block_offset, x.lbid, x.reason
-        );
-    }
-    for u in &r.unresolved {
-        let _ = writeln!(e, "unresolved {}: {}", u.path.display(), u.reason);
-    }
-    for d in &r.damaged {
-        let _ = writeln!(e, "damaged: {}", d.error);
-    }
-    for u in &r.uncertain {
-        let _ = writeln!(
-            e,
-            "not established: oid {} dbroot {} partition {} segment {} fbo {}: {}",
-            u.oid, u.dbroot, u.partition, u.segment, u.block_offset, u.what
-        );
+    for f in &r.findings {
+        let _ = writeln!(e, "{}", finding_line(f));
     }
     match (output, written) {
         (Some(out), true) => {
@@ -324,8 +288,8 @@ fn summary(
                 e,
                 "nothing written to {}: {} damaged and {} unresolved files (use --allow-damaged to write what could be established)",
                 out.display(),
-                r.damaged.len(),
-                r.unresolved.len()
+                r.damaged().count(),
+                r.unresolved().count()
             );
         }
         _ => {

@@ -13,28 +13,103 @@
 //!
 //! Legacy HDFS installations stored the catalog compressed (type 2, CAT §1 item 4). A file that starts
 //! with the compressed-file magic is read through [`SegmentFile`] and its chunks are concatenated,
-//! which gives the same block array.
+//! which gives the same block array. Every file is loaded once, with the caller's [`Access`], into a
+//! [`LoadedCatalog`] that the reader, the token checks and the layout inference share.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DecodeError, Error};
-use crate::seg::file::{Access, Layout, SegmentFile};
+use crate::seg::file::{Access, FileBytes, Layout, SegmentFile};
 use crate::seg::header::ControlHeader;
-use crate::types::{BLOCK_SIZE, CHUNK_BYTES};
+use crate::types::{Oid, BLOCK_SIZE, CHUNK_BYTES};
+
+/// The catalog files found on disk: catalog OID → path of its (partition 0, segment 0) file.
+pub type CatalogFiles = BTreeMap<Oid, PathBuf>;
+
+/// Every catalog file, each read into memory once; the reader, the token checks and the layout
+/// inference all work on it. Files that could not be loaded are kept with their error.
+#[derive(Debug, Default)]
+pub struct LoadedCatalog {
+    pub(crate) files: BTreeMap<Oid, CatalogFile>,
+    failed: BTreeMap<Oid, Error>,
+}
+
+impl LoadedCatalog {
+    /// Load every file of `files` with `access`; the first file that cannot be loaded is the error.
+    pub fn load(files: &CatalogFiles, access: Access) -> Result<Self, Error> {
+        let mut loaded = Self::load_each(files, access);
+        match loaded.failed.pop_first() {
+            Some((_, e)) => Err(e),
+            None => Ok(loaded),
+        }
+    }
+
+    /// Load every file of `files` with `access`, keeping the ones that fail with their error.
+    pub fn load_each(files: &CatalogFiles, access: Access) -> Self {
+        let mut out = Self::default();
+        for (&oid, path) in files {
+            match CatalogFile::load(path, access) {
+                Ok(f) => {
+                    out.files.insert(oid, f);
+                }
+                Err(e) => {
+                    out.failed.insert(oid, e);
+                }
+            }
+        }
+        out
+    }
+
+    /// File images already in memory (catalog OID → (path for messages, uncompressed bytes)):
+    /// the fuzz target, which has no files.
+    pub fn from_memory(files: BTreeMap<Oid, (PathBuf, Vec<u8>)>) -> Self {
+        Self {
+            files: files
+                .into_iter()
+                .map(|(oid, (path, bytes))| (oid, CatalogFile::from_bytes(path, bytes)))
+                .collect(),
+            failed: BTreeMap::new(),
+        }
+    }
+
+    /// The OIDs whose file was loaded.
+    pub fn oids(&self) -> impl Iterator<Item = Oid> + '_ {
+        self.files.keys().copied()
+    }
+
+    /// Whether no file was found at all (loaded or not).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.failed.is_empty()
+    }
+
+    /// Files that could not be loaded, with why.
+    pub fn failed(&self) -> &BTreeMap<Oid, Error> {
+        &self.failed
+    }
+
+    /// The path of `oid`'s file, loaded or not.
+    pub fn path(&self, oid: Oid) -> Option<&Path> {
+        self.files
+            .get(&oid)
+            .map(CatalogFile::path)
+            .or_else(|| self.failed.get(&oid).and_then(Error::path))
+    }
+}
 
 /// One catalog column or dictionary file, read into memory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct CatalogFile {
     path: PathBuf,
-    bytes: Vec<u8>,
+    bytes: FileBytes,
 }
 
 impl CatalogFile {
-    /// Read `path`; it must be a whole number of blocks.
-    pub(crate) fn load(path: &Path) -> Result<Self, Error> {
-        let bytes = crate::fsutil::read_regular(path)?;
+    /// Read `path` with `access`; it must be a whole number of blocks, or a compressed file.
+    pub(crate) fn load(path: &Path, access: Access) -> Result<Self, Error> {
+        let bytes = FileBytes::load(path, access)?;
         if ControlHeader::is_compressed(&bytes) {
-            return Self::load_compressed(path);
+            return Self::load_compressed(path, bytes);
         }
         let partial = bytes.len() % BLOCK_SIZE;
         if partial != 0 {
@@ -55,10 +130,10 @@ impl CatalogFile {
         })
     }
 
-    /// The uncompressed blocks of a compressed file: its chunks in order. Every chunk but the last
-    /// must hold 4 MiB, or the rows after it would move.
-    fn load_compressed(path: &Path) -> Result<Self, Error> {
-        let file = SegmentFile::open(path, Access::Read)?;
+    /// The uncompressed blocks of a compressed file (already in memory): its chunks in order.
+    /// Every chunk but the last must hold 4 MiB, or the rows after it would move.
+    fn load_compressed(path: &Path, raw: FileBytes) -> Result<Self, Error> {
+        let file = SegmentFile::from_bytes(path, raw)?;
         let chunks = match file.layout() {
             Layout::Compressed { chunks, .. } => chunks.clone(),
             Layout::Uncompressed { .. } => Vec::new(),
@@ -80,13 +155,16 @@ impl CatalogFile {
         }
         Ok(Self {
             path: path.to_path_buf(),
-            bytes,
+            bytes: bytes.into(),
         })
     }
 
     /// A file already in memory (no length check).
     pub(crate) fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Self {
-        Self { path, bytes }
+        Self {
+            path,
+            bytes: bytes.into(),
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {

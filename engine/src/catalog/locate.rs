@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::reader::CatalogFiles;
+use super::file::CatalogFiles;
 use super::syscat::SYSCAT_COLUMNS;
 use crate::seg::path::segment_rel_path;
 use crate::types::SegmentId;

@@ -9,6 +9,9 @@
 //! | [`model`] | what the reader returns: [`Catalog`], [`TableInfo`], [`ColumnInfo`], [`CatalogObject`]; the join by name |
 //! | [`tokens`] | catalog tokens against dictionary extents; start-LBID inference (CAT §3.3) |
 //! | [`locate`] | where the catalog files are under a DBRoot |
+//! | `file` | one catalog file in memory; [`LoadedCatalog`]: every catalog file loaded once, with the caller's `Access` |
+//!
+//! Dependencies run one way: `file` ← `tokens` ← `reader` (`syscat`, `width` and `model` below them all).
 
 mod file;
 pub mod locate;
@@ -18,9 +21,13 @@ pub mod syscat;
 pub mod tokens;
 pub mod width;
 
+pub use file::{CatalogFiles, LoadedCatalog};
 pub use reader::{
-    read_catalog, read_catalog_with_extents, Catalog, CatalogFiles, CatalogName, CatalogObject,
-    ColumnInfo, TableInfo,
+    read_catalog, read_catalog_with_extents, read_loaded_catalog, read_loaded_catalog_with_extents,
+    Catalog, CatalogName, CatalogObject, ColumnInfo, TableInfo,
 };
 pub use syscat::{syscat_layout, Generation, SyscatExtent, SYSCAT_COLUMNS};
-pub use tokens::{check_token_lbids, infer_dict_start, DictExtent, TokenFault, TokenFinding};
+pub use tokens::{
+    check_loaded_token_lbids, check_token_lbids, infer_dict_start, DictExtent, TokenFault,
+    TokenFinding,
+};

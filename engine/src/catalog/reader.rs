@@ -20,9 +20,9 @@
 //! [`Catalog::problems`], each naming the file and byte offset, and reading goes on.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
-use super::file::CatalogFile;
+pub use super::file::CatalogFiles;
+use super::file::{CatalogFile, LoadedCatalog};
 use super::model::{assemble, Problems};
 pub use super::model::{
     Catalog, CatalogName, CatalogObject, ColumnInfo, TableInfo, AUX_COMPRESSION, AUX_DATA_TYPE,
@@ -36,12 +36,10 @@ use super::tokens::{distinct_tokens, infer_dict_start, narrow_by_strings, DictEx
 use super::width::{decimal_width_for_precision, is_dictionary_column, storage_width};
 use crate::error::Error;
 use crate::seg::datatype::ColDataType;
+use crate::seg::file::Access;
 use crate::seg::markers::{markers, Markers};
 use crate::seg::token::Token;
 use crate::types::{Lbid, Oid, FIRST_USER_OID};
-
-/// The catalog files found on disk: catalog OID → path of its (partition 0, segment 0) file.
-pub type CatalogFiles = BTreeMap<Oid, PathBuf>;
 
 /// Read the catalog from `files`, resolving tokens with dictionary start LBIDs `dict_lbids`
 /// (each dictionary one extent from file block 0).
@@ -53,50 +51,47 @@ pub type CatalogFiles = BTreeMap<Oid, PathBuf>;
 pub fn read_catalog(
     files: &CatalogFiles,
     dict_lbids: &BTreeMap<Oid, Lbid>,
+    access: Access,
 ) -> Result<Catalog, Error> {
+    Ok(read_loaded_catalog(
+        &LoadedCatalog::load(files, access)?,
+        dict_lbids,
+    ))
+}
+
+/// [`read_catalog`] on files already loaded.
+pub fn read_loaded_catalog(loaded: &LoadedCatalog, dict_lbids: &BTreeMap<Oid, Lbid>) -> Catalog {
     let extents = dict_lbids
         .iter()
         .map(|(&oid, &start)| (oid, vec![DictExtent::single(start, u32::MAX)]))
         .collect();
-    read_catalog_with_extents(files, &extents)
+    read_loaded_catalog_with_extents(loaded, &extents)
 }
 
 /// [`read_catalog`] with every extent of each dictionary (for dictionaries that grew past one extent).
 pub fn read_catalog_with_extents(
     files: &CatalogFiles,
     dict_extents: &BTreeMap<Oid, Vec<DictExtent>>,
+    access: Access,
 ) -> Result<Catalog, Error> {
-    let mut loaded = BTreeMap::new();
-    for (&oid, path) in files {
-        if syscat_object(oid).is_some() {
-            loaded.insert(oid, CatalogFile::load(path)?);
-        }
-    }
-    Ok(read_loaded(loaded, dict_extents))
+    Ok(read_loaded_catalog_with_extents(
+        &LoadedCatalog::load(files, access)?,
+        dict_extents,
+    ))
 }
 
-/// [`read_catalog`] over file images already in memory (catalog OID → (path for messages,
-/// uncompressed bytes)); used by the fuzz target, which has no files.
-pub fn read_catalog_from_memory(
-    files: BTreeMap<Oid, (PathBuf, Vec<u8>)>,
-    dict_lbids: &BTreeMap<Oid, Lbid>,
-) -> Catalog {
-    let loaded = files
-        .into_iter()
-        .filter(|(oid, _)| syscat_object(*oid).is_some())
-        .map(|(oid, (path, bytes))| (oid, CatalogFile::from_bytes(path, bytes)))
-        .collect();
-    let extents = dict_lbids
-        .iter()
-        .map(|(&oid, &start)| (oid, vec![DictExtent::single(start, u32::MAX)]))
-        .collect();
-    read_loaded(loaded, &extents)
-}
-
-fn read_loaded(
-    loaded: BTreeMap<Oid, CatalogFile>,
+/// [`read_catalog_with_extents`] on files already loaded (files of OIDs outside the catalog are
+/// ignored).
+pub fn read_loaded_catalog_with_extents(
+    loaded: &LoadedCatalog,
     dict_extents: &BTreeMap<Oid, Vec<DictExtent>>,
 ) -> Catalog {
+    let loaded: BTreeMap<Oid, &CatalogFile> = loaded
+        .files
+        .iter()
+        .filter(|(oid, _)| syscat_object(**oid).is_some())
+        .map(|(&oid, f)| (oid, f))
+        .collect();
     let present: BTreeSet<Oid> = loaded.keys().copied().collect();
     let generation = Generation::detect(&present);
     let mut problems = Problems::default();
@@ -108,7 +103,7 @@ fn read_loaded(
         .collect();
     let mut dicts = BTreeMap::new();
     for obj in SYSCAT_COLUMNS.iter().filter(|o| o.is_dictionary()) {
-        let file = loaded.get(&obj.oid);
+        let file = loaded.get(&obj.oid).copied();
         let given = dict_extents.get(&obj.oid);
         let extents = choose_extents(obj, given, file, &loaded, &fresh, &mut problems);
         dicts.insert(obj.oid, DictStore::new(file, extents));
@@ -126,7 +121,7 @@ fn read_loaded(
 fn check_presence(
     present: &BTreeSet<Oid>,
     generation: Generation,
-    loaded: &BTreeMap<Oid, CatalogFile>,
+    loaded: &BTreeMap<Oid, &CatalogFile>,
     problems: &mut Problems,
 ) {
     if present.is_empty() {
@@ -170,11 +165,11 @@ fn choose_extents(
     dict: &SyscatObject,
     given: Option<&Vec<DictExtent>>,
     file: Option<&CatalogFile>,
-    loaded: &BTreeMap<Oid, CatalogFile>,
+    loaded: &BTreeMap<Oid, &CatalogFile>,
     fresh: &BTreeMap<Oid, Lbid>,
     problems: &mut Problems,
 ) -> Vec<DictExtent> {
-    let column = dict.column_oid.and_then(|c| loaded.get(&c));
+    let column = dict.column_oid.and_then(|c| loaded.get(&c).copied());
     let fallback = |blocks| {
         given.cloned().unwrap_or_else(|| {
             fresh
@@ -276,7 +271,7 @@ struct RowReader<'a> {
 
 impl<'a> RowReader<'a> {
     fn new(
-        files: &'a BTreeMap<Oid, CatalogFile>,
+        files: &BTreeMap<Oid, &'a CatalogFile>,
         dicts: BTreeMap<Oid, DictStore<'a>>,
         problems: Problems,
     ) -> Self {
@@ -284,7 +279,7 @@ impl<'a> RowReader<'a> {
             .iter()
             .filter(|o| !o.is_dictionary())
             .filter_map(|o| {
-                let file = files.get(&o.oid)?;
+                let file = *files.get(&o.oid)?;
                 let markers = markers(o.created_as.data_type(), o.width());
                 Some((
                     o.oid,

@@ -48,11 +48,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::file::CatalogFile;
-use super::reader::CatalogFiles;
+use super::file::{CatalogFile, CatalogFiles, LoadedCatalog};
 use super::syscat::{syscat_layout_upgraded, syscat_object, CreatedAs, Generation, SYSCAT_COLUMNS};
 use crate::error::{DecodeError, Error};
 use crate::seg::dict::DictBlock;
+use crate::seg::file::Access;
 use crate::seg::token::{Token, TOKEN_EMPTY, TOKEN_NULL};
 use crate::types::{Lbid, Oid, BLOCK_SIZE, LBID_UNIT};
 
@@ -326,8 +326,16 @@ pub(crate) fn live_tokens(file: &CatalogFile) -> impl Iterator<Item = (u64, u64)
 pub fn check_token_lbids(
     files: &CatalogFiles,
     extents: &BTreeMap<Oid, Vec<DictExtent>>,
+    access: Access,
 ) -> Result<Vec<TokenFinding>, Error> {
-    let mut findings = Vec::new();
+    let loaded = LoadedCatalog::load(&token_files(files), access)?;
+    Ok(check_loaded_token_lbids(&loaded, extents))
+}
+
+/// The token columns of `files` that have a dictionary, and their dictionaries' files: what the
+/// token checks and inferences read.
+fn token_files(files: &CatalogFiles) -> CatalogFiles {
+    let mut out = CatalogFiles::new();
     for column in SYSCAT_COLUMNS
         .iter()
         .filter(|o| o.created_as == CreatedAs::Token)
@@ -335,17 +343,35 @@ pub fn check_token_lbids(
         let (Some(dict_oid), Some(col_path)) = (column.dict_oid, files.get(&column.oid)) else {
             continue;
         };
-        let col_file = CatalogFile::load(col_path)?;
-        let dict_file = files
-            .get(&dict_oid)
-            .map(|p| CatalogFile::load(p))
-            .transpose()?;
+        out.insert(column.oid, col_path.clone());
+        if let Some(p) = files.get(&dict_oid) {
+            out.insert(dict_oid, p.clone());
+        }
+    }
+    out
+}
+
+/// [`check_token_lbids`] on files already loaded.
+pub fn check_loaded_token_lbids(
+    loaded: &LoadedCatalog,
+    extents: &BTreeMap<Oid, Vec<DictExtent>>,
+) -> Vec<TokenFinding> {
+    let mut findings = Vec::new();
+    for column in SYSCAT_COLUMNS
+        .iter()
+        .filter(|o| o.created_as == CreatedAs::Token)
+    {
+        let (Some(dict_oid), Some(col_file)) = (column.dict_oid, loaded.files.get(&column.oid))
+        else {
+            continue;
+        };
+        let dict_file = loaded.files.get(&dict_oid);
         let mut store = DictStore::new(
-            dict_file.as_ref(),
+            dict_file,
             extents.get(&dict_oid).cloned().unwrap_or_default(),
         );
         let mut seen: HashMap<u64, Result<(), TokenFault>> = HashMap::new();
-        for (rid, raw) in live_tokens(&col_file) {
+        for (rid, raw) in live_tokens(col_file) {
             let verdict = seen
                 .entry(raw)
                 .or_insert_with(|| store.check(Token::decode(raw)));
@@ -353,17 +379,17 @@ pub fn check_token_lbids(
                 findings.push(TokenFinding {
                     column: column.oid,
                     dict: dict_oid,
-                    path: col_path.clone(),
+                    path: col_file.path().to_path_buf(),
                     rid,
                     offset: rid * 8,
                     token: raw,
-                    dict_path: files.get(&dict_oid).cloned(),
+                    dict_path: dict_file.map(|f| f.path().to_path_buf()),
                     fault: fault.clone(),
                 });
             }
         }
     }
-    Ok(findings)
+    findings
 }
 
 /// The start LBIDs a dictionary file of `file_blocks` blocks can have, given tokens into it
@@ -415,7 +441,27 @@ pub fn narrow_by_strings(candidates: &[Lbid], tokens: &[Token], dict: &[u8]) -> 
 pub fn infer_dict_starts(
     files: &CatalogFiles,
     preferred: &BTreeMap<Oid, Lbid>,
+    access: Access,
 ) -> Result<BTreeMap<Oid, Vec<Lbid>>, Error> {
+    let loaded = LoadedCatalog::load(&token_pairs(files), access)?;
+    Ok(infer_loaded_dict_starts(&loaded, preferred))
+}
+
+/// The token columns of `files` whose dictionary file is there too, and those dictionaries.
+fn token_pairs(files: &CatalogFiles) -> CatalogFiles {
+    let mut out = token_files(files);
+    out.retain(|oid, _| match token_column_dict(*oid) {
+        Some(dict) => files.contains_key(&dict),
+        None => files.keys().any(|&c| token_column_dict(c) == Some(*oid)),
+    });
+    out
+}
+
+/// [`infer_dict_starts`] on files already loaded.
+pub fn infer_loaded_dict_starts(
+    loaded: &LoadedCatalog,
+    preferred: &BTreeMap<Oid, Lbid>,
+) -> BTreeMap<Oid, Vec<Lbid>> {
     let mut out = BTreeMap::new();
     for column in SYSCAT_COLUMNS
         .iter()
@@ -424,13 +470,12 @@ pub fn infer_dict_starts(
         let Some(dict_oid) = column.dict_oid else {
             continue;
         };
-        let (Some(col_path), Some(dict_path)) = (files.get(&column.oid), files.get(&dict_oid))
+        let (Some(col_file), Some(dict_file)) =
+            (loaded.files.get(&column.oid), loaded.files.get(&dict_oid))
         else {
             continue;
         };
-        let col_file = CatalogFile::load(col_path)?;
-        let dict_file = CatalogFile::load(dict_path)?;
-        let tokens = distinct_tokens(&col_file);
+        let tokens = distinct_tokens(col_file);
         if tokens.is_empty() {
             continue;
         }
@@ -450,7 +495,7 @@ pub fn infer_dict_starts(
         }
         out.insert(dict_oid, candidates);
     }
-    Ok(out)
+    out
 }
 
 /// The catalog generations, newest first, whose fresh-install layout over the present catalog files
@@ -460,10 +505,24 @@ pub fn infer_dict_starts(
 /// for a C catalog); a catalog first built as generation A and upgraded in place gives only A, while
 /// [`Generation::detect`] says B or C. Dictionaries whose column holds no tokens do not constrain the
 /// answer; an empty result means the tokens fit no replay (a moved or damaged catalog).
-pub fn consistent_generations(files: &CatalogFiles) -> Result<Vec<Generation>, Error> {
-    let inferred = infer_dict_starts(files, &BTreeMap::new())?;
-    let present: BTreeSet<Oid> = files
-        .keys()
+pub fn consistent_generations(
+    files: &CatalogFiles,
+    access: Access,
+) -> Result<Vec<Generation>, Error> {
+    let loaded = LoadedCatalog::load(&token_pairs(files), access)?;
+    let present: BTreeSet<Oid> = files.keys().copied().collect();
+    Ok(loaded_consistent_generations(&loaded, &present))
+}
+
+/// [`consistent_generations`] on files already loaded; `present` are the catalog OIDs whose files
+/// exist (loaded or not).
+pub fn loaded_consistent_generations(
+    loaded: &LoadedCatalog,
+    present: &BTreeSet<Oid>,
+) -> Vec<Generation> {
+    let inferred = infer_loaded_dict_starts(loaded, &BTreeMap::new());
+    let present: BTreeSet<Oid> = present
+        .iter()
         .copied()
         .filter(|&o| syscat_object(o).is_some())
         .collect();
@@ -484,7 +543,7 @@ pub fn consistent_generations(files: &CatalogFiles) -> Result<Vec<Generation>, E
             out.push(g);
         }
     }
-    Ok(out)
+    out
 }
 
 /// The distinct string tokens of a token column file.

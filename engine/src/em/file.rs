@@ -175,24 +175,64 @@ impl ExtentMap {
         out
     }
 
-    /// Write the image of [`ExtentMap::encode`] to `path` atomically. Refuses a map with no
-    /// extents, which ColumnStore could not load.
-    pub fn write(&self, path: &Path, version: EmVersion) -> Result<(), Error> {
+    /// Whether ColumnStore could load this map written as `version`; every command that writes a
+    /// map asks this first (one owner for the rule).
+    pub fn check_writable(&self, version: EmVersion) -> Result<(), Unwritable> {
         if self.extents.is_empty() {
-            return Err(Error::Usage(format!(
-                "{}: refusing to write an extent map with no extents (ColumnStore cannot load nEM = 0)",
-                path.display()
-            )));
+            return Err(Unwritable::Empty);
         }
         if u32::try_from(self.extents.len()).is_err() {
-            return Err(Error::Usage(format!(
-                "{}: {} extents do not fit the 32-bit count of the format",
-                path.display(),
-                self.extents.len()
-            )));
+            return Err(Unwritable::TooMany(self.extents.len()));
         }
+        let overlaps = super::overlap::find_overlaps(&self.extents);
+        if let Some(first) = overlaps.first() {
+            return Err(Unwritable::Overlap {
+                count: overlaps.len(),
+                first: first.to_string(),
+            });
+        }
+        if version == EmVersion::V4 {
+            // V4 keeps only the low 64 bits of lo/hi (EM §1.3): a width-16 extent would load
+            // CP_VALID with a garbage range (min > max), eliminated from every query.
+            let count = self.extents.iter().filter(|e| e.col_width == 16).count();
+            if count > 0 {
+                return Err(Unwritable::WideInV4 { count });
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the image of [`ExtentMap::encode`] to `path` atomically, after
+    /// [`ExtentMap::check_writable`].
+    pub fn write(&self, path: &Path, version: EmVersion) -> Result<(), Error> {
+        self.check_writable(version)
+            .map_err(|e| Error::Usage(format!("{}: refusing to write {e}", path.display())))?;
         write_atomic(path, &self.encode(version))
     }
+}
+
+/// Why a map cannot be written as a given version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unwritable {
+    /// ColumnStore refuses to load a map whose header says nEM = 0.
+    #[error("an extent map with no extents (ColumnStore cannot load nEM = 0)")]
+    Empty,
+    /// More records than the header's 32-bit count holds.
+    #[error("an extent map of {0} extents (the format counts them in 32 bits)")]
+    TooMany(usize),
+    /// Width-16 extents cannot keep their 128-bit min/max in version 4.
+    #[error(
+        "{count} extents of width 16 as version 4, which keeps only the low 64 bits of their \
+         128-bit min/max (they would load CP_VALID with min > max and vanish from every query); \
+         write version 5"
+    )]
+    WideInV4 { count: usize },
+    /// Records whose LBID ranges overlap: ColumnStore would hand the same blocks to two extents.
+    #[error(
+        "an extent map in which {count} records overlap another record's LBID range (first: {first})"
+    )]
+    Overlap { count: usize, first: String },
 }
 
 /// Records read per piece by [`ExtentMap::read`] (about 8 MB of V5 records).

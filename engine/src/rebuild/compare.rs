@@ -17,7 +17,7 @@
 use super::RebuildReport;
 use crate::em::diff::{diff, ChangedExtent};
 use crate::em::ExtentMap;
-use crate::types::{DbRootId, ExtentAddress, Oid};
+use crate::types::ExtentAddress;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -76,17 +76,7 @@ impl Comparison {
 /// Compare `rebuilt` (with its `report`) against `expected`.
 pub fn against(expected: &ExtentMap, rebuilt: &ExtentMap, report: &RebuildReport) -> Comparison {
     let d = diff(expected, rebuilt);
-    let reassigned: BTreeSet<ExtentAddress> = report
-        .reassigned
-        .iter()
-        .map(|r| ExtentAddress {
-            oid: Oid(r.oid),
-            dbroot: DbRootId(r.dbroot),
-            partition: r.partition,
-            segment: r.segment,
-            block_offset: r.block_offset,
-        })
-        .collect();
+    let reassigned: BTreeSet<ExtentAddress> = report.reassigned().map(|r| r.extent).collect();
     let mut out = Comparison {
         expected: d.a_extents,
         rebuilt: d.b_extents,

@@ -1,77 +1,24 @@
-//! Plan: found files → opened segment files with their object kind (column type and width, or
-//! dictionary), the LBIDs their headers record, and the kernel that classifies their blocks.
+//! Plan: found files + [`CatalogFacts`] → opened segment files ([`PlannedFile`]) with their
+//! object kind (column type and width, or dictionary), the LBIDs their headers record, and the
+//! kernel that classifies their blocks. Runs after the catalog stage, before units and scan.
 //!
 //! The kind comes from the v3 compressed header when it has one, from the fixed definition of
 //! the system catalog for catalog OIDs, and otherwise from the catalog's SYSCOLUMN rows (v2
 //! headers and uncompressed user tables carry no type).
 
-use super::scan::Kernel;
+use super::catalog::{CatalogFacts, CatalogKind};
+use super::kernel::{kernel_for, Kernel};
+pub use super::kind::{KindSource, ObjectKind, StringCp};
 use super::stats::Domain;
 use super::walk::FoundFile;
 use crate::catalog::syscat;
 use crate::error::{DecodeError, DecodeKind, Error};
+use crate::finding::UnresolvedReason;
 use crate::seg::datatype::ColDataType;
 use crate::seg::file::{Access, Layout, SegmentFile};
-use crate::seg::markers::markers;
-use crate::types::{extent_blocks, max_column_file_blocks, Oid, BLOCK_SIZE};
+use crate::types::{max_column_file_blocks, Oid, BLOCK_SIZE};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-
-/// What a segment file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum ObjectKind {
-    /// Column values of `width` bytes (tokens for dictionary columns).
-    Column { data_type: ColDataType, width: u16 },
-    /// A dictionary store.
-    Dictionary,
-}
-
-impl ObjectKind {
-    /// `colWid` as the extent map records it (0 for dictionaries).
-    pub fn em_width(self) -> u16 {
-        match self {
-            ObjectKind::Column { width, .. } => width,
-            ObjectKind::Dictionary => 0,
-        }
-    }
-
-    /// Blocks in one extent of this object.
-    pub fn extent_blocks(self) -> u32 {
-        extent_blocks(self.em_width())
-    }
-}
-
-/// Where a file's kind was learnt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KindSource {
-    /// The v3 compressed header's width and data type.
-    Header,
-    /// The fixed definition of the system catalog.
-    SystemCatalog,
-    /// The SYSCOLUMN / SYSTABLE rows of the catalog.
-    Catalog,
-}
-
-/// How inline CHAR/VARCHAR extents get their min/max.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StringCp {
-    /// Marked invalid: their order depends on the collation.
-    #[default]
-    Invalid,
-    /// Computed in binary (memcmp) order, as cpimport does.
-    Binary,
-}
-
-/// What the catalog's rows say about a user OID's files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CatalogKind {
-    pub kind: ObjectKind,
-    /// A dictionary column: its file holds tokens.
-    pub tokens: bool,
-    /// `compressiontype` (0 uncompressed, 1/2 snappy, 3 LZ4).
-    pub compression: i32,
-}
 
 /// A segment file ready to scan.
 #[derive(Debug)]
@@ -86,22 +33,22 @@ pub struct PlannedFile {
     pub domain: Domain,
 }
 
-/// A file that cannot be planned: unreadable, or of unknown kind.
+/// A file that cannot be planned: unreadable (damaged), or of unknown kind.
 #[derive(Debug)]
 pub struct Unplanned {
     pub found: FoundFile,
-    pub error: Option<Error>,
-    pub reason: String,
+    pub why: Result<UnresolvedReason, Error>,
 }
 
-/// Open every found file (in parallel) and decide its kind.
-/// `catalog_kinds` gives the kinds the catalog rows describe (user OIDs).
+/// Open every found file (in parallel) with `access` and decide its kind; the catalog's facts
+/// give the kinds its rows describe (user OIDs).
 pub fn plan(
     found: Vec<FoundFile>,
-    catalog_kinds: &BTreeMap<Oid, CatalogKind>,
+    catalog: &CatalogFacts,
     access: Access,
     string_cp: StringCp,
 ) -> (Vec<PlannedFile>, Vec<Unplanned>) {
+    let catalog_kinds = &catalog.kinds;
     let results: Vec<Result<PlannedFile, Box<Unplanned>>> = found
         .into_par_iter()
         .map(|f| plan_one(f, catalog_kinds, access, string_cp))
@@ -133,22 +80,13 @@ fn plan_one(
         .map(|blocks| 2 * blocks * BLOCK_SIZE as u64 + COMPRESSED_HEADER_ALLOWANCE);
     let file = match SegmentFile::open_bounded(&found.path, access, max_len) {
         Ok(f) => f,
-        Err(e) => {
-            let reason = e.to_string();
-            return Err(Box::new(Unplanned {
-                found,
-                error: Some(e),
-                reason,
-            }));
-        }
+        Err(e) => return Err(Box::new(Unplanned { found, why: Err(e) })),
     };
     let oid = found.id.oid;
     if let Some(error) = cross_check(&file, catalog_kinds.get(&oid)) {
-        let reason = error.to_string();
         return Err(Box::new(Unplanned {
             found,
-            error: Some(error),
-            reason,
+            why: Err(error),
         }));
     }
     let header = match file.layout() {
@@ -182,25 +120,21 @@ fn plan_one(
         };
     let Some((kind, tokens, source)) = resolved else {
         let reason = match &header {
-            Some(h) if h.version < 3 => format!(
-                "version {} compressed header records no type and the catalog has no row for oid {oid}",
-                h.version
-            ),
-            Some(_) => format!("header records no usable type and the catalog has no row for oid {oid}"),
-            None => format!("uncompressed file and the catalog has no row for oid {oid}"),
+            Some(h) if h.version < 3 => UnresolvedReason::OldHeaderNoCatalogRow {
+                header_version: h.version,
+            },
+            Some(_) => UnresolvedReason::UnusableHeaderNoCatalogRow,
+            None => UnresolvedReason::UncompressedNoCatalogRow,
         };
         return Err(Box::new(Unplanned {
             found,
-            error: None,
-            reason,
+            why: Ok(reason),
         }));
     };
     if let Some(error) = over_capacity(&file, kind) {
-        let reason = error.to_string();
         return Err(Box::new(Unplanned {
             found,
-            error: Some(error),
-            reason,
+            why: Err(error),
         }));
     }
     let (kernel, domain) = kernel_for(kind, tokens, string_cp);
@@ -293,46 +227,4 @@ fn header_kind(h: &crate::seg::header::ControlHeader) -> Option<ObjectKind> {
 /// VARCHAR(4..7) look the same in the header, and treating them as tokens only forgoes min/max.
 fn is_token_column(kind: ObjectKind) -> bool {
     matches!(kind, ObjectKind::Column { data_type, width: 8 } if data_type.is_string())
-}
-
-/// The kernel and comparison domain for a kind (extent-map spec §2.3, segment spec §5).
-pub fn kernel_for(kind: ObjectKind, tokens: bool, string_cp: StringCp) -> (Kernel, Domain) {
-    let ObjectKind::Column { data_type, width } = kind else {
-        return (Kernel::Dictionary, Domain::None);
-    };
-    use ColDataType::*;
-    let domain = match data_type {
-        _ if tokens => Domain::None,
-        Float | Double | UFloat | UDouble | LongDouble => Domain::None,
-        Char | Varchar => match string_cp {
-            StringCp::Invalid => Domain::None,
-            StringCp::Binary => Domain::Binary,
-        },
-        Text | Blob | Clob | VarBinary => Domain::None,
-        UTinyInt | USmallInt | UMedInt | UInt | UBigInt => Domain::Unsigned,
-        _ => Domain::Signed,
-    };
-    let m = markers(data_type, width);
-    if width == 16 {
-        let kernel = Kernel::Wide {
-            empty: m.empty as i128,
-            null: m.null as i128,
-        };
-        return (
-            kernel,
-            if matches!(domain, Domain::None) {
-                Domain::None
-            } else {
-                Domain::Signed
-            },
-        );
-    }
-    let kernel = Kernel::Narrow {
-        width: u32::from(width),
-        empty: m.empty as u64,
-        null: m.null as u64,
-        alt_null: m.alt_null.unwrap_or(m.null) as u64,
-        domain,
-    };
-    (kernel, domain)
 }

@@ -1,4 +1,5 @@
-//! Walk: every DBRoot's tree → segment-file identities; everything else is listed as skipped.
+//! Walk: the first stage. Every DBRoot's tree → segment-file identities ([`FoundFile`]); everything
+//! else is listed as skipped. The catalog stage takes the catalog's files from its result, plan the rest.
 
 use crate::error::Error;
 use crate::seg::path::parse_segment_path;
@@ -14,13 +15,7 @@ pub struct FoundFile {
     pub path: PathBuf,
 }
 
-/// A path that is not a segment file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Skipped {
-    #[serde(serialize_with = "crate::fsutil::serialize_path")]
-    pub path: PathBuf,
-    pub reason: String,
-}
+pub use crate::finding::Skipped;
 
 /// What the walk found: segment files (sorted by identity), skipped paths, and paths that look
 /// like segment files but cannot be used (a directory named `FILE000.cdf`, a dangling or looping

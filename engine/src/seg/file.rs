@@ -60,6 +60,9 @@ pub enum Layout {
     Uncompressed { blocks: u64 },
 }
 
+/// A whole file in memory: memory-mapped or read, as the caller's [`Access`] says.
+pub struct FileBytes(Bytes);
+
 enum Bytes {
     Map(memmap2::Mmap),
     Owned(Vec<u8>),
@@ -75,50 +78,44 @@ impl std::ops::Deref for Bytes {
     }
 }
 
-/// One open segment file.
-pub struct SegmentFile {
-    path: PathBuf,
-    bytes: Bytes,
-    layout: Layout,
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
-impl fmt::Debug for SegmentFile {
+impl From<Vec<u8>> for FileBytes {
+    fn from(v: Vec<u8>) -> Self {
+        FileBytes(Bytes::Owned(v))
+    }
+}
+
+impl fmt::Debug for FileBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SegmentFile")
-            .field("path", &self.path)
-            .field("file_len", &self.file_len())
-            .field("mapped", &matches!(self.bytes, Bytes::Map(_)))
-            .field("layout", &self.layout)
+        f.debug_struct("FileBytes")
+            .field("len", &self.len())
+            .field("mapped", &self.is_mapped())
             .finish()
     }
 }
 
-/// Map `file` read-only.
-#[allow(unsafe_code)]
-fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: the map is read-only and never outlives the `SegmentFile` that owns it. The
-    // remaining risk is another process truncating the file while it is mapped: reading the
-    // lost pages then raises SIGBUS. ColumnStore must be stopped while its files are scanned
-    // (the rebuild's documented precondition), and `Access::Read` avoids the map entirely.
-    unsafe { memmap2::MmapOptions::new().map(file) }
-}
-
-impl SegmentFile {
-    /// Open `path` read-only and check its header and pointer section (compressed) or its size
-    /// (uncompressed). Anything but a regular file (a FIFO, a device, a socket) is refused before
-    /// it is opened, and the open itself cannot block (see [`crate::fsutil::open_read_only`]).
-    pub fn open(path: &Path, access: Access) -> Result<SegmentFile, Error> {
-        Self::open_bounded(path, access, None)
+impl FileBytes {
+    /// Open `path` read-only and bring all of it into memory with `access`. Anything but a
+    /// regular file (a FIFO, a device, a socket) is refused before it is opened, and the open
+    /// itself cannot block (see [`crate::fsutil::open_read_only`]).
+    pub fn load(path: &Path, access: Access) -> Result<FileBytes, Error> {
+        Self::load_bounded(path, access, None)
     }
 
-    /// [`SegmentFile::open`], refusing a file longer than `max_len` bytes before anything is
+    /// [`FileBytes::load`], refusing a file longer than `max_len` bytes before anything is
     /// mapped or read: the caller knows from the catalog what the file may hold at most, so a
     /// huge (sparse) file named like a segment file costs neither memory nor a scan.
-    pub fn open_bounded(
+    pub fn load_bounded(
         path: &Path,
         access: Access,
         max_len: Option<u64>,
-    ) -> Result<SegmentFile, Error> {
+    ) -> Result<FileBytes, Error> {
         let (mut file, meta) = crate::fsutil::open_read_only(path)?;
         let len = meta.len();
         if let Some(max) = max_len.filter(|&max| len > max) {
@@ -137,15 +134,62 @@ impl SegmentFile {
             },
             _ => Bytes::Owned(read_all(&mut file, len, path)?),
         };
-        Self::with_bytes(path, bytes)
+        Ok(FileBytes(bytes))
     }
 
-    /// A segment file image already in memory (the fuzz targets, tests).
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<SegmentFile, Error> {
-        Self::with_bytes(path, Bytes::Owned(bytes))
+    /// Whether the bytes are a memory map (as opposed to a buffer).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.0, Bytes::Map(_))
+    }
+}
+
+/// One open segment file.
+pub struct SegmentFile {
+    path: PathBuf,
+    bytes: FileBytes,
+    layout: Layout,
+}
+
+impl fmt::Debug for SegmentFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SegmentFile")
+            .field("path", &self.path)
+            .field("file_len", &self.file_len())
+            .field("mapped", &self.bytes.is_mapped())
+            .field("layout", &self.layout)
+            .finish()
+    }
+}
+
+/// Map `file` read-only.
+#[allow(unsafe_code)]
+fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only and never outlives the `SegmentFile` that owns it. The
+    // remaining risk is another process truncating the file while it is mapped: reading the
+    // lost pages then raises SIGBUS. ColumnStore must be stopped while its files are scanned
+    // (the rebuild's documented precondition), and `Access::Read` avoids the map entirely.
+    unsafe { memmap2::MmapOptions::new().map(file) }
+}
+
+impl SegmentFile {
+    /// Open `path` read-only and check its header and pointer section (compressed) or its size
+    /// (uncompressed).
+    pub fn open(path: &Path, access: Access) -> Result<SegmentFile, Error> {
+        Self::from_bytes(path, FileBytes::load(path, access)?)
     }
 
-    fn with_bytes(path: &Path, bytes: Bytes) -> Result<SegmentFile, Error> {
+    /// [`SegmentFile::open`] with [`FileBytes::load_bounded`]'s size bound.
+    pub fn open_bounded(
+        path: &Path,
+        access: Access,
+        max_len: Option<u64>,
+    ) -> Result<SegmentFile, Error> {
+        Self::from_bytes(path, FileBytes::load_bounded(path, access, max_len)?)
+    }
+
+    /// A segment file whose bytes are already in memory (read from `path`); the same checks as
+    /// [`SegmentFile::open`].
+    pub fn from_bytes(path: &Path, bytes: FileBytes) -> Result<SegmentFile, Error> {
         let layout = Self::check_layout(&bytes).map_err(|e| e.in_file(path))?;
         Ok(SegmentFile {
             path: path.to_path_buf(),
@@ -212,7 +256,7 @@ impl SegmentFile {
 
     /// Whether the file is memory-mapped (as opposed to read into memory).
     pub fn is_mapped(&self) -> bool {
-        matches!(self.bytes, Bytes::Map(_))
+        self.bytes.is_mapped()
     }
 
     /// Header and chunk slots, or the block count.

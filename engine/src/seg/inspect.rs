@@ -85,13 +85,13 @@ impl From<&ControlHeader> for HeaderReport {
     }
 }
 
-/// Inspect the segment file at `path`.
-pub fn inspect(path: &Path) -> Result<InspectReport, Error> {
+/// Inspect the segment file at `path`, brought into memory with `access`.
+pub fn inspect(path: &Path, access: Access) -> Result<InspectReport, Error> {
     let id = parse_segment_path(path).map_err(|reason| Error::NotSegmentFile {
         path: path.to_path_buf(),
         reason,
     })?;
-    let file = SegmentFile::open(path, Access::Mmap)?;
+    let file = SegmentFile::open(path, access)?;
     let mut report = InspectReport {
         path: path.display().to_string(),
         oid: id.oid.0,

@@ -142,9 +142,18 @@ fn parse_file_name(file: &str) -> Result<u16, String> {
             "file name {file:?} must have exactly three digits after FILE"
         ));
     }
-    digits
+    let segment: u16 = digits
         .parse()
-        .map_err(|_| format!("file name {file:?} is not FILEnnn.cdf"))
+        .map_err(|_| format!("file name {file:?} is not FILEnnn.cdf"))?;
+    // ColumnStore passes the segment through an `unsigned char` (SEG §1.1, `we_convertor.cpp:87-102`)
+    // and `fileName2Oid` rejects 256 and above (SEG §1.2, `we_convertor.cpp:116-133`): it never
+    // writes such a file, and taking one would alias segment n − 256.
+    if segment >= 256 {
+        return Err(format!(
+            "file name {file:?}: segment {segment} is 256 or more, which ColumnStore never writes"
+        ));
+    }
+    Ok(segment)
 }
 
 #[cfg(test)]
@@ -177,6 +186,12 @@ mod tests {
         assert_eq!(parse_segment_path(p), Ok(id(3009, 256, 1)));
         let p = Path::new("000.dir/000.dir/011.dir/193.dir/4294967295.dir/FILE001.cdf");
         assert_eq!(parse_segment_path(p), Ok(id(3009, u32::MAX, 1)));
+    }
+
+    #[test]
+    fn segment_255_is_the_last_one() {
+        let p = Path::new("000.dir/000.dir/011.dir/193.dir/000.dir/FILE255.cdf");
+        assert_eq!(parse_segment_path(p), Ok(id(3009, 0, 255)));
     }
 
     #[test]
@@ -229,6 +244,14 @@ mod tests {
             (
                 "000.dir/000.dir/0x1.dir/193.dir/000.dir/FILE000.cdf",
                 "<digits>.dir",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/000.dir/FILE256.cdf",
+                "segment 256 is 256 or more",
+            ),
+            (
+                "000.dir/000.dir/011.dir/193.dir/000.dir/FILE999.cdf",
+                "segment 999 is 256 or more",
             ),
         ];
         for (p, why) in bad {

@@ -1,0 +1,220 @@
+//! Findings rendered at the edge: one sentence per [`Finding`] for humans, and the JSON form of a
+//! rebuild report, shared by `rebuild`, `demo` (and `verify` next). The engine only hands over
+//! values; every word a user reads about a finding is written here.
+
+use emengine::catalog::TokenFinding;
+use emengine::finding::{
+    CatalogCheck, Damaged, Fact, Finding, ReassignReason, UncertainCause, UnresolvedReason,
+};
+use emengine::rebuild::RebuildReport;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One line describing `f`, without a trailing newline.
+pub fn finding_line(f: &Finding) -> String {
+    match f {
+        Finding::Damaged(d) => format!("damaged: {}", damaged(d)),
+        Finding::Skipped(s) => format!("skipped {}: {}", s.path.display(), s.reason),
+        Finding::Unresolved(u) => format!(
+            "unresolved {}: {}",
+            u.path.display(),
+            unresolved(u.reason, u.oid.0)
+        ),
+        Finding::Reassigned(r) => format!(
+            "re-assigned {} to LBID {}: {}",
+            r.extent,
+            r.lbid,
+            reassigned(r.reason)
+        ),
+        Finding::Uncertain(u) => format!(
+            "not established: {}: {} ({})",
+            u.extent,
+            fact(u.fact),
+            match u.cause {
+                UncertainCause::DamagedChunk => "a chunk could not be read",
+                UncertainCause::LbidSpaceFull => "no free range left in the LBID space",
+            }
+        ),
+        Finding::DuplicateSegment { segment, dbroots } => format!(
+            "warning: {segment} is on DBRoot {} and DBRoot {}",
+            dbroots[0], dbroots[1]
+        ),
+        Finding::CatalogUpgraded {
+            original,
+            detected,
+            added_later,
+        } => {
+            let later: Vec<String> = added_later.iter().map(|o| o.to_string()).collect();
+            format!(
+                "catalog: the catalog's tokens fit the layout of generation {original:?}, not \
+                 {detected:?}: a catalog first built as generation {original:?} and upgraded in \
+                 place; catalog files {} were added later and are re-assigned",
+                later.join(", ")
+            )
+        }
+        Finding::CatalogFitsNoLayout => "catalog: the catalog's tokens fit no replayed layout: \
+                                          the catalog was moved or is damaged"
+            .to_string(),
+        Finding::CatalogNotChecked {
+            check,
+            path,
+            offset,
+            detail,
+            ..
+        } => {
+            let what = match check {
+                CatalogCheck::Generation => "catalog generation not checked",
+                CatalogCheck::Rows => "catalog rows not readable",
+                CatalogCheck::Tokens => "catalog tokens not checked",
+            };
+            let at = path
+                .as_deref()
+                .map(|p| located(p, *offset))
+                .unwrap_or_default();
+            format!("catalog: {what}: {at}{detail}")
+        }
+        Finding::CatalogToken(t) => format!("catalog: {}", token(t)),
+        Finding::CatalogRow { detail } => format!("catalog: {detail}"),
+    }
+}
+
+/// `path: at byte N: ` (or `path: ` without an offset).
+fn located(path: &Path, offset: Option<u64>) -> String {
+    match offset {
+        Some(o) => format!("{}: at byte {o}: ", path.display()),
+        None => format!("{}: ", path.display()),
+    }
+}
+
+/// A damaged file as the engine's error would say it: path, byte offset, what was expected and found.
+pub fn damaged(d: &Damaged) -> String {
+    format!("{}{}", located(&d.path, d.offset), d.detail)
+}
+
+fn token(t: &TokenFinding) -> String {
+    t.to_string()
+}
+
+fn unresolved(reason: UnresolvedReason, oid: i32) -> String {
+    match reason {
+        UnresolvedReason::OldHeaderNoCatalogRow { header_version } => format!(
+            "version {header_version} compressed header records no type and the catalog has no row for oid {oid}"
+        ),
+        UnresolvedReason::UnusableHeaderNoCatalogRow => {
+            format!("header records no usable type and the catalog has no row for oid {oid}")
+        }
+        UnresolvedReason::UncompressedNoCatalogRow => {
+            format!("uncompressed file and the catalog has no row for oid {oid}")
+        }
+    }
+}
+
+fn reassigned(reason: ReassignReason) -> String {
+    match reason {
+        ReassignReason::HeaderLbidUnaligned { header_lbid } => {
+            format!("header LBID {header_lbid} is not a multiple of 1024")
+        }
+        ReassignReason::HeaderLbidOverlaps { header_lbid } => {
+            format!("header LBID {header_lbid} overlaps an extent already placed")
+        }
+        ReassignReason::CatalogBeyondReplay => {
+            "system-catalog extent beyond the replayed creation order".into()
+        }
+        ReassignReason::CatalogAddedByUpgrade => {
+            "catalog file outside the replayed creation order (added by an in-place upgrade)".into()
+        }
+        ReassignReason::HeaderLbidZero { extent } => {
+            format!("header LBID list holds 0 for extent {extent} (extent created by DML)")
+        }
+        ReassignReason::HeaderLbidListFull { extent } => {
+            format!("header LBID list is full (48 entries); extent {extent} is not recorded")
+        }
+        ReassignReason::HeaderLbidMissing { extent } => {
+            format!("header LBID list has no entry for extent {extent}")
+        }
+        ReassignReason::OldHeader => "compressed header records no LBIDs (version 2)".into(),
+        ReassignReason::Uncompressed => "uncompressed file records no LBIDs".into(),
+    }
+}
+
+fn fact(f: Fact) -> &'static str {
+    match f {
+        Fact::MinMax => "min/max",
+        Fact::Hwm => "high-water mark",
+        Fact::Lbid => "LBID",
+    }
+}
+
+/// The `--json` document of a rebuild: the engine's report (figures, catalog summary, every
+/// finding with its `kind`), the count of findings per kind, and what the command did (`extra`).
+#[derive(Serialize)]
+pub struct JsonReport<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub report: &'a RebuildReport,
+    pub counts: BTreeMap<&'static str, usize>,
+    #[serde(flatten)]
+    pub extra: T,
+}
+
+impl<'a, T: Serialize> JsonReport<'a, T> {
+    pub fn new(report: &'a RebuildReport, extra: T) -> Self {
+        Self {
+            report,
+            counts: report.counts(),
+            extra,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emengine::finding::{Reassigned, Uncertain};
+    use emengine::types::{DbRootId, ExtentAddress, Lbid, Oid};
+    use emengine::ErrorKind;
+
+    fn address() -> ExtentAddress {
+        ExtentAddress {
+            oid: Oid(3001),
+            dbroot: DbRootId(2),
+            partition: 0,
+            segment: 1,
+            block_offset: 4096,
+        }
+    }
+
+    #[test]
+    fn lines_name_the_extent_and_the_reason() {
+        let r = Finding::Reassigned(Reassigned {
+            extent: address(),
+            lbid: Lbid(8192),
+            reason: ReassignReason::HeaderLbidZero { extent: 1 },
+        });
+        assert_eq!(
+            finding_line(&r),
+            "re-assigned oid 3001 dbroot 2 partition 0 segment 1 fbo 4096 to LBID 8192: \
+             header LBID list holds 0 for extent 1 (extent created by DML)"
+        );
+        let u = Finding::Uncertain(Uncertain {
+            extent: address(),
+            fact: Fact::Hwm,
+            cause: UncertainCause::DamagedChunk,
+        });
+        assert_eq!(
+            finding_line(&u),
+            "not established: oid 3001 dbroot 2 partition 0 segment 1 fbo 4096: \
+             high-water mark (a chunk could not be read)"
+        );
+        let d = Finding::Damaged(Damaged {
+            path: "/d/FILE000.cdf".into(),
+            error: ErrorKind::BadChecksum,
+            offset: Some(8193),
+            detail: "bad checksum: expected 0x00000001, found 0x00000002".into(),
+        });
+        assert_eq!(
+            finding_line(&d),
+            "damaged: /d/FILE000.cdf: at byte 8193: bad checksum: expected 0x00000001, found 0x00000002"
+        );
+    }
+}

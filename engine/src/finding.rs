@@ -1,0 +1,229 @@
+//! Findings: everything a rebuild (and, next, a verify) has to tell about the data, as values.
+//!
+//! One enum, [`Finding`], with a variant per kind of fact; each carries what it is about — an
+//! [`ExtentAddress`], a [`SegmentId`] or a path — and a typed reason. Prose is rendered once, at
+//! the edge (the CLI's `report` module renders text and JSON from these values), so tools can
+//! count, filter and compare findings without parsing sentences. The order of a report's findings
+//! is deterministic (sorted by the report stage).
+
+use crate::catalog::syscat::Generation;
+use crate::catalog::TokenFinding;
+use crate::error::{Error, ErrorKind};
+use crate::types::{DbRootId, ExtentAddress, Lbid, Oid, SegmentId};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// One thing a rebuild found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Finding {
+    /// A file that could not be read completely (damaged chunk, bad header, unreadable, ...).
+    Damaged(Damaged),
+    /// A path under a DBRoot that is not a segment file; listed, never fatal.
+    Skipped(Skipped),
+    /// A segment file whose kind (type and width) could not be established; it has no extents.
+    Unresolved(Unresolved),
+    /// An extent that did not get its original LBID.
+    Reassigned(Reassigned),
+    /// A fact about an extent that could not be established (with `--allow-damaged`).
+    Uncertain(Uncertain),
+    /// The same segment file on two DBRoots.
+    DuplicateSegment {
+        segment: SegmentId,
+        /// The DBRoot whose copy was kept, then the other one.
+        dbroots: [DbRootId; 2],
+    },
+    /// The catalog's layout was inferred from its tokens instead of replayed over the files
+    /// present (CAT §7.2): a catalog first built as `original` and upgraded in place;
+    /// `added_later` were re-assigned.
+    CatalogUpgraded {
+        original: Generation,
+        detected: Generation,
+        added_later: Vec<Oid>,
+    },
+    /// The catalog's tokens fit no replayed layout: the catalog was moved or is damaged.
+    CatalogFitsNoLayout,
+    /// A catalog check could not run because a catalog file could not be loaded.
+    CatalogNotChecked {
+        check: CatalogCheck,
+        #[serde(serialize_with = "crate::fsutil::serialize_opt_path")]
+        path: Option<PathBuf>,
+        error: ErrorKind,
+        offset: Option<u64>,
+        detail: String,
+    },
+    /// A token of a catalog column that does not fit its dictionary as placed.
+    CatalogToken(TokenFinding),
+    /// A problem the catalog reader reported about a row (its own sentence, naming file and
+    /// byte offset).
+    CatalogRow { detail: String },
+}
+
+impl Finding {
+    /// The kind's name, as in the JSON `kind` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Finding::Damaged(_) => "damaged",
+            Finding::Skipped(_) => "skipped",
+            Finding::Unresolved(_) => "unresolved",
+            Finding::Reassigned(_) => "reassigned",
+            Finding::Uncertain(_) => "uncertain",
+            Finding::DuplicateSegment { .. } => "duplicate-segment",
+            Finding::CatalogUpgraded { .. } => "catalog-upgraded",
+            Finding::CatalogFitsNoLayout => "catalog-fits-no-layout",
+            Finding::CatalogNotChecked { .. } => "catalog-not-checked",
+            Finding::CatalogToken(_) => "catalog-token",
+            Finding::CatalogRow { .. } => "catalog-row",
+        }
+    }
+
+    /// Whether this finding is about the system catalog's consistency.
+    pub fn is_catalog(&self) -> bool {
+        matches!(
+            self,
+            Finding::CatalogUpgraded { .. }
+                | Finding::CatalogFitsNoLayout
+                | Finding::CatalogNotChecked { .. }
+                | Finding::CatalogToken(_)
+                | Finding::CatalogRow { .. }
+        )
+    }
+
+    /// A catalog check that could not run because of `err`.
+    pub fn catalog_not_checked(check: CatalogCheck, err: &Error) -> Self {
+        Finding::CatalogNotChecked {
+            check,
+            path: err.path().map(PathBuf::from),
+            error: err.kind(),
+            offset: err.offset(),
+            detail: err.detail(),
+        }
+    }
+}
+
+/// A file that could not be read completely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Damaged {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub path: PathBuf,
+    /// What kind of error the engine reported.
+    pub error: ErrorKind,
+    /// Byte offset of the damage, where known.
+    pub offset: Option<u64>,
+    /// The engine's error, without the path: what was expected and what was found.
+    pub detail: String,
+}
+
+impl Damaged {
+    /// The finding for `err` about `path`.
+    pub fn new(path: PathBuf, err: &Error) -> Self {
+        Damaged {
+            path,
+            error: err.kind(),
+            offset: err.offset(),
+            detail: err.detail(),
+        }
+    }
+}
+
+/// A path that is not a segment file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub path: PathBuf,
+    /// Why the path parser does not take it for a segment file (SEG §1.2).
+    pub reason: String,
+}
+
+/// A segment file of unknown kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unresolved {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub path: PathBuf,
+    pub oid: Oid,
+    pub reason: UnresolvedReason,
+}
+
+/// Why a file's kind could not be established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum UnresolvedReason {
+    /// A compressed header older than version 3 records no type, and the catalog has no row.
+    OldHeaderNoCatalogRow { header_version: u64 },
+    /// The v3 header's type or width is not one a column can have, and the catalog has no row.
+    UnusableHeaderNoCatalogRow,
+    /// An uncompressed file records no type, and the catalog has no row.
+    UncompressedNoCatalogRow,
+}
+
+/// An extent that did not get its original LBID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reassigned {
+    pub extent: ExtentAddress,
+    /// The LBID it got: the first free range that fits.
+    pub lbid: Lbid,
+    pub reason: ReassignReason,
+}
+
+/// Why an extent's original LBID is not known or not usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum ReassignReason {
+    /// The header's LBID is not a multiple of 1024 (or negative).
+    HeaderLbidUnaligned { header_lbid: Lbid },
+    /// The header's LBID overlaps an extent already placed.
+    HeaderLbidOverlaps { header_lbid: Lbid },
+    /// A system-catalog extent beyond the replayed creation order (a second extent or segment).
+    CatalogBeyondReplay,
+    /// A catalog file outside the replayed creation order (added by an in-place upgrade).
+    CatalogAddedByUpgrade,
+    /// The header's LBID list holds 0 for this extent (an extent created by DML).
+    HeaderLbidZero { extent: u32 },
+    /// The header's LBID list is full (48 entries) and does not record this extent.
+    HeaderLbidListFull { extent: u32 },
+    /// The header's LBID list has no entry for this extent.
+    HeaderLbidMissing { extent: u32 },
+    /// A version-2 compressed header records no LBIDs.
+    OldHeader,
+    /// An uncompressed file records no LBIDs.
+    Uncompressed,
+}
+
+/// A fact about an extent that the scan could not establish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Uncertain {
+    pub extent: ExtentAddress,
+    pub fact: Fact,
+    pub cause: UncertainCause,
+}
+
+/// A field of an extent record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fact {
+    MinMax,
+    Hwm,
+    Lbid,
+}
+
+/// Why a fact could not be established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UncertainCause {
+    /// A chunk of the extent could not be read.
+    DamagedChunk,
+    /// No free range is left in the LBID space.
+    LbidSpaceFull,
+}
+
+/// A catalog check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CatalogCheck {
+    /// The catalog's tokens against the replayed layouts of each generation.
+    Generation,
+    /// The SYSTABLE/SYSCOLUMN rows.
+    Rows,
+    /// The catalog's tokens against the placed dictionary extents.
+    Tokens,
+}

@@ -1,0 +1,174 @@
+//! LBID: where each extent's logical block ids start (SEG §2.3, §3.9; SEG §7.3 and CAT §7.2 for
+//! the catalog; EM §1.10 for first fit).
+//!
+//! LBIDs come from the v3 header's LBID list, or — for the system catalog — from the catalog
+//! stage's layout. Known LBIDs are placed first, in LBID order; an extent whose LBID is unknown,
+//! unaligned or collides with one already placed gets the first free range that fits, after every
+//! known extent has been placed (first fit, as ColumnStore allocates), and is reported as
+//! re-assigned.
+
+use super::super::plan::PlannedFile;
+use crate::em::ExtentRecord;
+use crate::finding::{ReassignReason, Reassigned};
+use crate::types::{Lbid, Oid, LBID_SPACE_UNITS, LBID_UNIT};
+use std::collections::BTreeMap;
+
+/// Extents with their LBIDs, the ones re-assigned, and the ones no free range was left for.
+#[derive(Debug, Default)]
+pub struct Assigned {
+    /// Placed extents, in LBID order.
+    pub extents: Vec<ExtentRecord>,
+    pub reassigned: Vec<Reassigned>,
+    /// Extents left out: the LBID space is full.
+    pub unplaced: Vec<ExtentRecord>,
+}
+
+/// Give every extent its LBID: `pending` pairs each record with the LBID it wants, or why it has
+/// none.
+pub fn assign(pending: Vec<(ExtentRecord, Result<Lbid, ReassignReason>)>) -> Assigned {
+    let mut out = Assigned::default();
+    let mut taken = Taken::default();
+    let mut unknown = Vec::new();
+    let mut known: Vec<(ExtentRecord, Lbid)> = Vec::new();
+    for (rec, wanted) in pending {
+        match wanted {
+            Ok(l) => known.push((rec, l)),
+            Err(reason) => unknown.push((rec, reason)),
+        }
+    }
+    known.sort_by_key(|(r, l)| (*l, r.oid, r.partition, r.segment, r.block_offset));
+    for (mut rec, lbid) in known {
+        if lbid.0 % LBID_UNIT != 0 || lbid.0 < 0 {
+            unknown.push((
+                rec,
+                ReassignReason::HeaderLbidUnaligned { header_lbid: lbid },
+            ));
+        } else if taken.insert(lbid.0, rec.range_size) {
+            rec.range_start = lbid;
+            out.extents.push(rec);
+        } else {
+            unknown.push((
+                rec,
+                ReassignReason::HeaderLbidOverlaps { header_lbid: lbid },
+            ));
+        }
+    }
+    unknown.sort_by_key(|(r, _)| (r.oid, r.partition, r.segment, r.block_offset, r.dbroot));
+    for (mut rec, reason) in unknown {
+        let Some(lbid) = taken.first_fit(rec.range_size) else {
+            out.unplaced.push(rec);
+            continue;
+        };
+        rec.range_start = Lbid(lbid);
+        out.reassigned.push(Reassigned {
+            extent: rec.address(),
+            lbid: Lbid(lbid),
+            reason,
+        });
+        out.extents.push(rec);
+    }
+    out.extents.sort_by_key(|r| r.range_start);
+    out
+}
+
+/// The LBID extent `k` of a file had, where the files say so.
+pub fn wanted(
+    pf: &PlannedFile,
+    k: u32,
+    syscat: &BTreeMap<Oid, Lbid>,
+) -> Result<Lbid, ReassignReason> {
+    if let Some(&l) = syscat.get(&pf.found.id.oid) {
+        if k == 0 && pf.found.id.partition == 0 && pf.found.id.segment == 0 {
+            return Ok(l);
+        }
+        return Err(ReassignReason::CatalogBeyondReplay);
+    }
+    if crate::catalog::syscat::is_syscat_oid(pf.found.id.oid) {
+        return Err(ReassignReason::CatalogAddedByUpgrade);
+    }
+    match pf.header_lbids.get(k as usize) {
+        Some(&l) if l != 0 => Ok(Lbid(l)),
+        Some(_) => Err(ReassignReason::HeaderLbidZero { extent: k }),
+        None if pf.header_lbids.len() >= 48 => {
+            Err(ReassignReason::HeaderLbidListFull { extent: k })
+        }
+        None if pf.file.is_compressed() && !pf.header_lbids.is_empty() => {
+            Err(ReassignReason::HeaderLbidMissing { extent: k })
+        }
+        None if pf.file.is_compressed() => Err(ReassignReason::OldHeader),
+        None => Err(ReassignReason::Uncompressed),
+    }
+}
+
+/// LBID ranges already taken, in 1024-block units, kept as disjoint intervals.
+#[derive(Debug, Default)]
+struct Taken {
+    /// start unit → end unit (exclusive)
+    ranges: BTreeMap<u64, u64>,
+}
+
+impl Taken {
+    /// Take `[start, start + units×1024)` if it is free and inside the LBID space.
+    fn insert(&mut self, start: i64, units: u32) -> bool {
+        let s = (start / LBID_UNIT) as u64;
+        let e = s + u64::from(units);
+        if e > u64::from(LBID_SPACE_UNITS) {
+            return false;
+        }
+        if let Some((_, &pe)) = self.ranges.range(..=s).next_back() {
+            if pe > s {
+                return false;
+            }
+        }
+        if let Some((&ns, _)) = self.ranges.range(s..).next() {
+            if ns < e {
+                return false;
+            }
+        }
+        self.ranges.insert(s, e);
+        true
+    }
+
+    /// The lowest free start (in LBIDs) with room for `units`, taken; first fit as ColumnStore allocates.
+    fn first_fit(&mut self, units: u32) -> Option<i64> {
+        let mut cursor = 0u64;
+        let mut found = None;
+        for (&s, &e) in &self.ranges {
+            if s >= cursor + u64::from(units) {
+                found = Some(cursor);
+                break;
+            }
+            cursor = cursor.max(e);
+        }
+        let start = found.unwrap_or(cursor);
+        if start + u64::from(units) > u64::from(LBID_SPACE_UNITS) {
+            return None;
+        }
+        let lbid = start as i64 * LBID_UNIT;
+        self.insert(lbid, units).then_some(lbid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taken_rejects_overlap_and_first_fit_fills_holes() {
+        let mut t = Taken::default();
+        assert!(t.insert(0, 8));
+        assert!(t.insert(16 * 1024, 4));
+        assert!(!t.insert(4 * 1024, 8), "overlaps [0, 8)");
+        assert!(!t.insert(18 * 1024, 1), "inside [16, 20)");
+        assert_eq!(
+            t.first_fit(8),
+            Some(8 * 1024),
+            "the hole [8, 16) fits 8 units"
+        );
+        assert_eq!(t.first_fit(1), Some(20 * 1024));
+        assert!(
+            !t.insert(i64::from(LBID_SPACE_UNITS - 1) * 1024, 2),
+            "past the LBID space"
+        );
+    }
+}
