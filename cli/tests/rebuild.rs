@@ -347,13 +347,17 @@ fn refuses_bad_invocations_before_scanning() {
 fn unloadable_maps_are_refused_and_the_old_one_stays() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("BRM_saves_em");
+    // Not an extent map, so every run below needs --force to be allowed to replace it.
     fs::write(&out, b"the old extent map").unwrap();
 
     // An empty DBRoot gives a map with no extents (ColumnStore refuses nEM = 0).
     let empty = dir.path().join("data1");
     fs::create_dir_all(&empty).unwrap();
     let root = format!("1={}", s(&empty));
-    let (_, e) = emrebuild(&["rebuild", "--dbroot", &root, "-o", s(&out), "-q"], 2);
+    let (_, e) = emrebuild(
+        &["rebuild", "--dbroot", &root, "-o", s(&out), "-q", "--force"],
+        2,
+    );
     assert!(e.contains("no extents"), "{e}");
     assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
 
@@ -376,7 +380,7 @@ fn unloadable_maps_are_refused_and_the_old_one_stays() {
         !others.is_empty(),
         "the mixed scenario has DBRoots besides 1"
     );
-    let mut args = vec!["rebuild", "-o", s(&out), "--allow-damaged"];
+    let mut args = vec!["rebuild", "-o", s(&out), "--allow-damaged", "--force"];
     for o in &others {
         args.extend(["--dbroot", o.as_str()]);
     }
@@ -402,6 +406,7 @@ fn unloadable_maps_are_refused_and_the_old_one_stays() {
             "--em-version",
             "4",
             "-q",
+            "--force",
         ],
         2,
     );
