@@ -329,7 +329,7 @@ mod tests {
         let err = write_map(&out, &overlapping, EmVersion::V5, &target, &|| false).unwrap_err();
         assert!(
             err.to_string().contains(
-                "1 records of the map overlap another record's LBID range (first: record 0"
+                "1 records overlap another record's LBID range (first: record 0"
             ),
             "{err}"
         );
