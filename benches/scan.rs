@@ -12,30 +12,22 @@ use emengine::seg::chunk::{compress_chunk, decompress_chunk};
 use emengine::seg::header::CompressionType;
 use emengine::types::CHUNK_BYTES;
 
-/// xorshift64*: a tiny seeded generator, so every run benches the same bytes.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+/// The generator's seeded stream, so every run benches the same bytes.
+use emfixtures::rng::Rng;
 
 /// A chunk of `width`-byte values as cpimport leaves them: mostly values in a realistic range
 /// (so snappy compresses them like real data), 2% NULL, the tail EMPTY.
 fn chunk(width: usize, empty: u64, null: u64, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let n = CHUNK_BYTES / width;
     let mut out = Vec::with_capacity(CHUNK_BYTES);
     for i in 0..n {
         let v = if i > n * 9 / 10 {
             empty
-        } else if rng.next().is_multiple_of(50) {
+        } else if rng.next_u64().is_multiple_of(50) {
             null
         } else {
-            (i as u64 * 3 + rng.next() % 1000) & (u64::MAX >> (64 - 8 * width as u32).min(63))
+            (i as u64 * 3 + rng.next_u64() % 1000) & (u64::MAX >> (64 - 8 * width as u32).min(63))
         };
         out.extend_from_slice(&v.to_le_bytes()[..width]);
     }

@@ -38,6 +38,8 @@ enum Command {
     Gen(cmd::gen::Args),
     /// Rebuild the extent map from the segment files of every DBRoot.
     Rebuild(cmd::rebuild::Args),
+    /// Compare an extent map (e.g. a backup) with the data, extent by extent (exit 0 safe, 1 not).
+    Verify(cmd::verify::Args),
     /// Generate a small tree, rebuild it and compare with the ground truth.
     Demo(cmd::demo::Args),
     /// Measure rebuild throughput against the floor of reading and decompressing the same data.
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Gen(a) => cmd::gen::run(a),
         Command::Rebuild(a) => cmd::rebuild::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Bench(a) => cmd::bench::run(a),
     };

@@ -96,7 +96,7 @@ fn token(t: &TokenFinding) -> String {
     t.to_string()
 }
 
-fn unresolved(reason: UnresolvedReason, oid: i32) -> String {
+pub fn unresolved(reason: UnresolvedReason, oid: i32) -> String {
     match reason {
         UnresolvedReason::OldHeaderNoCatalogRow { header_version } => format!(
             "version {header_version} compressed header records no type and the catalog has no row for oid {oid}"
@@ -110,7 +110,7 @@ fn unresolved(reason: UnresolvedReason, oid: i32) -> String {
     }
 }
 
-fn reassigned(reason: ReassignReason) -> String {
+pub fn reassigned(reason: ReassignReason) -> String {
     match reason {
         ReassignReason::HeaderLbidUnaligned { header_lbid } => {
             format!("header LBID {header_lbid} is not a multiple of 1024")

@@ -4,23 +4,19 @@
 mod util;
 
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
-use emengine::types::{DbRootId, Lbid, Oid};
 use std::path::{Path, PathBuf};
 use util::{emrebuild, real_v4, s};
 
 fn narrow_map(dir: &Path) -> PathBuf {
-    let rec = |start: i64, oid: i32| ExtentRecord {
-        range_start: Lbid(start),
-        range_size: 2,
-        oid: Oid(oid),
-        block_offset: 0,
-        hwm: 1,
-        partition: 1,
-        segment: 3,
-        dbroot: DbRootId(2),
-        col_width: 2,
-        status: 0,
-        cp: CasualPartition::narrow(CpState::VALID, -300, 300),
+    let rec = |start: i64, oid: i32| {
+        ExtentRecord::builder(oid, start)
+            .width(2)
+            .hwm(1)
+            .partition(1)
+            .segment(3)
+            .dbroot(2)
+            .cp(CasualPartition::narrow(CpState::VALID, -300, 300))
+            .build()
     };
     let p = dir.join("BRM_saves_em");
     // A hole between the two extents gives a two-slot free list.
@@ -167,19 +163,14 @@ fn refuses_to_overwrite_the_input() {
 fn wide_extents_cannot_go_to_version_4() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("wide");
-    let wide = ExtentRecord {
-        range_start: Lbid(0),
-        range_size: 16,
-        oid: Oid(3000),
-        block_offset: 0,
-        hwm: 0,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        col_width: 16,
-        status: 0,
-        cp: CasualPartition::wide(CpState::VALID, i128::from(i64::MIN) - 1, 1),
-    };
+    let wide = ExtentRecord::builder(3000, 0)
+        .width(16)
+        .cp(CasualPartition::wide(
+            CpState::VALID,
+            i128::from(i64::MIN) - 1,
+            1,
+        ))
+        .build();
     ExtentMap::from_extents(vec![wide])
         .write(&p, EmVersion::V5)
         .unwrap();

@@ -4,26 +4,18 @@
 mod util;
 
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
-use emengine::types::{DbRootId, Lbid, Oid};
+use emengine::types::Lbid;
 use std::path::{Path, PathBuf};
 use util::{emrebuild, real_v4, s};
 
 fn rec(start: i64, oid: i32, fbo: u32, hwm: u32) -> ExtentRecord {
-    let mut cp = CasualPartition::narrow(CpState::VALID, -7, 70);
-    cp.seq_num = 1;
-    ExtentRecord {
-        range_start: Lbid(start),
-        range_size: 4,
-        oid: Oid(oid),
-        block_offset: fbo,
-        hwm,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        col_width: 4,
-        status: 0,
-        cp,
-    }
+    ExtentRecord::builder(oid, start)
+        .width(4)
+        .block_offset(fbo)
+        .hwm(hwm)
+        .cp(CasualPartition::narrow(CpState::VALID, -7, 70))
+        .seq(1)
+        .build()
 }
 
 fn base() -> Vec<ExtentRecord> {

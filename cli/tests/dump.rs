@@ -3,7 +3,6 @@
 mod util;
 
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord, SentinelKind};
-use emengine::types::{DbRootId, Lbid, Oid};
 use std::path::{Path, PathBuf};
 use util::{emrebuild, real_v4, s};
 
@@ -121,30 +120,32 @@ fn csv_has_a_header_and_one_row_per_extent() {
 }
 
 fn wide_map(dir: &Path) -> PathBuf {
-    let mut cp = CasualPartition::wide(CpState::VALID, -(10i128.pow(30)), 10i128.pow(30));
-    cp.seq_num = 4;
-    let wide = ExtentRecord {
-        range_start: Lbid(1 << 20),
-        range_size: 16,
-        oid: Oid(3010),
-        block_offset: 0,
-        hwm: 17,
-        partition: 2,
-        segment: 1,
-        dbroot: DbRootId(2),
-        col_width: 16,
-        status: 1,
-        cp,
-    };
-    let dict = ExtentRecord {
-        range_start: Lbid(0),
-        range_size: 8,
-        oid: Oid(3011),
-        col_width: 0,
-        status: 2,
-        cp: CasualPartition::sentinel(SentinelKind::Dictionary, CpState::INVALID),
-        ..wide
-    };
+    let wide = ExtentRecord::builder(3010, 1 << 20)
+        .width(16)
+        .hwm(17)
+        .partition(2)
+        .segment(1)
+        .dbroot(2)
+        .status(1)
+        .cp(CasualPartition::wide(
+            CpState::VALID,
+            -(10i128.pow(30)),
+            10i128.pow(30),
+        ))
+        .seq(4)
+        .build();
+    let dict = ExtentRecord::builder(3011, 0)
+        .width(0)
+        .hwm(17)
+        .partition(2)
+        .segment(1)
+        .dbroot(2)
+        .status(2)
+        .cp(CasualPartition::sentinel(
+            SentinelKind::Dictionary,
+            CpState::INVALID,
+        ))
+        .build();
     let p = dir.join("BRM_saves_em");
     ExtentMap::from_extents(vec![wide, dict])
         .write(&p, EmVersion::V5)

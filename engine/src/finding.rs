@@ -9,6 +9,7 @@
 use crate::catalog::syscat::Generation;
 use crate::catalog::TokenFinding;
 use crate::error::{Error, ErrorKind};
+use crate::seg::path::NotSegmentPath;
 use crate::types::{DbRootId, ExtentAddress, Lbid, Oid, SegmentId};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -132,7 +133,7 @@ pub struct Skipped {
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
     /// Why the path parser does not take it for a segment file (SEG §1.2).
-    pub reason: String,
+    pub reason: NotSegmentPath,
 }
 
 /// A segment file of unknown kind.

@@ -18,5 +18,6 @@ pub mod progress;
 pub mod rebuild;
 pub mod seg;
 pub mod types;
+pub mod verify;
 
 pub use error::{DecodeError, DecodeKind, Error, ErrorKind, Result};

@@ -245,14 +245,9 @@ fn random_file_contents() {
         strategy,
         |scratch, files, (which, blocks, tail, seed)| {
             let oid = Oid(OIDS[which]);
-            let mut state = seed | 1;
+            let mut rng = emfixtures::rng::Rng::new(seed);
             let bytes: Vec<u8> = (0..blocks * BLOCK + tail * 77)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 24) as u8
-                })
+                .map(|_| (rng.next_u64() >> 24) as u8)
                 .collect();
             let (files, path) = replaced(files, oid, &bytes, scratch);
             match read_catalog(&files, &starts(), Access::Read) {

@@ -2,9 +2,9 @@
 //! real V4 extent map of a fresh generation-A catalog.
 
 mod catalog_support;
+mod real_support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use catalog_support::{GEN_C_FIRST_FREE, GEN_C_LBIDS};
 use emengine::catalog::syscat::{
@@ -238,12 +238,7 @@ fn parse_v4(bytes: &[u8]) -> (Vec<V4Record>, Vec<(i64, u32)>) {
 
 #[test]
 fn generation_a_matches_the_real_fresh_install_extent_map() {
-    let path = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/real/BRM_saves_em.v4-syscat"
-    ));
-    let Ok(bytes) = std::fs::read(path) else {
-        println!("skipped: {} is not available", path.display());
+    let Some((_, bytes)) = real_support::real_bytes("BRM_saves_em.v4-syscat") else {
         return;
     };
     let (recs, free) = parse_v4(&bytes);

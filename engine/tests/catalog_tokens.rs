@@ -1,6 +1,7 @@
 //! Catalog tokens against dictionary extents and start-LBID inference (CAT §3.3, SEG §7.4).
 
 mod catalog_support;
+mod real_support;
 
 use emengine::seg::file::Access;
 use std::collections::BTreeMap;
@@ -338,12 +339,7 @@ proptest! {
 /// The real dictionary block of SEG §8 as block 0 of a dictionary that starts at LBID 114688.
 #[test]
 fn real_dictionary_block_resolves() {
-    let path = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/real/dictblock.cdf"
-    ));
-    let Ok(block) = std::fs::read(path) else {
-        println!("skipped: {} is not available", path.display());
+    let Some((_, block)) = real_support::real_bytes("dictblock.cdf") else {
         return;
     };
     let ext = [DictExtent::single(Lbid(114688), 8192)];

@@ -4,22 +4,16 @@
 
 use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
 use emengine::error::{DecodeKind, Error};
-use emengine::types::{DbRootId, Lbid, Oid};
 use proptest::prelude::*;
 
 fn small_map() -> ExtentMap {
-    let rec = |start: i64, oid: i32, width: u16| ExtentRecord {
-        range_start: Lbid(start),
-        range_size: u32::from(width.max(8)),
-        oid: Oid(oid),
-        block_offset: 0,
-        hwm: 3,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        col_width: width,
-        status: 0,
-        cp: CasualPartition::narrow(CpState::VALID, -5, 5),
+    let rec = |start: i64, oid: i32, width: u16| {
+        ExtentRecord::builder(oid, start)
+            .width(width)
+            .size(u32::from(width.max(8)))
+            .hwm(3)
+            .cp(CasualPartition::narrow(CpState::VALID, -5, 5))
+            .build()
     };
     ExtentMap::from_extents(vec![
         rec(0, 3000, 8),

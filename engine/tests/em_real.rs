@@ -1,23 +1,15 @@
 //! The real V4 system-catalog extent map (`../shared/real/BRM_saves_em.v4-syscat`): every fact
 //! its README lists, and its V4→V5 conversion against the SHA-256 derived in EM §6.2.
-//! Skips (prints a line and passes) when the file is absent.
+//! Skips (prints a line and passes) when the file is absent, and fails instead under `CI=true`.
 
 use emengine::em::{CpState, EmVersion, ExtentMap, FreeSlot};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+mod real_support;
+
 fn real_file() -> Option<(PathBuf, Vec<u8>)> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/real/BRM_saves_em.v4-syscat"
-    ));
-    match std::fs::read(&p) {
-        Ok(b) => Some((p, b)),
-        Err(e) => {
-            println!("skipped: {} not readable ({e})", p.display());
-            None
-        }
-    }
+    real_support::real_bytes("BRM_saves_em.v4-syscat")
 }
 
 #[test]
@@ -216,5 +208,18 @@ fn sha256_matches_the_fips_vectors() {
             b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
         )),
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+    );
+}
+
+/// The CI rule: an absent real file skips a test on a developer's machine and fails it in CI.
+#[test]
+fn an_absent_real_file_skips_locally_and_fails_under_ci() {
+    assert_eq!(real_support::real_under("no-such-file.cdf", false), None);
+    let in_ci = std::panic::catch_unwind(|| real_support::real_under("no-such-file.cdf", true));
+    let msg = in_ci.expect_err("must fail under CI=true");
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("CI=true") && msg.contains("no-such-file.cdf"),
+        "{msg}"
     );
 }

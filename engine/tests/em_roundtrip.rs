@@ -250,23 +250,11 @@ proptest! {
 /// Many holes: one extent every other 8-unit stripe forces hundreds of splits and growths.
 #[test]
 fn fast_free_list_equals_naive_with_many_holes() {
-    let template = ExtentRecord {
-        range_start: Lbid(0),
-        range_size: 8,
-        oid: Oid(3000),
-        block_offset: 0,
-        hwm: 0,
-        partition: 0,
-        segment: 0,
-        dbroot: DbRootId(1),
-        col_width: 8,
-        status: 0,
-        cp: CasualPartition::narrow(2, 1, 2),
-    };
     let records: Vec<_> = (0..2000i64)
-        .map(|k| ExtentRecord {
-            range_start: Lbid(k * 16 * 1024 + (k % 3) * 1024),
-            ..template
+        .map(|k| {
+            ExtentRecord::builder(3000, k * 16 * 1024 + (k % 3) * 1024)
+                .cp(CasualPartition::narrow(2, 1, 2))
+                .build()
         })
         .collect();
     let fast = derive(&records);

@@ -9,19 +9,8 @@ use emfixtures::{generate, GenOptions, Scenario};
 use std::fs;
 use std::path::PathBuf;
 
-/// xorshift64*: deterministic choices, so a failure replays.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+/// The generator's seeded stream: deterministic choices, so a failure replays.
+use emfixtures::rng::Rng;
 
 fn segment_files(root: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -63,7 +52,7 @@ fn random_damage_is_reported_never_a_panic() {
         .collect();
     assert!(files.len() > 50);
 
-    let mut rng = Rng(0x5EED);
+    let mut rng = Rng::new(0x5EED);
     let mut reported = 0;
     for round in 0..40 {
         let path = &files[rng.below(files.len() as u64) as usize];

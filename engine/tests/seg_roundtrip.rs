@@ -24,12 +24,10 @@ fn compression() -> impl Strategy<Value = CompressionType> {
 
 /// Column data with runs and noise, so both codecs do real work.
 fn chunk_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
+    let mut rng = emfixtures::rng::Rng::new(seed);
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.next_u64();
         let run = (x % 40) as usize;
         let v = (x >> 32) as u8 & 0x0F;
         out.extend(std::iter::repeat_n(v, run.min(len - out.len())));

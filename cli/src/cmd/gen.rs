@@ -7,7 +7,7 @@ use crate::output::Stdout;
 use crate::progress::Bar;
 use crate::threads::Threads;
 use anyhow::{bail, Context};
-use emfixtures::{generate, parse_size, GenOptions, Scenario};
+use emfixtures::{generate_before_loads, parse_size, GenOptions, Scenario};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,10 @@ pub struct Args {
     /// mixed, dictionary-heavy, legacy or damaged.
     #[arg(long, default_value = "mixed", value_name = "NAME")]
     pub scenario: String,
+    /// Write the tree as it stood before the history's last N loads (the same tables, LBIDs and
+    /// values, fewer rows): its BRM_saves_em is a stale backup of the full tree.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub before_loads: usize,
     /// The output does not depend on the thread count.
     #[command(flatten)]
     pub threads: Threads,
@@ -79,7 +83,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let pool = args.threads.pool()?;
     let m = pool
-        .install(|| generate(&args.out, &opts, &bar))
+        .install(|| generate_before_loads(&args.out, &opts, args.before_loads, &bar))
         .with_context(|| format!("generating into {}", args.out.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     let t = &m.totals;

@@ -31,7 +31,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for path in &args.files {
         parse_segment_path(path).map_err(|reason| Error::NotSegmentFile {
             path: path.clone(),
-            reason,
+            reason: reason.to_string(),
         })?;
     }
     let reports = args

@@ -8,3 +8,4 @@ pub mod dump;
 pub mod gen;
 pub mod inspect;
 pub mod rebuild;
+pub mod verify;

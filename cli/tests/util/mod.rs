@@ -38,17 +38,30 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// The real V4 extent map of `../shared/real`, or `None` (with a line saying the test is skipped)
-/// when that folder is absent.
-pub fn real_v4() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/real/BRM_saves_em.v4-syscat"
-    ));
+/// Whether the environment says this is CI (`CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// `../shared/real/<name>`, or `None` (with a line saying the test is skipped) when it is
+/// absent. Under `CI=true` an absent file fails the test instead: CI can never pass by
+/// skipping the tests whose truth comes from real files.
+pub fn real(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/real")).join(name);
     if p.is_file() {
-        Some(p)
-    } else {
-        println!("skipped: {} is absent", p.display());
-        None
+        return Some(p);
     }
+    if in_ci() {
+        panic!(
+            "{} is absent and CI=true: a test that needs ../shared/real must not pass by skipping",
+            p.display()
+        );
+    }
+    println!("skipped: {} is absent", p.display());
+    None
+}
+
+/// The real V4 extent map of `../shared/real`, under the rule of [`real`].
+pub fn real_v4() -> Option<PathBuf> {
+    real("BRM_saves_em.v4-syscat")
 }

@@ -38,6 +38,7 @@
 //! assert_eq!(cp.cp_state(), CpState::Valid);
 //! ```
 
+use crate::seg::datatype::ColDataType;
 use std::fmt;
 
 /// HEAD's default upper half of `bigLoVal` for narrow columns (bytes `ff ff ff ff ff ff ff 7f`).
@@ -119,6 +120,24 @@ pub enum SentinelKind {
     UnsignedWide,
     /// Dictionary-store extent (width 0): lo INT128_MAX, hi INT128_MIN (i64 views −1 and 0).
     Dictionary,
+}
+
+impl SentinelKind {
+    /// The sentinel a new extent of a column of `dt` stored `col_width` bytes wide gets at HEAD
+    /// (EM §2.2): width 0 is a dictionary store; otherwise signed or unsigned by ColumnStore's
+    /// `isUnsigned()` ([`ColDataType::is_unsigned_cp`]), narrow or wide (16 bytes).
+    ///
+    /// Releases before 22.08 gave CHAR/VARCHAR the signed pair (EM §2.1, "Era"); callers that
+    /// reproduce such a map choose [`SentinelKind::SignedNarrow`] themselves.
+    pub fn for_column(dt: ColDataType, col_width: u16) -> SentinelKind {
+        match (col_width, dt.is_unsigned_cp()) {
+            (0, _) => SentinelKind::Dictionary,
+            (16, true) => SentinelKind::UnsignedWide,
+            (16, false) => SentinelKind::SignedWide,
+            (_, true) => SentinelKind::UnsignedNarrow,
+            (_, false) => SentinelKind::SignedNarrow,
+        }
+    }
 }
 
 /// The CP part of one extent record.

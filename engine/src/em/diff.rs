@@ -10,12 +10,10 @@
 //!
 //! ```
 //! use emengine::em::{diff::diff, CasualPartition, CpState, ExtentMap, ExtentRecord};
-//! use emengine::types::{DbRootId, Lbid, Oid};
-//! let rec = ExtentRecord {
-//!     range_start: Lbid(0), range_size: 8, oid: Oid(3000), block_offset: 0, hwm: 10,
-//!     partition: 0, segment: 0, dbroot: DbRootId(1), col_width: 8, status: 0,
-//!     cp: CasualPartition::narrow(CpState::VALID, 1, 2),
-//! };
+//! let rec = ExtentRecord::builder(3000, 0)
+//!     .hwm(10)
+//!     .cp(CasualPartition::narrow(CpState::VALID, 1, 2))
+//!     .build();
 //! let a = ExtentMap::from_extents(vec![rec]);
 //! let mut b = a.clone();
 //! b.extents[0].hwm = 12;
@@ -274,22 +272,14 @@ mod tests {
     use super::*;
     use crate::em::cp::CasualPartition;
     use crate::em::header::EmVersion;
-    use crate::types::{DbRootId, Lbid, Oid};
+    use crate::types::{DbRootId, Oid};
 
     fn rec(start: i64, oid: i32, fbo: u32) -> ExtentRecord {
-        ExtentRecord {
-            range_start: Lbid(start),
-            range_size: 4,
-            oid: Oid(oid),
-            block_offset: fbo,
-            hwm: 0,
-            partition: 0,
-            segment: 0,
-            dbroot: DbRootId(1),
-            col_width: 4,
-            status: 0,
-            cp: CasualPartition::narrow(CpState::VALID, 1, 2),
-        }
+        ExtentRecord::builder(oid, start)
+            .width(4)
+            .block_offset(fbo)
+            .cp(CasualPartition::narrow(CpState::VALID, 1, 2))
+            .build()
     }
 
     #[test]

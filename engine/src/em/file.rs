@@ -15,12 +15,9 @@
 //!
 //! ```
 //! use emengine::em::{CasualPartition, CpState, EmVersion, ExtentMap, ExtentRecord};
-//! use emengine::types::{DbRootId, Lbid, Oid};
-//! let rec = ExtentRecord {
-//!     range_start: Lbid(0), range_size: 8, oid: Oid(1001), block_offset: 0, hwm: 0,
-//!     partition: 0, segment: 0, dbroot: DbRootId(1), col_width: 8, status: 0,
-//!     cp: CasualPartition::narrow(CpState::VALID, i64::MAX, i64::MIN),
-//! };
+//! let rec = ExtentRecord::builder(1001, 0)
+//!     .cp(CasualPartition::narrow(CpState::VALID, i64::MAX, i64::MIN))
+//!     .build();
 //! let bytes = ExtentMap::from_extents(vec![rec]).encode(EmVersion::V5);
 //! assert_eq!(bytes.len(), 12 + 96 + 50 * 16);
 //! assert_eq!(&bytes[..12], &[0x20, 0x8b, 0xf7, 0x76, 1, 0, 0, 0, 50, 0, 0, 0]);

@@ -204,22 +204,16 @@ impl Builder {
 mod tests {
     use super::*;
     use crate::em::cp::{CasualPartition, CpState};
-    use crate::types::{DbRootId, Lbid, Oid};
 
     fn ext(start: i64, size: u32) -> ExtentRecord {
-        ExtentRecord {
-            range_start: Lbid(start),
-            range_size: size,
-            oid: Oid(3000),
-            block_offset: 0,
-            hwm: 0,
-            partition: 0,
-            segment: 0,
-            dbroot: DbRootId(1),
-            col_width: 8,
-            status: 0,
-            cp: CasualPartition::narrow(CpState::INVALID, i64::MAX, i64::MIN),
-        }
+        ExtentRecord::builder(3000, start)
+            .size(size)
+            .cp(CasualPartition::narrow(
+                CpState::INVALID,
+                i64::MAX,
+                i64::MIN,
+            ))
+            .build()
     }
 
     #[test]

@@ -13,12 +13,10 @@
 //!
 //! ```
 //! use emengine::em::{text, CasualPartition, CpState, ExtentMap, ExtentRecord};
-//! use emengine::types::{DbRootId, Lbid, Oid};
-//! let rec = ExtentRecord {
-//!     range_start: Lbid(8192), range_size: 8, oid: Oid(2001), block_offset: 0, hwm: 0,
-//!     partition: 0, segment: 0, dbroot: DbRootId(1), col_width: 0, status: 0,
-//!     cp: CasualPartition::narrow(CpState::INVALID, i64::MAX, i64::MIN),
-//! };
+//! let rec = ExtentRecord::builder(2001, 8192)
+//!     .width(0)
+//!     .cp(CasualPartition::narrow(CpState::INVALID, i64::MAX, i64::MIN))
+//!     .build();
 //! let mut out = Vec::new();
 //! text::write_mcs(&ExtentMap::from_extents(vec![rec]), &mut out).unwrap();
 //! assert_eq!(
@@ -302,22 +300,12 @@ pub fn write_json(map: &ExtentMap, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::em::cp::{CasualPartition, SentinelKind};
-    use crate::types::{DbRootId, Lbid, Oid};
 
     fn rec(start: i64, oid: i32, width: u16, cp: CasualPartition) -> ExtentRecord {
-        ExtentRecord {
-            range_start: Lbid(start),
-            range_size: if width == 0 { 8 } else { u32::from(width) },
-            oid: Oid(oid),
-            block_offset: 0,
-            hwm: 0,
-            partition: 0,
-            segment: 0,
-            dbroot: DbRootId(1),
-            col_width: width,
-            status: 0,
-            cp,
-        }
+        ExtentRecord::builder(oid, start)
+            .width(width)
+            .cp(cp)
+            .build()
     }
 
     fn render(f: fn(&ExtentMap, &mut dyn Write) -> io::Result<()>, m: &ExtentMap) -> String {

@@ -6,7 +6,10 @@
 //! * **sequence** — only the CP sequence number differs: it counts DML history, which no file
 //!   records;
 //! * **CP restored** — the known map holds CP invalid (DML or a DDL invalidated it) where the
-//!   rebuild computed the exact range from the values on disk: safe, and better for queries;
+//!   rebuild computed the exact range from the values on disk: safe, and better for queries.
+//!   Only when the rebuilt lo/hi are the range of the values the files store, as whoever wrote
+//!   them knows it ([`StoredRanges`], e.g. from the generator's manifest); a restored range that
+//!   differs, or that nothing can check, is a disagreement;
 //! * **CP left invalid** — the known map holds a valid range where the rebuild keeps CP invalid
 //!   (inline strings, whose order depends on the collation): safe, queries only lose extent
 //!   elimination;
@@ -16,10 +19,15 @@
 
 use super::RebuildReport;
 use crate::em::diff::{diff, ChangedExtent};
-use crate::em::ExtentMap;
+use crate::em::{ExtentMap, ExtentRecord};
 use crate::types::ExtentAddress;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The exact (lo, hi) of the values stored in each CP-eligible extent, in the map's view (the
+/// 64-bit view, or all 128 bits for width 16), as the writer of the files knows them; `None` for
+/// an extent that stores no value (ColumnStore's "valid but empty": the sentinel pair stays).
+pub type StoredRanges = BTreeMap<ExtentAddress, Option<(i128, i128)>>;
 
 /// What one difference means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -73,9 +81,17 @@ impl Comparison {
     }
 }
 
-/// Compare `rebuilt` (with its `report`) against `expected`.
-pub fn against(expected: &ExtentMap, rebuilt: &ExtentMap, report: &RebuildReport) -> Comparison {
+/// Compare `rebuilt` (with its `report`) against `expected`; a CP the rebuild restored is
+/// checked against `stored`.
+pub fn against(
+    expected: &ExtentMap,
+    rebuilt: &ExtentMap,
+    report: &RebuildReport,
+    stored: &StoredRanges,
+) -> Comparison {
     let d = diff(expected, rebuilt);
+    let by_key: BTreeMap<ExtentAddress, &ExtentRecord> =
+        rebuilt.extents.iter().map(|e| (e.address(), e)).collect();
     let reassigned: BTreeSet<ExtentAddress> = report.reassigned().map(|r| r.extent).collect();
     let mut out = Comparison {
         expected: d.a_extents,
@@ -89,11 +105,19 @@ pub fn against(expected: &ExtentMap, rebuilt: &ExtentMap, report: &RebuildReport
             .map(|f| format!("{} {} → {}", f.field, f.a, f.b))
             .collect();
         let moved = reassigned.contains(&c.key);
+        let mut detail = detail.join(", ");
+        let mut class = classify(c, moved);
+        if class == Class::CpRestored {
+            if let Err(why) = check_restored(c, by_key.get(&c.key).copied(), stored) {
+                class = Class::Disagreement;
+                detail = format!("{detail} ({why})");
+            }
+        }
         out.differences.push(Difference {
-            class: classify(c, moved),
+            class,
             reassigned: moved && c.fields.iter().any(|f| f.field == "lbid"),
             key: Some(c.key),
-            detail: detail.join(", "),
+            detail,
         });
     }
     for u in &d.only_in_a {
@@ -114,6 +138,35 @@ pub fn against(expected: &ExtentMap, rebuilt: &ExtentMap, report: &RebuildReport
     }
     out.exact = d.a_extents - d.only_in_a.len() - d.changed.len();
     out
+}
+
+/// Whether a CP the rebuild made valid holds exactly the range of the stored values.
+fn check_restored(
+    c: &ChangedExtent,
+    rebuilt: Option<&ExtentRecord>,
+    stored: &StoredRanges,
+) -> Result<(), String> {
+    let rec = rebuilt.ok_or("the rebuilt extent is missing")?;
+    match stored.get(&c.key) {
+        None => Err("no known range of the stored values to check the restored CP against".into()),
+        // No value stored: the range must stay the sentinel pair the known map holds.
+        Some(None) if c.fields.iter().any(|f| f.field == "lo" || f.field == "hi") => {
+            Err("the extent stores no value, yet the restored CP is not the sentinel pair".into())
+        }
+        Some(None) => Ok(()),
+        Some(Some((lo, hi))) => {
+            let w = rec.col_width;
+            let got = (rec.cp.lo_value(w), rec.cp.hi_value(w));
+            if got == (*lo, *hi) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "restored range {}..{} is not the stored values' {lo}..{hi}",
+                    got.0, got.1
+                ))
+            }
+        }
+    }
 }
 
 /// The class of a changed extent; the LBID of an extent the rebuild re-assigned (`moved`) is

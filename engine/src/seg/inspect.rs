@@ -89,7 +89,7 @@ impl From<&ControlHeader> for HeaderReport {
 pub fn inspect(path: &Path, access: Access) -> Result<InspectReport, Error> {
     let id = parse_segment_path(path).map_err(|reason| Error::NotSegmentFile {
         path: path.to_path_buf(),
-        reason,
+        reason: reason.to_string(),
     })?;
     let file = SegmentFile::open(path, access)?;
     let mut report = InspectReport {

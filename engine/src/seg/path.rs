@@ -30,6 +30,89 @@ use std::path::{Path, PathBuf};
 /// Suffixes of the DML chunk manager's work files next to a segment file.
 pub const WORK_FILE_SUFFIXES: [&str; 5] = ["tmp", "chk", "hdr", "rlc", "orig"];
 
+/// Why a path is not a segment file's (each variant names the offending component).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
+pub enum NotSegmentPath {
+    /// The path has no components.
+    Empty,
+    /// A component is not UTF-8.
+    NotUtf8,
+    /// A work file of the DML chunk manager next to a segment file.
+    WorkFile { name: String, suffix: String },
+    /// The file name is not `FILEnnn.cdf`.
+    NotFileName { name: String },
+    /// The file name does not have exactly three digits after `FILE`.
+    FileDigits { name: String },
+    /// Segment 256 or more, which ColumnStore never writes.
+    SegmentTooLarge { name: String, segment: u16 },
+    /// Fewer than five directories above the file.
+    TooFewDirectories,
+    /// A directory that is not `<digits>.dir`.
+    NotDigitsDir { dir: String },
+    /// An OID directory without exactly three digits.
+    OidDirDigits { dir: String },
+    /// An OID directory of 256 or more.
+    OidDirNotByte { dir: String },
+    /// The first OID directory gives an OID above `i32::MAX`.
+    OidTooLarge { dir: String },
+    /// A partition directory of fewer than three digits.
+    PartitionDigits { dir: String },
+    /// A partition directory with leading zeros beyond three digits.
+    PartitionLeadingZeros { dir: String },
+    /// A partition directory beyond 32 bits.
+    PartitionTooLarge { dir: String },
+}
+
+impl std::fmt::Display for NotSegmentPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use NotSegmentPath::*;
+        match self {
+            Empty => write!(f, "empty path"),
+            NotUtf8 => write!(f, "file name is not UTF-8"),
+            WorkFile { name, suffix } => {
+                write!(f, "{name:?} is a work file (.{suffix}), not a segment file")
+            }
+            NotFileName { name } => write!(f, "file name {name:?} is not FILEnnn.cdf"),
+            FileDigits { name } => {
+                write!(f, "file name {name:?} must have exactly three digits after FILE")
+            }
+            SegmentTooLarge { name, segment } => write!(
+                f,
+                "file name {name:?}: segment {segment} is 256 or more, which ColumnStore never writes"
+            ),
+            TooFewDirectories => write!(
+                f,
+                "expected five directories (four OID bytes and the partition) above the file"
+            ),
+            NotDigitsDir { dir } => write!(f, "directory {dir:?} is not <digits>.dir"),
+            OidDirDigits { dir } => {
+                write!(f, "OID directory {dir:?} must have exactly three digits")
+            }
+            OidDirNotByte { dir } => {
+                write!(f, "OID directory {dir:?} is not a byte (must be below 256)")
+            }
+            OidTooLarge { dir } => write!(
+                f,
+                "OID directory {dir:?} gives an OID above {} (the largest OID)",
+                i32::MAX
+            ),
+            PartitionDigits { dir } => write!(
+                f,
+                "partition directory {dir:?} must have at least three digits"
+            ),
+            PartitionLeadingZeros { dir } => write!(
+                f,
+                "partition directory {dir:?} has leading zeros ColumnStore never writes"
+            ),
+            PartitionTooLarge { dir } => write!(
+                f,
+                "partition directory {dir:?} is larger than a 32-bit partition"
+            ),
+        }
+    }
+}
+
 /// The path of a segment file relative to its DBRoot, as `Convertor::oid2FileName` builds it.
 ///
 /// Only the low 8 bits of the segment are used, as in ColumnStore.
@@ -49,65 +132,48 @@ pub fn segment_rel_path(id: SegmentId) -> PathBuf {
 /// Accepts four OID directories of exactly three digits with a value below 256, a partition
 /// directory of three or more digits as ColumnStore writes it (`%03u`: no extra leading zeros),
 /// and a file name `FILEnnn.cdf` with three digits.
-pub fn parse_segment_path(path: &Path) -> Result<SegmentId, String> {
+pub fn parse_segment_path(path: &Path) -> Result<SegmentId, NotSegmentPath> {
+    use NotSegmentPath::*;
     let mut names = path.iter().rev();
-    let file = names.next().ok_or_else(|| "empty path".to_string())?;
-    let file = file
-        .to_str()
-        .ok_or_else(|| "file name is not UTF-8".to_string())?;
+    let file = names.next().ok_or(Empty)?;
+    let file = file.to_str().ok_or(NotUtf8)?;
     let segment = parse_file_name(file)?;
 
     let mut dirs = [""; 5];
     for slot in dirs.iter_mut().rev() {
-        let name = names.next().ok_or_else(|| {
-            "expected five directories (four OID bytes and the partition) above the file"
-                .to_string()
-        })?;
-        *slot = name
-            .to_str()
-            .ok_or_else(|| "directory name is not UTF-8".to_string())?;
+        let name = names.next().ok_or(TooFewDirectories)?;
+        *slot = name.to_str().ok_or(NotUtf8)?;
     }
 
     let mut oid: u32 = 0;
     for (level, dir) in dirs[..4].iter().enumerate() {
         let digits = dir_digits(dir)?;
+        let named = || dir.to_string();
         if digits.len() != 3 {
-            return Err(format!(
-                "OID directory {dir:?} must have exactly three digits"
-            ));
+            return Err(OidDirDigits { dir: named() });
         }
-        let byte: u32 = digits
-            .parse()
-            .map_err(|_| format!("bad OID directory {dir:?}"))?;
+        let byte: u32 = digits.parse().map_err(|_| OidDirDigits { dir: named() })?;
         if byte > 255 {
-            return Err(format!(
-                "OID directory {dir:?} is not a byte (must be below 256)"
-            ));
+            return Err(OidDirNotByte { dir: named() });
         }
         if level == 0 && byte > 127 {
-            return Err(format!(
-                "OID directory {dir:?} gives an OID above {} (the largest OID)",
-                i32::MAX
-            ));
+            return Err(OidTooLarge { dir: named() });
         }
         oid = (oid << 8) | byte;
     }
 
     let pdir = dirs[4];
     let digits = dir_digits(pdir)?;
+    let named = || pdir.to_string();
     if digits.len() < 3 {
-        return Err(format!(
-            "partition directory {pdir:?} must have at least three digits"
-        ));
+        return Err(PartitionDigits { dir: named() });
     }
     if digits.len() > 3 && digits.starts_with('0') {
-        return Err(format!(
-            "partition directory {pdir:?} has leading zeros ColumnStore never writes"
-        ));
+        return Err(PartitionLeadingZeros { dir: named() });
     }
     let partition: u32 = digits
         .parse()
-        .map_err(|_| format!("partition directory {pdir:?} is larger than a 32-bit partition"))?;
+        .map_err(|_| PartitionTooLarge { dir: named() })?;
 
     Ok(SegmentId {
         oid: Oid(oid as i32),
@@ -117,41 +183,44 @@ pub fn parse_segment_path(path: &Path) -> Result<SegmentId, String> {
 }
 
 /// The digits of a `<digits>.dir` directory name.
-fn dir_digits(dir: &str) -> Result<&str, String> {
+fn dir_digits(dir: &str) -> Result<&str, NotSegmentPath> {
     match dir.strip_suffix(".dir") {
         Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => Ok(d),
-        _ => Err(format!("directory {dir:?} is not <digits>.dir")),
+        _ => Err(NotSegmentPath::NotDigitsDir {
+            dir: dir.to_string(),
+        }),
     }
 }
 
 /// The segment number of a `FILEnnn.cdf` name.
-fn parse_file_name(file: &str) -> Result<u16, String> {
+fn parse_file_name(file: &str) -> Result<u16, NotSegmentPath> {
+    let name = || file.to_string();
     if let Some((stem, suffix)) = file.rsplit_once('.') {
         if WORK_FILE_SUFFIXES.contains(&suffix) && stem.ends_with(".cdf") {
-            return Err(format!(
-                "{file:?} is a work file (.{suffix}), not a segment file"
-            ));
+            return Err(NotSegmentPath::WorkFile {
+                name: name(),
+                suffix: suffix.to_string(),
+            });
         }
     }
     let digits = file
         .strip_prefix("FILE")
         .and_then(|r| r.strip_suffix(".cdf"))
-        .ok_or_else(|| format!("file name {file:?} is not FILEnnn.cdf"))?;
+        .ok_or_else(|| NotSegmentPath::NotFileName { name: name() })?;
     if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "file name {file:?} must have exactly three digits after FILE"
-        ));
+        return Err(NotSegmentPath::FileDigits { name: name() });
     }
     let segment: u16 = digits
         .parse()
-        .map_err(|_| format!("file name {file:?} is not FILEnnn.cdf"))?;
+        .map_err(|_| NotSegmentPath::NotFileName { name: name() })?;
     // ColumnStore passes the segment through an `unsigned char` (SEG §1.1, `we_convertor.cpp:87-102`)
     // and `fileName2Oid` rejects 256 and above (SEG §1.2, `we_convertor.cpp:116-133`): it never
     // writes such a file, and taking one would alias segment n − 256.
     if segment >= 256 {
-        return Err(format!(
-            "file name {file:?}: segment {segment} is 256 or more, which ColumnStore never writes"
-        ));
+        return Err(NotSegmentPath::SegmentTooLarge {
+            name: name(),
+            segment,
+        });
     }
     Ok(segment)
 }
@@ -255,7 +324,7 @@ mod tests {
             ),
         ];
         for (p, why) in bad {
-            let err = parse_segment_path(Path::new(p)).unwrap_err();
+            let err = parse_segment_path(Path::new(p)).unwrap_err().to_string();
             assert!(err.contains(why), "{p}: {err}");
         }
     }

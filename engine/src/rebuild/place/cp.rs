@@ -6,17 +6,12 @@ use super::super::plan::PlannedFile;
 use super::super::stats::{Domain, ExtentStats};
 use crate::em::{CasualPartition, CpState, SentinelKind};
 
+/// The creation sentinel of the file's extents: the one rule, [`SentinelKind::for_column`]
+/// (EM §2.2), pinned by the golden table of `tests/em_golden.rs`.
 fn sentinel_kind(pf: &PlannedFile) -> SentinelKind {
     match pf.kind {
         ObjectKind::Dictionary => SentinelKind::Dictionary,
-        ObjectKind::Column { data_type, width } => {
-            match (width == 16, data_type.is_unsigned_cp()) {
-                (true, true) => SentinelKind::UnsignedWide,
-                (true, false) => SentinelKind::SignedWide,
-                (false, true) => SentinelKind::UnsignedNarrow,
-                (false, false) => SentinelKind::SignedNarrow,
-            }
-        }
+        ObjectKind::Column { data_type, width } => SentinelKind::for_column(data_type, width),
     }
 }
 
