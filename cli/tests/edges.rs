@@ -740,7 +740,7 @@ fn reading_commands_change_nothing_under_any_dbroot() {
         .collect();
     assert!(roots.len() >= 2);
     let before: Vec<_> = roots.iter().map(|r| fingerprint(r)).collect();
-    // Every command that reads the tree, with mmap and without.
+    // Every command that reads the tree (rebuild, verify, inspect, dump, diff), mmap or not.
     let out = dir.path().join("em");
     emrebuild(&["rebuild", "--config", s(&cfg), "-o", s(&out), "-q"], 0);
     emrebuild(
@@ -776,6 +776,12 @@ fn reading_commands_change_nothing_under_any_dbroot() {
     inspect.extend(files.iter().map(String::as_str));
     emrebuild(&inspect, 0);
     emrebuild(&["dump", s(&out), "--format", "csv"], 0);
+    for extra in [None, Some("--no-mmap")] {
+        let mut args = vec!["verify", "--map", s(&out), "--config", s(&cfg), "-q"];
+        args.extend(extra);
+        let v = run_within(&args, Duration::from_secs(120));
+        assert!(matches!(v.status.code(), Some(0 | 1)), "{v:?}");
+    }
     let truth = t.join("BRM_saves_em");
     let d = run_within(&["diff", s(&out), s(&truth)], Duration::from_secs(60));
     assert!(matches!(d.status.code(), Some(0 | 1)), "{d:?}");

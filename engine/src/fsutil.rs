@@ -205,6 +205,13 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>> {
 fn require_regular(path: &Path, meta: &fs::Metadata) -> Result<()> {
     if meta.is_file() {
         Ok(())
+    } else if meta.is_dir() {
+        // What open(2) + read(2) report for a directory (EISDIR), as before this check existed.
+        #[cfg(unix)]
+        let e = std::io::Error::from_raw_os_error(libc::EISDIR);
+        #[cfg(not(unix))]
+        let e = std::io::Error::other("is a directory");
+        Err(Error::io(path, "read", e))
     } else {
         Err(Error::NotRegularFile {
             path: path.to_path_buf(),
@@ -378,7 +385,10 @@ mod tests {
         let err = read_regular(Path::new("/dev/null")).unwrap_err();
         assert!(err.to_string().contains("is a character device"), "{err}");
         let err = open_read_only(dir.path()).unwrap_err();
-        assert!(err.to_string().contains("is a directory"), "{err}");
+        assert!(
+            matches!(&err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::EISDIR)),
+            "{err}"
+        );
     }
 
     #[test]

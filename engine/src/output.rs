@@ -328,9 +328,8 @@ mod tests {
         let overlapping = ExtentMap::from_extents(vec![rec(3000, 0), rec(3001, 1023)]);
         let err = write_map(&out, &overlapping, EmVersion::V5, &target, &|| false).unwrap_err();
         assert!(
-            err.to_string().contains(
-                "1 records overlap another record's LBID range (first: record 0"
-            ),
+            err.to_string()
+                .contains("1 records overlap another record's LBID range (first: record 0"),
             "{err}"
         );
         let empty = ExtentMap::from_extents(Vec::new());
