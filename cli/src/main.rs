@@ -2,9 +2,11 @@
 
 mod args;
 mod clock;
+mod cmapi;
 mod cmd;
 mod exit;
 mod interrupt;
+mod lock;
 mod output;
 mod progress;
 mod report;
@@ -44,6 +46,12 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Measure rebuild throughput against the floor of reading and decompressing the same data.
     Bench(cmd::bench::Args),
+    /// Back up the BRM save set ColumnStore loads; list and check backups.
+    Backup(cmd::backup::Args),
+    /// Restore an extent map from a backup, the way ColumnStore loads it.
+    Restore(cmd::restore::Args),
+    /// Install an extent map so that ColumnStore loads exactly it.
+    Install(cmd::install::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +67,9 @@ fn main() -> std::process::ExitCode {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Backup(a) => cmd::backup::run(a),
+        Command::Restore(a) => cmd::restore::run(a),
+        Command::Install(a) => cmd::install::run(a),
     };
     match result {
         Ok(code) => code.into(),

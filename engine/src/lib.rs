@@ -4,9 +4,11 @@
 //! No printing, no process exit, no CLI crates: the binary (`cli/`) owns every policy.
 #![deny(unsafe_code)]
 
+pub mod backup;
 pub mod catalog;
 pub mod config;
 pub mod cursor;
+pub mod dbrm;
 pub mod em;
 pub mod error;
 pub mod finding;

@@ -1,5 +1,6 @@
 //! One module per subcommand: an `Args` struct (clap derive) and `run(&Args)`.
 
+pub mod backup;
 pub mod bench;
 pub mod convert;
 pub mod demo;
@@ -7,5 +8,7 @@ pub mod diff;
 pub mod dump;
 pub mod gen;
 pub mod inspect;
+pub mod install;
 pub mod rebuild;
+pub mod restore;
 pub mod verify;

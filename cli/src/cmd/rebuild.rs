@@ -57,8 +57,21 @@ pub struct Args {
     /// No progress bar and no summary on stderr (errors are still printed).
     #[arg(long, short)]
     pub quiet: bool,
-    /// Accept an existing output file that is not an extent map (it is moved aside, never
-    /// deleted).
+    /// Install the map so that ColumnStore loads exactly it (`_current`, journal moved aside,
+    /// empty `_vbbm`/`_vss`; see `emrebuild install`). Without it, the command that does so is printed.
+    #[arg(long, requires = "config", conflicts_with = "dry_run")]
+    pub install: bool,
+    /// With --install: owner of the files put in place.
+    #[arg(
+        long,
+        value_name = "USER:GROUP",
+        default_value = "mysql:mysql",
+        requires = "install"
+    )]
+    pub owner: String,
+    /// Proceed where a safety check would refuse: an existing output file that is not an
+    /// extent map (moved aside, never deleted) and, with --install, ColumnStore daemons running
+    /// on this node.
     #[arg(long)]
     pub force: bool,
 }
@@ -106,6 +119,8 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         None
     } else if let Some(o) = &args.output {
         Some(o.clone())
+    } else if args.install {
+        None // `install` writes <DBRMRoot>_em itself
     } else if let Some(config) = &args.config {
         if cfg.dbrm_root.is_none() {
             bail!(
@@ -185,6 +200,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )?;
         written = true;
     }
+    let mut installed = None;
+    if let (true, false, Some(config)) = (args.install, blocked, &args.config) {
+        let folder = super::install::folder_of(config)?;
+        let files =
+            emengine::dbrm::install::map_files(&folder, rebuilt.map.encode(plan.version), None);
+        let place = super::install::PlaceArgs {
+            test: false,
+            force: args.force,
+            owner: args.owner.clone(),
+            stop_after_step: None,
+        };
+        let em = folder.path(&files[0].name);
+        super::install::place(&folder, "rebuilt map", files, &place)?;
+        installed = Some(em);
+    }
 
     if args.json {
         let outcome = Outcome {
@@ -226,11 +256,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         summary(
             report,
             elapsed,
-            plan.output.as_deref(),
-            written,
+            installed.as_deref().or(plan.output.as_deref()),
+            written || installed.is_some(),
             moved_aside.as_deref(),
             blocked,
         );
+        if let (Some(out), Some(config), true, None) =
+            (&plan.output, &args.config, written, &installed)
+        {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "ColumnStore loads the save set BRM_saves_current names, then replays the journal; to make it load this map:\n  {}",
+                super::install::command_line(config, out)
+            );
+        }
     }
     Ok(if blocked {
         ExitCode::Error
