@@ -5,6 +5,7 @@ mod clock;
 mod cmapi;
 mod cmd;
 mod exit;
+mod interrupt;
 mod lock;
 mod output;
 mod progress;
@@ -54,7 +55,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    output::reset_sigpipe();
+    interrupt::install();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Dump(a) => cmd::dump::run(a),
@@ -72,6 +73,16 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(code) => code.into(),
+        Err(err)
+            if interrupt::cancelled()
+                || matches!(
+                    err.downcast_ref::<emengine::Error>(),
+                    Some(emengine::Error::Interrupted)
+                ) =>
+        {
+            interrupt::report();
+            ExitCode::Interrupted.into()
+        }
         Err(err) => {
             output::error_line(&err);
             ExitCode::Error.into()

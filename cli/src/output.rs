@@ -1,4 +1,9 @@
 //! Where things go: results on stdout, errors and progress on stderr.
+//!
+//! A closed stdout (`emrebuild diff A B | head -1`) is not an error and does not end the
+//! process: Rust ignores SIGPIPE, so writes fail with `BrokenPipe`; [`Stdout`] then drops the
+//! rest of the output quietly and the command still finishes and returns its own exit code
+//! (`diff` 1 when the maps differ, whatever the reader of the pipe did).
 
 use std::io::{self, Write};
 
@@ -15,48 +20,46 @@ pub fn error_line(err: &anyhow::Error) {
     let _ = writeln!(io::stderr().lock(), "emrebuild: {msg}");
 }
 
-/// A closed stdout pipe (`emrebuild dump ... | head`) ends the program quietly instead of
-/// panicking in `println!`: restore the default SIGPIPE action Rust's runtime ignores.
-pub fn reset_sigpipe() {
-    // Handled without libc: writes go through `write_stdout`, which turns BrokenPipe into a
-    // quiet exit.
-}
-
-/// Write `bytes` to stdout; a closed pipe exits the process quietly with status 0.
-pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
-        other => other,
-    }
-}
-
-/// A buffered stdout writer whose broken pipe exits quietly.
+/// A buffered stdout writer: a broken pipe discards the rest of the output without an error.
 pub struct Stdout {
     buf: Vec<u8>,
+    closed: bool,
 }
 
 impl Stdout {
     pub fn new() -> Self {
         Self {
             buf: Vec::with_capacity(1 << 16),
+            closed: false,
         }
     }
 }
 
 impl Write for Stdout {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= 1 << 20 {
-            self.flush()?;
+        if !self.closed {
+            self.buf.extend_from_slice(data);
+            if self.buf.len() >= 1 << 20 {
+                self.flush()?;
+            }
         }
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        write_stdout(&self.buf)?;
+        if self.closed {
+            return Ok(());
+        }
+        let mut out = io::stdout().lock();
+        let result = out.write_all(&self.buf).and_then(|()| out.flush());
         self.buf.clear();
-        Ok(())
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
 

@@ -45,4 +45,8 @@ impl Progress for Bar {
             bar.finish_and_clear();
         }
     }
+
+    fn cancelled(&self) -> bool {
+        crate::interrupt::cancelled()
+    }
 }

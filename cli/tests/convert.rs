@@ -83,7 +83,26 @@ fn an_existing_output_is_moved_aside_never_deleted() {
     std::fs::create_dir(&out_dir).unwrap();
     let target = out_dir.join("converted");
     std::fs::write(&target, b"old contents").unwrap();
-    let out = emrebuild(&["convert", s(&input), s(&target), "--em-version", "4"], 0);
+    // A file that is not an extent map is only replaced (moved aside) with --force.
+    let out = emrebuild(&["convert", s(&input), s(&target), "--em-version", "4"], 2);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("refusing to write: it exists and is not an extent map")
+            && err.contains("use --force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"old contents");
+    let out = emrebuild(
+        &[
+            "convert",
+            s(&input),
+            s(&target),
+            "--em-version",
+            "4",
+            "--force",
+        ],
+        0,
+    );
     // The new map in place, the old file kept beside it, no temporary file left over.
     let listing = names(&out_dir);
     assert_eq!(listing.len(), 2, "{listing:?}");
@@ -132,7 +151,7 @@ fn refuses_to_overwrite_the_input() {
         let out = emrebuild(&["convert", s(&input), s(out_path), "--em-version", "4"], 2);
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(
-            err.starts_with("emrebuild: ") && err.contains("refusing to overwrite the input"),
+            err.starts_with("emrebuild: ") && err.contains("an input of this run"),
             "{err}"
         );
         assert_eq!(err.lines().count(), 1);

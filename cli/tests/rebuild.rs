@@ -206,6 +206,14 @@ fn default_output_sits_beside_the_loaded_map_and_never_replaces_it() {
     let rebuilt = PathBuf::from(format!("{prefix}_em.rebuilt"));
     fs::create_dir_all(em.parent().unwrap()).unwrap();
     fs::write(&em, b"the map ColumnStore loads").unwrap();
+    // An output that is not an extent map needs --force.
+    fs::write(&rebuilt, b"not an extent map").unwrap();
+    let (_, e) = emrebuild(&["rebuild", "--config", s(&cfg), "--quiet"], 2);
+    assert!(
+        e.contains("is not an extent map") && e.contains("--force"),
+        "{e}"
+    );
+    // An earlier rebuild (here the generator's truth) is moved aside.
     let earlier = fs::read(tree.join("BRM_saves_em")).unwrap();
     fs::write(&rebuilt, &earlier).unwrap();
     let (_, err) = emrebuild(&["rebuild", "--config", s(&cfg)], 0);
@@ -319,7 +327,7 @@ fn refuses_bad_invocations_before_scanning() {
         2,
     );
     assert!(
-        e.contains("refusing to write among the segment files"),
+        e.contains("refusing to write: it lies among the segment files"),
         "{e}"
     );
     let (_, e) = emrebuild(
@@ -332,7 +340,10 @@ fn refuses_bad_invocations_before_scanning() {
         ],
         2,
     );
-    assert!(e.contains("output folder does not exist"), "{e}");
+    assert!(
+        e.contains("the output folder") && e.contains("does not exist"),
+        "{e}"
+    );
     let (_, e) = emrebuild(
         &["rebuild", "--config", s(&dir.path().join("missing.xml"))],
         2,
@@ -345,13 +356,17 @@ fn refuses_bad_invocations_before_scanning() {
 fn unloadable_maps_are_refused_and_the_old_one_stays() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("BRM_saves_em");
+    // Not an extent map, so every run below needs --force to be allowed to replace it.
     fs::write(&out, b"the old extent map").unwrap();
 
     // An empty DBRoot gives a map with no extents (ColumnStore refuses nEM = 0).
     let empty = dir.path().join("data1");
     fs::create_dir_all(&empty).unwrap();
     let root = format!("1={}", s(&empty));
-    let (_, e) = emrebuild(&["rebuild", "--dbroot", &root, "-o", s(&out), "-q"], 2);
+    let (_, e) = emrebuild(
+        &["rebuild", "--dbroot", &root, "-o", s(&out), "-q", "--force"],
+        2,
+    );
     assert!(e.contains("no extents"), "{e}");
     assert_eq!(fs::read(&out).unwrap(), b"the old extent map");
 
@@ -374,7 +389,7 @@ fn unloadable_maps_are_refused_and_the_old_one_stays() {
         !others.is_empty(),
         "the mixed scenario has DBRoots besides 1"
     );
-    let mut args = vec!["rebuild", "-o", s(&out), "--allow-damaged"];
+    let mut args = vec!["rebuild", "-o", s(&out), "--allow-damaged", "--force"];
     for o in &others {
         args.extend(["--dbroot", o.as_str()]);
     }
@@ -400,6 +415,7 @@ fn unloadable_maps_are_refused_and_the_old_one_stays() {
             "--em-version",
             "4",
             "-q",
+            "--force",
         ],
         2,
     );

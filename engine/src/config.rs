@@ -40,7 +40,14 @@ impl Default for ClusterConfig {
 impl ClusterConfig {
     /// Read and parse `Columnstore.xml`.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
+        let bytes = crate::fsutil::read_regular(path)?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            detail: format!(
+                "not UTF-8 text (invalid byte at {})",
+                e.utf8_error().valid_up_to()
+            ),
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, base).map_err(|detail| Error::Config {
             path: path.to_path_buf(),
@@ -76,7 +83,13 @@ impl ClusterConfig {
                 if value.is_empty() {
                     return Err(format!("element {tag:?} names no directory"));
                 }
-                cfg.dbroots.insert(DbRootId(id), resolve(base, value));
+                if let Some(first) = cfg.dbroots.insert(DbRootId(id), resolve(base, value)) {
+                    return Err(format!(
+                        "element {tag:?} appears twice (first {:?}, then {value:?}); \
+                         ColumnStore would silently use one of them",
+                        first.display().to_string()
+                    ));
+                }
             } else if tag == "DBRMRoot" && !value.is_empty() {
                 cfg.dbrm_root = Some(resolve(base, value));
             }
@@ -105,6 +118,88 @@ impl ClusterConfig {
         s.push("_em");
         PathBuf::from(s)
     }
+}
+
+/// Add the `--dbroot ID=PATH` arguments to the DBRoots from the configuration: an argument
+/// replaces the same id from the configuration, but naming one id twice on the command line is
+/// an error (the last one would silently win and the other DBRoot's extents vanish).
+pub fn merge_dbroot_args(
+    dbroots: &mut BTreeMap<DbRootId, PathBuf>,
+    args: &[(DbRootId, PathBuf)],
+) -> std::result::Result<(), String> {
+    let mut given: BTreeMap<DbRootId, &Path> = BTreeMap::new();
+    for (id, path) in args {
+        if let Some(first) = given.insert(*id, path) {
+            return Err(format!(
+                "--dbroot {id} is given twice ({} and {})",
+                first.display(),
+                path.display()
+            ));
+        }
+        dbroots.insert(*id, path.clone());
+    }
+    Ok(())
+}
+
+/// Check a set of DBRoots for specifications that would silently change the rebuilt map:
+/// the same directory under two ids (every extent twice), one DBRoot inside another, and a
+/// folder holding `data1`, `data2`, ... given as one DBRoot (every extent on one DBRoot).
+/// Directories that do not exist are left to the walk, which reports them.
+pub fn check_dbroots(dbroots: &BTreeMap<DbRootId, PathBuf>) -> std::result::Result<(), String> {
+    let resolved: Vec<(DbRootId, &PathBuf, PathBuf)> = dbroots
+        .iter()
+        .filter_map(|(id, p)| p.canonicalize().ok().map(|c| (*id, p, c)))
+        .collect();
+    for (i, (id_a, path_a, a)) in resolved.iter().enumerate() {
+        for (id_b, path_b, b) in &resolved[i + 1..] {
+            if a == b {
+                return Err(format!(
+                    "DBRoot {id_a} ({}) and DBRoot {id_b} ({}) are the same directory {}",
+                    path_a.display(),
+                    path_b.display(),
+                    a.display()
+                ));
+            }
+            let nested = if b.starts_with(a) {
+                Some((id_a, path_a, id_b, path_b))
+            } else if a.starts_with(b) {
+                Some((id_b, path_b, id_a, path_a))
+            } else {
+                None
+            };
+            if let Some((outer_id, outer, inner_id, inner)) = nested {
+                return Err(format!(
+                    "DBRoot {outer_id} ({}) contains DBRoot {inner_id} ({})",
+                    outer.display(),
+                    inner.display()
+                ));
+            }
+        }
+    }
+    for (id, path, dir) in &resolved {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut data_dirs: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| {
+                n.strip_prefix("data")
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .collect();
+        if !data_dirs.is_empty() {
+            data_dirs.sort();
+            return Err(format!(
+                "DBRoot {id} ({}) holds {}: that is the folder of several DBRoots, not one; \
+                 give each as its own --dbroot ID=PATH",
+                path.display(),
+                data_dirs.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn resolve(base: &Path, value: &str) -> PathBuf {
@@ -161,5 +256,54 @@ mod tests {
         assert!(ClusterConfig::parse(bad, Path::new("/"))
             .unwrap_err()
             .contains("DBRoot1"));
+    }
+
+    #[test]
+    fn a_dbroot_element_twice_is_an_error() {
+        let xml = "<C><SystemConfig><DBRoot1>/a</DBRoot1><DBRoot2>/b</DBRoot2>\
+                   <DBRoot2>/c</DBRoot2></SystemConfig></C>";
+        let err = ClusterConfig::parse(xml, Path::new("/")).unwrap_err();
+        assert_eq!(
+            err,
+            "element \"DBRoot2\" appears twice (first \"/b\", then \"/c\"); \
+             ColumnStore would silently use one of them"
+        );
+    }
+
+    #[test]
+    fn dbroot_arguments_merge_but_never_twice() {
+        let mut roots = BTreeMap::from([(DbRootId(1), PathBuf::from("/cfg1"))]);
+        let args = [
+            (DbRootId(1), PathBuf::from("/a")),
+            (DbRootId(2), PathBuf::from("/b")),
+        ];
+        merge_dbroot_args(&mut roots, &args).unwrap();
+        assert_eq!(roots[&DbRootId(1)], Path::new("/a"));
+        let twice = [
+            (DbRootId(1), PathBuf::from("/a")),
+            (DbRootId(1), PathBuf::from("/b")),
+        ];
+        let err = merge_dbroot_args(&mut roots, &twice).unwrap_err();
+        assert_eq!(err, "--dbroot 1 is given twice (/a and /b)");
+    }
+
+    #[test]
+    fn dbroot_sets_that_would_change_the_map_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path();
+        for d in ["data1/000.dir", "data2/000.dir"] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        let set = |v: &[(u16, PathBuf)]| -> BTreeMap<DbRootId, PathBuf> {
+            v.iter().map(|(i, p)| (DbRootId(*i), p.clone())).collect()
+        };
+        let (d1, d2) = (top.join("data1"), top.join("data2"));
+        check_dbroots(&set(&[(1, d1.clone()), (2, d2.clone())])).unwrap();
+        let err = check_dbroots(&set(&[(1, d1.clone()), (3, top.join("data2/../data1"))]));
+        assert!(err.unwrap_err().contains("are the same directory"));
+        let err = check_dbroots(&set(&[(1, d1.clone()), (2, d1.join("000.dir"))]));
+        assert!(err.unwrap_err().starts_with("DBRoot 1 ("), "contains");
+        let err = check_dbroots(&set(&[(1, top.to_path_buf())])).unwrap_err();
+        assert!(err.contains("holds data1, data2"), "{err}");
     }
 }

@@ -120,6 +120,15 @@ pub enum Error {
     /// A configuration file or option that cannot be used.
     #[error("{}: {detail}", path.display())]
     Config { path: PathBuf, detail: String },
+    /// A path that had to be a regular file and is not (a FIFO, a device, a socket, a directory).
+    #[error("{}: is a {found}, not a regular file", path.display())]
+    NotRegularFile { path: PathBuf, found: &'static str },
+    /// An output path that must not be written (an input of the run, a device, a non-map file).
+    #[error("{}: refusing to write: {reason}", path.display())]
+    UnsafeOutput { path: PathBuf, reason: String },
+    /// The operation was cancelled (Ctrl-C); nothing was written.
+    #[error("interrupted")]
+    Interrupted,
     /// A request that cannot be carried out as given (no path involved).
     #[error("{0}")]
     Usage(String),
@@ -148,6 +157,9 @@ pub enum ErrorKind {
     Decompress,
     NotSegmentFile,
     Config,
+    NotRegularFile,
+    UnsafeOutput,
+    Interrupted,
     Usage,
     /// A StorageManager object that cannot be read or assembled.
     Object,
@@ -174,6 +186,9 @@ impl Error {
             Error::Decode { source, .. } => source.kind.error_kind(),
             Error::NotSegmentFile { .. } => ErrorKind::NotSegmentFile,
             Error::Config { .. } => ErrorKind::Config,
+            Error::NotRegularFile { .. } => ErrorKind::NotRegularFile,
+            Error::UnsafeOutput { .. } => ErrorKind::UnsafeOutput,
+            Error::Interrupted => ErrorKind::Interrupted,
             Error::Usage(_) => ErrorKind::Usage,
             Error::Object { .. } => ErrorKind::Object,
         }
@@ -186,6 +201,9 @@ impl Error {
             Error::Decode { source, .. } => source.kind.to_string(),
             Error::NotSegmentFile { reason, .. } => format!("not a segment file: {reason}"),
             Error::Config { detail, .. } => detail.clone(),
+            Error::NotRegularFile { found, .. } => format!("is a {found}, not a regular file"),
+            Error::UnsafeOutput { reason, .. } => format!("refusing to write: {reason}"),
+            Error::Interrupted => "interrupted".to_string(),
             Error::Usage(detail) => detail.clone(),
             Error::Object {
                 key,
@@ -212,8 +230,10 @@ impl Error {
             | Error::Decode { path, .. }
             | Error::NotSegmentFile { path, .. }
             | Error::Config { path, .. }
-            | Error::Object { path, .. } => Some(path),
-            Error::Usage(_) => None,
+            | Error::Object { path, .. }
+            | Error::NotRegularFile { path, .. }
+            | Error::UnsafeOutput { path, .. } => Some(path),
+            Error::Usage(_) | Error::Interrupted => None,
         }
     }
 

@@ -47,6 +47,7 @@ pub enum Finding {
     /// A catalog check could not run because a catalog file could not be loaded.
     CatalogNotChecked {
         check: CatalogCheck,
+        #[serde(serialize_with = "crate::fsutil::serialize_opt_path")]
         path: Option<PathBuf>,
         error: ErrorKind,
         offset: Option<u64>,
@@ -104,6 +105,7 @@ impl Finding {
 /// A file that could not be read completely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Damaged {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
     /// What kind of error the engine reported.
     pub error: ErrorKind,
@@ -128,6 +130,7 @@ impl Damaged {
 /// A path that is not a segment file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
     /// Why the path parser does not take it for a segment file (SEG §1.2).
     pub reason: NotSegmentPath,
@@ -136,6 +139,7 @@ pub struct Skipped {
 /// A segment file of unknown kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unresolved {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
     pub oid: Oid,
     pub reason: UnresolvedReason,

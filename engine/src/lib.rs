@@ -13,6 +13,9 @@ pub mod em;
 pub mod error;
 pub mod finding;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod output;
 pub mod progress;
 pub mod rebuild;
 pub mod seg;

@@ -9,6 +9,11 @@ pub trait Progress: Sync {
     fn advance(&self, _bytes: u64, _items: u64) {}
     /// The phase is over.
     fn finish(&self) {}
+    /// Whether the user asked to stop (Ctrl-C). Long loops check it once per work unit and
+    /// return [`crate::Error::Interrupted`], writing nothing.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Progress that goes nowhere.

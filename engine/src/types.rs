@@ -125,6 +125,14 @@ pub fn extent_blocks(width: u16) -> u32 {
     }
 }
 
+/// The most blocks one column segment file of storage width `width` (1 to 16) can hold:
+/// [`EXTENTS_PER_SEGMENT_FILE`] extents (SEG §2.1; `extentmap.cpp:2971-2986`). Dictionary store
+/// files have no such limit (SEG §2.1: a new dictionary extent is always appended to the same
+/// file), so there is none for width 0.
+pub fn max_column_file_blocks(width: u16) -> Option<u64> {
+    (width > 0).then(|| u64::from(EXTENTS_PER_SEGMENT_FILE) * u64::from(extent_blocks(width)))
+}
+
 /// `range.size` (1024-block units) of one extent of storage width `width` (0 = dictionary).
 pub fn extent_units(width: u16) -> u32 {
     extent_blocks(width) / LBID_UNIT as u32

@@ -35,6 +35,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let map = ExtentMap::read(&args.file)?;
+    warn_overlaps(&args.file, &map);
     let mut out = Stdout::new();
     let render = match args.format {
         Format::Mcs => text::write_mcs,
@@ -45,4 +46,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     render(&map, &mut out)?;
     out.flush()?;
     Ok(ExitCode::Ok)
+}
+
+/// Records that share LBIDs make a map ColumnStore cannot use safely: say so on stderr (the dump
+/// itself shows the file as it is; commands that write a map refuse it).
+pub fn warn_overlaps(path: &std::path::Path, map: &ExtentMap) {
+    let overlaps = emengine::em::overlap::find_overlaps(&map.extents);
+    let mut err = std::io::stderr().lock();
+    for o in overlaps.iter().take(20) {
+        let _ = writeln!(err, "warning: {}: {o}", path.display());
+    }
+    if overlaps.len() > 20 {
+        let _ = writeln!(
+            err,
+            "warning: {}: {} more overlapping records",
+            path.display(),
+            overlaps.len() - 20
+        );
+    }
 }

@@ -6,9 +6,11 @@ use crate::output::Stdout;
 use crate::progress::Bar;
 use crate::report::{finding_line, JsonReport};
 use crate::threads::Threads;
-use anyhow::{bail, Context};
-use emengine::config::ClusterConfig;
+use anyhow::bail;
+use emengine::config::{check_dbroots, merge_dbroot_args, ClusterConfig};
 use emengine::em::{EmVersion, ExtentMap};
+use emengine::fsutil::escaped_path;
+use emengine::output::{check_output, write_map, Inputs, Target};
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
 use emengine::types::DbRootId;
 use serde::Serialize;
@@ -57,7 +59,7 @@ pub struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// No progress bar and no summary on stderr.
+    /// No progress bar and no summary on stderr (errors are still printed).
     #[arg(long, short)]
     pub quiet: bool,
     /// Install the map so that ColumnStore loads exactly it (`_current`, journal moved aside,
@@ -72,17 +74,19 @@ pub struct Args {
         requires = "install"
     )]
     pub owner: String,
-    /// With --install: proceed although ColumnStore daemons run on this node.
-    #[arg(long, requires = "install")]
+    /// Proceed where a safety check would refuse: an existing output file that is not an
+    /// extent map (moved aside, never deleted) and, with --install, ColumnStore daemons running
+    /// on this node.
+    #[arg(long)]
     pub force: bool,
 }
 
 /// What the command did, added to the engine's report in the `--json` document.
 #[derive(Serialize)]
-struct Outcome<'a> {
-    output: Option<&'a Path>,
+struct Outcome {
+    output: Option<String>,
     written: bool,
-    moved_aside: Option<&'a Path>,
+    moved_aside: Option<String>,
     dry_run: bool,
     threads: usize,
     chunk_mib: u32,
@@ -93,6 +97,7 @@ struct Outcome<'a> {
 struct Plan {
     options: RebuildOptions,
     output: Option<PathBuf>,
+    inputs: Inputs,
     version: EmVersion,
 }
 
@@ -101,19 +106,35 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         Some(path) => ClusterConfig::read(path)?,
         None => ClusterConfig::default(),
     };
-    for (id, path) in &args.dbroots {
-        cfg.dbroots.insert(*id, path.clone());
+    if let (Some(path), true) = (
+        &args.config,
+        cfg.dbroots.is_empty() && args.dbroots.is_empty(),
+    ) {
+        bail!(
+            "{}: names no DBRoot (no SystemConfig/DBRoot<N> element); give --dbroot ID=PATH",
+            path.display()
+        );
     }
+    merge_dbroot_args(&mut cfg.dbroots, &args.dbroots).map_err(anyhow::Error::msg)?;
     if cfg.dbroots.is_empty() {
         bail!("no DBRoot to scan: give --config Columnstore.xml or --dbroot ID=PATH");
     }
+    check_dbroots(&cfg.dbroots).map_err(anyhow::Error::msg)?;
     let output = if args.dry_run {
         None
     } else if let Some(o) = &args.output {
         Some(o.clone())
     } else if args.install {
         None // `install` writes <DBRMRoot>_em itself
-    } else if args.config.is_some() {
+    } else if let Some(config) = &args.config {
+        if cfg.dbrm_root.is_none() {
+            bail!(
+                "{}: has no SystemConfig/DBRMRoot, so where ColumnStore loads the extent map from is \
+                 not known (its built-in default is {}_em); give --output",
+                config.display(),
+                emengine::config::DEFAULT_DBRM_ROOT
+            );
+        }
         // Not `<DBRMRoot>_em` itself: ColumnStore loads the prefix `_current` names and replays
         // the journal onto it (EM §4.3-4.4), so a map copied over `_em` may never be loaded, or
         // get stale changes replayed onto it. Putting a map in place is `install`'s job.
@@ -123,8 +144,12 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
     } else {
         bail!("no --output given and no --config to take DBRMRoot from");
     };
+    let inputs = Inputs {
+        files: args.config.iter().cloned().collect(),
+        dbroots: cfg.dbroots.values().cloned().collect(),
+    };
     if let Some(out) = &output {
-        check_output(out, &cfg)?;
+        check_output(out, &inputs, args.force)?;
     }
     let options = RebuildOptions {
         dbroots: cfg.dbroots.clone(),
@@ -135,38 +160,9 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
     Ok(Plan {
         options,
         output,
+        inputs,
         version: args.em_version.into(),
     })
-}
-
-/// The output's folder must exist, and the output must not sit among the segment files: under a
-/// DBRoot only ColumnStore's own BRM folder (`systemFiles/`) is allowed.
-fn check_output(out: &Path, cfg: &ClusterConfig) -> anyhow::Result<()> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("{}: output folder does not exist", dir.display()))?;
-    if out.is_dir() {
-        bail!("{}: output is a directory", out.display());
-    }
-    for root in cfg.dbroots.values() {
-        let Ok(root) = root.canonicalize() else {
-            continue;
-        };
-        if let Ok(rel) = dir.strip_prefix(&root) {
-            if !rel.starts_with("systemFiles") {
-                bail!(
-                    "{}: refusing to write among the segment files of DBRoot {}",
-                    out.display(),
-                    root.display()
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A map ColumnStore could not load, or would load without its system catalog, is never put in
@@ -202,9 +198,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
         refuse_unloadable(&rebuilt.map, plan.version, out)?;
-        let bytes = rebuilt.map.encode(plan.version);
-        moved_aside =
-            emengine::fsutil::replace_keeping_old(out, &bytes, &crate::clock::utc_timestamp())?;
+        let _writing = crate::interrupt::writing();
+        let target = Target {
+            inputs: &plan.inputs,
+            force: args.force,
+            timestamp: &crate::clock::utc_timestamp(),
+        };
+        moved_aside = write_map(
+            out,
+            &rebuilt.map,
+            plan.version,
+            &target,
+            &crate::interrupt::cancelled,
+        )?;
         written = true;
     }
     let mut installed = None;
@@ -225,9 +231,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     if args.json {
         let outcome = Outcome {
-            output: plan.output.as_deref(),
+            output: plan.output.as_deref().map(escaped_path),
             written,
-            moved_aside: moved_aside.as_deref(),
+            moved_aside: moved_aside.as_deref().map(escaped_path),
             dry_run: args.dry_run,
             threads: args.threads.count().get(),
             chunk_mib: args.chunk_mib,
@@ -237,6 +243,27 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let mut out = Stdout::new();
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
+    }
+    if args.quiet && blocked {
+        // Quiet hides progress and summaries, never the reason for exit code 2.
+        let first = report
+            .findings
+            .iter()
+            .find(|f| {
+                matches!(
+                    f,
+                    emengine::finding::Finding::Damaged(_)
+                        | emengine::finding::Finding::Unresolved(_)
+                )
+            })
+            .map(finding_line)
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "emrebuild: {} damaged and {} unresolved files, nothing written (first: {first})",
+            report.damaged().count(),
+            report.unresolved().count()
+        );
     }
     if !args.quiet {
         summary(

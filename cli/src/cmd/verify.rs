@@ -90,12 +90,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(path) => ClusterConfig::read(path)?,
         None => ClusterConfig::default(),
     };
-    for (id, path) in &args.dbroots {
-        cfg.dbroots.insert(*id, path.clone());
-    }
+    emengine::config::merge_dbroot_args(&mut cfg.dbroots, &args.dbroots)
+        .map_err(anyhow::Error::msg)?;
     if cfg.dbroots.is_empty() {
         bail!("no DBRoot to scan: give --config Columnstore.xml or --dbroot ID=PATH");
     }
+    emengine::config::check_dbroots(&cfg.dbroots).map_err(anyhow::Error::msg)?;
     let map = ExtentMap::read(&args.map)?;
     let options = RebuildOptions {
         dbroots: cfg.dbroots.clone(),

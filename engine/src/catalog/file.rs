@@ -61,6 +61,18 @@ impl LoadedCatalog {
         out
     }
 
+    /// File images already in memory (catalog OID → (path for messages, uncompressed bytes)):
+    /// the fuzz target, which has no files.
+    pub fn from_memory(files: BTreeMap<Oid, (PathBuf, Vec<u8>)>) -> Self {
+        Self {
+            files: files
+                .into_iter()
+                .map(|(oid, (path, bytes))| (oid, CatalogFile::from_bytes(path, bytes)))
+                .collect(),
+            failed: BTreeMap::new(),
+        }
+    }
+
     /// The OIDs whose file was loaded.
     pub fn oids(&self) -> impl Iterator<Item = Oid> + '_ {
         self.files.keys().copied()

@@ -272,12 +272,14 @@ pub struct TokenFinding {
     /// Its dictionary.
     pub dict: Oid,
     /// The token column's file.
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
     /// Row of the token.
     pub rid: u64,
     /// Byte offset of the token in `path`.
     pub offset: u64,
     /// The dictionary's file, when it exists (offsets in a `BadBlock` fault are in this file).
+    #[serde(serialize_with = "crate::fsutil::serialize_opt_path")]
     pub dict_path: Option<PathBuf>,
     /// The raw token.
     pub token: u64,

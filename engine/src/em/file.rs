@@ -72,8 +72,8 @@ impl ExtentMap {
     /// The file is read in pieces of a few megabytes and decoded as it comes, so a map of
     /// millions of extents never sits in memory twice (raw bytes and decoded records).
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
+        let (mut f, meta) = crate::fsutil::open_read_only(path)?;
+        let len = meta.len();
         let mut head = Vec::with_capacity(HEADER_LEN);
         read_upto(&mut f, &mut head, HEADER_LEN, path)?;
         let header = EmHeader::parse(&head).map_err(|e| e.in_file(path))?;
@@ -181,6 +181,13 @@ impl ExtentMap {
         if u32::try_from(self.extents.len()).is_err() {
             return Err(Unwritable::TooMany(self.extents.len()));
         }
+        let overlaps = super::overlap::find_overlaps(&self.extents);
+        if let Some(first) = overlaps.first() {
+            return Err(Unwritable::Overlap {
+                count: overlaps.len(),
+                first: first.to_string(),
+            });
+        }
         if version == EmVersion::V4 {
             // V4 keeps only the low 64 bits of lo/hi (EM §1.3): a width-16 extent would load
             // CP_VALID with a garbage range (min > max), eliminated from every query.
@@ -218,6 +225,11 @@ pub enum Unwritable {
          write version 5"
     )]
     WideInV4 { count: usize },
+    /// Records whose LBID ranges overlap: ColumnStore would hand the same blocks to two extents.
+    #[error(
+        "an extent map in which {count} records overlap another record's LBID range (first: {first})"
+    )]
+    Overlap { count: usize, first: String },
 }
 
 /// Records read per piece by [`ExtentMap::read`] (about 8 MB of V5 records).

@@ -7,7 +7,8 @@
 //! * [`freelist`]: free-list slots and the loader's free-list rebuild;
 //! * [`file`]: a whole file ([`ExtentMap`]): parse, read, encode, write;
 //! * [`text`]: human- and machine-readable dumps (mcsRebuildEM, editem, CSV, JSON);
-//! * [`diff`]: logical comparison of two maps.
+//! * [`diff`]: logical comparison of two maps;
+//! * [`overlap`]: records whose LBID ranges overlap (readers warn, writers refuse).
 
 pub mod builder;
 pub mod cp;
@@ -15,6 +16,7 @@ pub mod diff;
 pub mod file;
 pub mod freelist;
 pub mod header;
+pub mod overlap;
 pub mod record;
 pub mod text;
 

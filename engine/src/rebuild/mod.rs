@@ -91,6 +91,10 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
     let kernels: Vec<_> = planned.iter().map(|p| (&p.file, p.kernel)).collect();
     let scanned = scan::scan_units(&kernels, &units, progress);
     progress.finish();
+    if progress.cancelled() {
+        return Err(Error::Interrupted);
+    }
+
     for e in &scanned.errors {
         let path = planned[e.file].found.path.clone();
         findings.damaged.push(Damaged::new(path, &e.error));

@@ -16,6 +16,7 @@ use crate::error::{DecodeError, DecodeKind, Error};
 use crate::finding::UnresolvedReason;
 use crate::seg::datatype::ColDataType;
 use crate::seg::file::{Access, Layout, SegmentFile};
+use crate::types::{max_column_file_blocks, BLOCK_SIZE};
 use rayon::prelude::*;
 
 /// A segment file ready to scan.
@@ -68,10 +69,18 @@ fn plan_one(
     string_cp: StringCp,
 ) -> Result<PlannedFile, Box<Unplanned>> {
     let catalog_kinds = &catalog.kinds;
+    // What the catalog says the file holds bounds its size before it is mapped or read: a huge
+    // (sparse) file named like a column's segment file costs neither memory nor a scan.
+    let known_width = syscat::syscat_object(found.id.oid)
+        .map(|o| if o.is_dictionary() { 0 } else { o.width() })
+        .or_else(|| catalog_kinds.get(&found.id.oid).map(|c| c.kind.em_width()));
+    let max_len = known_width
+        .and_then(max_column_file_blocks)
+        .map(|blocks| 2 * blocks * BLOCK_SIZE as u64 + COMPRESSED_HEADER_ALLOWANCE);
     // A catalog file the catalog stage loaded is opened from its bytes, not read again.
     let opened = match catalog.loaded.raw_bytes(&found.path) {
         Some(bytes) => SegmentFile::from_bytes(&found.path, bytes),
-        None => SegmentFile::open(&found.path, access),
+        None => SegmentFile::open_bounded(&found.path, access, max_len),
     };
     let file = match opened {
         Ok(f) => f,
@@ -126,6 +135,12 @@ fn plan_one(
             why: Ok(reason),
         }));
     };
+    if let Some(error) = over_capacity(&file, kind) {
+        return Err(Box::new(Unplanned {
+            found,
+            why: Err(error),
+        }));
+    }
     let (kernel, domain) = kernel_for(kind, tokens, string_cp);
     Ok(PlannedFile {
         found,
@@ -165,6 +180,35 @@ fn cross_check(file: &SegmentFile, catalog: Option<&CatalogKind>) -> Option<Erro
         return Some(DecodeError::new(0, kind).in_file(file.path()));
     }
     None
+}
+
+/// Room for a compressed file's header and chunk overhead on top of twice the uncompressed
+/// capacity in the size bound applied before opening (the exact bound, in blocks, is checked
+/// once the file is open: [`over_capacity`]).
+const COMPRESSED_HEADER_ALLOWANCE: u64 = 1 << 20;
+
+/// A column file that claims more blocks than a column segment file can hold (two extents): the
+/// rest cannot belong to the column, so the file is reported instead of scanned.
+fn over_capacity(file: &SegmentFile, kind: ObjectKind) -> Option<Error> {
+    let max = max_column_file_blocks(kind.em_width())?;
+    let claimed = file.allocated_blocks();
+    (claimed > max).then(|| {
+        DecodeError::invalid(
+            0,
+            if file.is_compressed() {
+                "header block count"
+            } else {
+                "file size"
+            },
+            format!(
+                "at most {max} blocks ({} extents of width {})",
+                crate::types::EXTENTS_PER_SEGMENT_FILE,
+                kind.em_width()
+            ),
+            format!("{claimed} blocks"),
+        )
+        .in_file(file.path())
+    })
 }
 
 /// The kind a v3 header records: VARCHAR with width 0 is a dictionary store (segment spec §3.2.1).

@@ -63,6 +63,10 @@ pub fn scan_units(
         .fold(
             || (ScanResult::default(), Vec::<u8>::new()),
             |(mut acc, mut scratch), unit| {
+                if progress.cancelled() {
+                    // Ctrl-C: the remaining units are skipped; the caller discards the result.
+                    return (acc, scratch);
+                }
                 let (file, kernel) = files[unit.file];
                 let stats = acc.stats.entry((unit.file, unit.extent)).or_default();
                 let mut bytes = 0u64;

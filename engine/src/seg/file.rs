@@ -105,13 +105,32 @@ impl fmt::Debug for FileBytes {
 }
 
 impl FileBytes {
-    /// Open `path` read-only and bring all of it into memory with `access`.
+    /// Open `path` read-only and bring all of it into memory with `access`. Anything but a
+    /// regular file (a FIFO, a device, a socket) is refused before it is opened, and the open
+    /// itself cannot block (see [`crate::fsutil::open_read_only`]).
     pub fn load(path: &Path, access: Access) -> Result<FileBytes, Error> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(path, "stat", e))?
-            .len();
+        Self::load_bounded(path, access, None)
+    }
+
+    /// [`FileBytes::load`], refusing a file longer than `max_len` bytes before anything is
+    /// mapped or read: the caller knows from the catalog what the file may hold at most, so a
+    /// huge (sparse) file named like a segment file costs neither memory nor a scan.
+    pub fn load_bounded(
+        path: &Path,
+        access: Access,
+        max_len: Option<u64>,
+    ) -> Result<FileBytes, Error> {
+        let (mut file, meta) = crate::fsutil::open_read_only(path)?;
+        let len = meta.len();
+        if let Some(max) = max_len.filter(|&max| len > max) {
+            return Err(DecodeError::invalid(
+                0,
+                "file size",
+                format!("at most {max} bytes for what the catalog says this file holds"),
+                format!("{len} bytes"),
+            )
+            .in_file(path));
+        }
         let bytes = match access {
             Access::Mmap if len > 0 => match map(&file) {
                 Ok(m) if m.len() as u64 == len => Bytes::Map(Arc::new(m)),
@@ -161,6 +180,15 @@ impl SegmentFile {
     /// (uncompressed).
     pub fn open(path: &Path, access: Access) -> Result<SegmentFile, Error> {
         Self::from_bytes(path, FileBytes::load(path, access)?)
+    }
+
+    /// [`SegmentFile::open`] with [`FileBytes::load_bounded`]'s size bound.
+    pub fn open_bounded(
+        path: &Path,
+        access: Access,
+        max_len: Option<u64>,
+    ) -> Result<SegmentFile, Error> {
+        Self::from_bytes(path, FileBytes::load_bounded(path, access, max_len)?)
     }
 
     /// A segment file whose bytes are already in memory (read from `path`); the same checks as
@@ -327,8 +355,19 @@ fn read_all(file: &mut File, len: u64, path: &Path) -> Result<Vec<u8>, Error> {
             std::io::Error::other("file too large for memory"),
         )
     })?;
-    let mut buf = Vec::with_capacity(cap);
-    file.read_to_end(&mut buf)
+    // A failed allocation (a huge file) is an error on this file, not an abort of the process.
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(cap).map_err(|_| {
+        Error::io(
+            path,
+            "read",
+            std::io::Error::other(format!(
+                "file of {len} bytes does not fit in memory (try without --no-mmap)"
+            )),
+        )
+    })?;
+    file.take(len)
+        .read_to_end(&mut buf)
         .map_err(|e| Error::io(path, "read", e))?;
     Ok(buf)
 }
