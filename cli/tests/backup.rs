@@ -429,3 +429,51 @@ fn a_backup_behind_the_data_is_reported_and_not_restored_without_force() {
         "--force restores the map as backed up"
     );
 }
+
+/// `install` (and so `rebuild --install` and `restore`, which share its check) never puts in
+/// place a map ColumnStore could not load or would load without its system catalog.
+#[test]
+fn install_refuses_maps_columnstore_could_not_load() {
+    let site = site();
+    let before = digests(&site.dbrm);
+    let map = emengine::em::ExtentMap::parse(&site.em).unwrap();
+    let cases = [
+        (
+            // The reader already refuses it (nEM = 0), naming the byte offset.
+            emengine::em::ExtentMap::from_extents(Vec::new()),
+            "at byte 4: invalid extent count",
+        ),
+        (
+            emengine::em::ExtentMap::from_extents(
+                map.extents
+                    .iter()
+                    .filter(|e| !e.oid.is_system_catalog())
+                    .cloned()
+                    .collect(),
+            ),
+            "without the system catalog",
+        ),
+    ];
+    for (i, (bad, why)) in cases.iter().enumerate() {
+        let p = site.root.join(format!("bad_em_{i}"));
+        fs::write(&p, bad.encode(emengine::em::EmVersion::V5)).unwrap();
+        let (_, err) = emrebuild(
+            &[
+                "install",
+                "--config",
+                s(&site.config),
+                "--map",
+                s(&p),
+                "--owner",
+                "0:0",
+            ],
+            2,
+        );
+        assert!(err.contains(why), "{why}: {err}");
+        assert_eq!(
+            digests(&site.dbrm),
+            before,
+            "a refused install changes nothing"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use emengine::config::{ClusterConfig, DEFAULT_DBRM_ROOT};
 use emengine::dbrm::install::{self, NewFile, Outcome, Step};
 use emengine::dbrm::owner::Owner;
 use emengine::dbrm::{procs, DbrmFolder};
+use emengine::em::{EmVersion, ExtentMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -54,11 +55,29 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let folder = folder_of(&args.config)?;
     let em =
         std::fs::read(&args.map).with_context(|| format!("{}: cannot read", args.map.display()))?;
-    emengine::em::ExtentMap::parse(&em).map_err(|e| e.in_file(&args.map))?;
+    let map = emengine::em::ExtentMap::parse(&em).map_err(|e| e.in_file(&args.map))?;
+    refuse_unloadable(&map, map.version, &args.map)?;
     let files = install::map_files(&folder, em, None);
     let source = format!("extent map {}", args.map.display());
     place(&folder, &source, files, &args.place)?;
     Ok(ExitCode::Ok)
+}
+
+/// A map ColumnStore could not load ([`ExtentMap::check_writable`]: no extents, overlapping
+/// records, width-16 extents as V4), or would load without its system catalog, is never put in
+/// place — by `install`, `rebuild` (written or installed) or `restore`.
+pub fn refuse_unloadable(map: &ExtentMap, version: EmVersion, source: &Path) -> anyhow::Result<()> {
+    if let Err(why) = map.check_writable(version) {
+        bail!("{}: refusing to write {why}", source.display());
+    }
+    if !map.extents.iter().any(|e| e.oid.is_system_catalog()) {
+        bail!(
+            "{}: refusing to write an extent map without the system catalog (no DBRoot scanned \
+             holds its files; ColumnStore keeps them on DBRoot 1)",
+            source.display()
+        );
+    }
+    Ok(())
 }
 
 /// The command that installs `map` (what `rebuild` prints when it did not install).

@@ -8,7 +8,7 @@ use crate::report::{finding_line, JsonReport};
 use crate::threads::Threads;
 use anyhow::bail;
 use emengine::config::{check_dbroots, merge_dbroot_args, ClusterConfig};
-use emengine::em::{EmVersion, ExtentMap};
+use emengine::em::EmVersion;
 use emengine::fsutil::escaped_path;
 use emengine::output::{check_output, write_map, Inputs, Target};
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
@@ -165,22 +165,6 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
     })
 }
 
-/// A map ColumnStore could not load, or would load without its system catalog, is never put in
-/// place of the one there (issue: an empty `--dbroot` moved the real map aside).
-fn refuse_unloadable(map: &ExtentMap, version: EmVersion, out: &Path) -> anyhow::Result<()> {
-    if let Err(why) = map.check_writable(version) {
-        bail!("{}: refusing to write {why}", out.display());
-    }
-    if !map.extents.iter().any(|e| e.oid.is_system_catalog()) {
-        bail!(
-            "{}: refusing to write an extent map without the system catalog (no DBRoot scanned \
-             holds its files; ColumnStore keeps them on DBRoot 1)",
-            out.display()
-        );
-    }
-    Ok(())
-}
-
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let plan = validate(args)?;
     let pool = args.threads.pool()?;
@@ -197,7 +181,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut moved_aside = None;
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
-        refuse_unloadable(&rebuilt.map, plan.version, out)?;
+        super::install::refuse_unloadable(&rebuilt.map, plan.version, out)?;
         let _writing = crate::interrupt::writing();
         let target = Target {
             inputs: &plan.inputs,
@@ -216,6 +200,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut installed = None;
     if let (true, false, Some(config)) = (args.install, blocked, &args.config) {
         let folder = super::install::folder_of(config)?;
+        super::install::refuse_unloadable(
+            &rebuilt.map,
+            plan.version,
+            &folder.path("BRM_saves_em"),
+        )?;
         let files =
             emengine::dbrm::install::map_files(&folder, rebuilt.map.encode(plan.version), None);
         let place = super::install::PlaceArgs {

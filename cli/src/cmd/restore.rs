@@ -66,6 +66,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .as_ref()
         .expect("an OK backup has a manifest");
     let em = read_role(&args.backup, m, Role::Em)?.expect("an OK backup has an extent map");
+    let map = emengine::em::ExtentMap::parse(&em).map_err(|e| e.in_file(&args.backup))?;
+    super::install::refuse_unloadable(&map, map.version, &args.backup)?;
     let journal = read_role(&args.backup, m, Role::Journal)?.filter(|j| !j.is_empty());
     if let Some(j) = &journal {
         let _ = writeln!(
