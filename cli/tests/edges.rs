@@ -538,9 +538,9 @@ fn ctrl_c_while_waiting_to_write_exits_130_and_writes_nothing() {
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
-/// A command that cannot poll the flag (the generator) is still stopped by the watcher.
+/// The generator stops between files and leaves no partial tree behind.
 #[test]
-fn ctrl_c_stops_a_long_command_that_does_not_poll() {
+fn ctrl_c_stops_the_generator_and_leaves_no_partial_tree() {
     let dir = tempfile::tempdir().unwrap();
     let child = Command::cargo_bin("emrebuild")
         .unwrap()
@@ -560,6 +560,10 @@ fn ctrl_c_stops_a_long_command_that_does_not_poll() {
     let o = wait_within(child, Duration::from_secs(5), &["gen"]);
     assert_eq!(o.status.code(), Some(130));
     assert_eq!(text(&o).1, "emrebuild: interrupted\n");
+    assert!(
+        !dir.path().join("big").exists(),
+        "an interrupted gen left its partial tree"
+    );
 }
 
 // ---- concurrency -----------------------------------------------------------------------------

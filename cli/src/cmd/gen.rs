@@ -82,14 +82,18 @@ struct Summary<'a> {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let size = parse_size(&args.size).map_err(anyhow::Error::msg)?;
     let scenario: Scenario = args.scenario.parse().map_err(anyhow::Error::msg)?;
-    if let Ok(mut entries) = std::fs::read_dir(&args.out) {
-        if entries.next().is_some() {
-            bail!(
-                "{}: output folder is not empty; refusing to generate into it",
-                args.out.display()
-            );
+    let existed = match std::fs::read_dir(&args.out) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                bail!(
+                    "{}: output folder is not empty; refusing to generate into it",
+                    args.out.display()
+                );
+            }
+            true
         }
-    }
+        Err(_) => false,
+    };
     let opts = GenOptions {
         seed: args.seed,
         logical_bytes: size,
@@ -99,9 +103,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let bar = Bar::new(!args.quiet && !args.json);
     let started = Instant::now();
     let pool = args.threads.pool()?;
-    let m = pool
-        .install(|| generate_before_loads(&args.out, &opts, args.before_loads, &bar))
-        .with_context(|| format!("generating into {}", args.out.display()))?;
+    // Ctrl-C leaves no partial tree: the generator stops between files, and what it wrote into
+    // the folder (which was empty or absent, checked above) is removed before the process ends
+    // (the interrupt watcher waits while this guard is held).
+    let writing = crate::interrupt::writing();
+    let generated =
+        pool.install(|| generate_before_loads(&args.out, &opts, args.before_loads, &bar));
+    if crate::interrupt::cancelled() {
+        remove_partial_tree(&args.out, existed);
+        return Err(emengine::Error::Interrupted.into());
+    }
+    drop(writing);
+    let m = generated.with_context(|| format!("generating into {}", args.out.display()))?;
     let sm = if args.storagemanager {
         Some(storagemanager_layout(args)?)
     } else {
@@ -188,4 +201,23 @@ fn storagemanager_layout(args: &Args) -> anyhow::Result<SmLayout> {
 
 fn mib(b: u64) -> f64 {
     b as f64 / (1u64 << 20) as f64
+}
+
+/// Remove an interrupted generation's output: the folder's contents (all written by this run),
+/// and the folder itself when this run created it.
+fn remove_partial_tree(out: &Path, existed: bool) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let _ = if e.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+    if !existed {
+        let _ = std::fs::remove_dir(out);
+    }
 }
