@@ -27,6 +27,20 @@ pub struct WalkResult {
     pub damaged: Vec<(PathBuf, Error)>,
 }
 
+/// A directory walk's failure as damage: the path it failed on (else `dir`) and the I/O error.
+/// Shared by the DBRoot walk and StorageManager's metadata walk.
+pub(crate) fn walk_error(e: walkdir::Error, dir: &Path) -> (PathBuf, Error) {
+    let path = e
+        .path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.to_path_buf());
+    let io = e
+        .into_io_error()
+        .unwrap_or_else(|| std::io::Error::other("walk error"));
+    let err = Error::io(&path, "walk", io);
+    (path, err)
+}
+
 /// Walk every DBRoot. Symlinks are not followed (a link named like a segment file is opened
 /// later, which reports loops and dangling targets as damage).
 pub fn walk(dbroots: &BTreeMap<DbRootId, PathBuf>) -> WalkResult {
@@ -45,15 +59,7 @@ pub fn walk(dbroots: &BTreeMap<DbRootId, PathBuf>) -> WalkResult {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let path = e
-                        .path()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|| root.clone());
-                    let io = e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("walk error"));
-                    out.damaged
-                        .push((path.clone(), Error::io(&path, "walk", io)));
+                    out.damaged.push(walk_error(e, root));
                     continue;
                 }
             };

@@ -259,15 +259,7 @@ impl Storage {
                 let entry = match entry {
                     Ok(e) => e,
                     Err(e) => {
-                        let path = e
-                            .path()
-                            .map(Path::to_path_buf)
-                            .unwrap_or_else(|| dir.clone());
-                        let io = e
-                            .into_io_error()
-                            .unwrap_or_else(|| std::io::Error::other("walk error"));
-                        out.damaged
-                            .push((path.clone(), Error::io(&path, "walk", io)));
+                        out.damaged.push(crate::rebuild::walk::walk_error(e, &dir));
                         continue;
                     }
                 };
