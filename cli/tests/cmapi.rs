@@ -198,20 +198,7 @@ fn restore_stops_the_cluster_before_and_starts_it_after() {
 #[test]
 fn insecure_accepts_the_self_signed_certificate() {
     let site = site();
-    let root = site.root.join("bk");
-    emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--name",
-            "one",
-        ],
-        0,
-    );
+    let root = back_up(&site, "one");
     let server = serve(&site.root, site.dbrm.clone());
     let bk = root.join("one");
     emrebuild(
@@ -229,20 +216,7 @@ fn insecure_accepts_the_self_signed_certificate() {
 #[test]
 fn a_wrong_key_stops_before_anything_changes() {
     let site = site();
-    let root = site.root.join("bk");
-    emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--name",
-            "one",
-        ],
-        0,
-    );
+    let root = back_up(&site, "one");
     let server = serve(&site.root, site.dbrm.clone());
     let before = digests(&site.dbrm);
     let bk = root.join("one");
@@ -272,20 +246,7 @@ fn a_wrong_key_stops_before_anything_changes() {
 #[test]
 fn a_certificate_not_signed_by_cacert_is_refused() {
     let site = site();
-    let root = site.root.join("bk");
-    emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--name",
-            "one",
-        ],
-        0,
-    );
+    let root = back_up(&site, "one");
     let server = serve(&site.root, site.dbrm.clone());
     let (_, _, other) = cert(&site.root, "other.pem");
     let before = digests(&site.dbrm);

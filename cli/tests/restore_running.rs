@@ -6,25 +6,11 @@ mod util;
 
 use dbrm_site::*;
 use std::fs;
-use util::s;
 
 #[test]
 fn restore_refuses_while_columnstore_runs() {
     let site = site();
-    let root = site.root.join("bk");
-    emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--name",
-            "one",
-        ],
-        0,
-    );
+    let root = back_up(&site, "one");
     // A process whose argv[0] is PrimProc, as the systemd unit starts it.
     let fake = site.root.join("PrimProc");
     fs::copy("/bin/sleep", &fake).unwrap();

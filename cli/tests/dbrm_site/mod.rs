@@ -114,6 +114,25 @@ pub fn digests(dir: &Path) -> BTreeMap<PathBuf, String> {
     out
 }
 
+/// `backup create` of the site into `<site root>/bk/<name>`; returns `<site root>/bk`.
+pub fn back_up(site: &Site, name: &str) -> PathBuf {
+    let root = site.root.join("bk");
+    emrebuild(
+        &[
+            "backup",
+            "create",
+            "--config",
+            s(&site.config),
+            "--to",
+            s(&root),
+            "--name",
+            name,
+        ],
+        0,
+    );
+    root
+}
+
 pub fn restore_args<'a>(site: &'a Site, bk: &'a Path) -> Vec<&'a str> {
     vec![
         "restore",
