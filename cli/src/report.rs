@@ -4,7 +4,8 @@
 
 use emengine::catalog::TokenFinding;
 use emengine::finding::{
-    CatalogCheck, Damaged, Fact, Finding, ReassignReason, UncertainCause, UnresolvedReason,
+    CatalogCheck, Damaged, Evidence, Fact, Finding, Inferred, ReassignReason, Refusal,
+    RefusalReason, Strength, UncertainCause, UnresolvedReason,
 };
 use emengine::rebuild::RebuildReport;
 use serde::Serialize;
@@ -36,6 +37,11 @@ pub fn finding_line(f: &Finding) -> String {
                 UncertainCause::LbidSpaceFull => "no free range left in the LBID space",
             }
         ),
+        Finding::Inferred(i) => inferred(i),
+        Finding::Refused(r) => {
+            let state = if r.accepted { "accepted" } else { "refused" };
+            format!("{state}: {}", refusal_line(r))
+        }
         Finding::DuplicateSegment { segment, dbroots } => format!(
             "warning: {segment} is on DBRoot {} and DBRoot {}",
             dbroots[0], dbroots[1]
@@ -136,6 +142,49 @@ pub fn reassigned(reason: ReassignReason) -> String {
         ReassignReason::OldHeader => "compressed header records no LBIDs (version 2)".into(),
         ReassignReason::Uncompressed => "uncompressed file records no LBIDs".into(),
     }
+}
+
+/// An inference: the extent, the fact and value, the evidence and its strength.
+pub fn inferred(i: &Inferred) -> String {
+    let evidence = match &i.evidence {
+        Evidence::Tokens {
+            tokens,
+            blocks,
+            contradicting,
+        } => format!("{tokens} tokens into {blocks} blocks fit it, {contradicting} do not"),
+    };
+    let strength = match i.strength {
+        Strength::Exact => "exact",
+        Strength::Strong => "strong",
+        Strength::Weak => "weak",
+    };
+    format!(
+        "inferred {} of {}: {} from {evidence} ({strength})",
+        fact(i.fact),
+        i.extent,
+        i.value
+    )
+}
+
+/// A refusal: what the data cannot establish, the extents concerned, and the flag that accepts it.
+pub fn refusal_line(r: &Refusal) -> String {
+    let what = match &r.reason {
+        RefusalReason::DictionaryLbidNotEstablished => {
+            "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks"
+        }
+    };
+    let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();
+    let more = r.extents.len().saturating_sub(shown.len());
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}: {}{more} (use {} to write anyway)",
+        shown.join(", "),
+        r.reason.flag()
+    )
 }
 
 fn fact(f: Fact) -> &'static str {

@@ -407,7 +407,7 @@ fn quiet_hides_the_summary_but_never_the_error() {
     assert!(o.is_empty());
     let line = one_error_line(&e);
     assert!(
-        line.contains("damaged") && line.contains("nothing written (first: "),
+        line.contains("nothing written: ") && line.contains("damaged") && line.contains("first: "),
         "{line}"
     );
     assert!(!out.exists());

@@ -28,6 +28,10 @@ pub enum Finding {
     Reassigned(Reassigned),
     /// A fact about an extent that could not be established (with `--allow-damaged`).
     Uncertain(Uncertain),
+    /// A fact the files do not record directly, derived from other evidence.
+    Inferred(Inferred),
+    /// A reason not to write the map, unless the user accepts it with the flag it names.
+    Refused(Refusal),
     /// The same segment file on two DBRoots.
     DuplicateSegment {
         segment: SegmentId,
@@ -69,6 +73,8 @@ impl Finding {
             Finding::Unresolved(_) => "unresolved",
             Finding::Reassigned(_) => "reassigned",
             Finding::Uncertain(_) => "uncertain",
+            Finding::Inferred(_) => "inferred",
+            Finding::Refused(_) => "refused",
             Finding::DuplicateSegment { .. } => "duplicate-segment",
             Finding::CatalogUpgraded { .. } => "catalog-upgraded",
             Finding::CatalogFitsNoLayout => "catalog-fits-no-layout",
@@ -188,6 +194,89 @@ pub enum ReassignReason {
     OldHeader,
     /// An uncompressed file records no LBIDs.
     Uncompressed,
+}
+
+/// A fact the files do not record directly, derived from other evidence, with how strong the
+/// evidence is. Every inference a rebuild makes is reported, so that a reader can check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inferred {
+    pub extent: ExtentAddress,
+    pub fact: Fact,
+    /// The value established: an LBID, a block number (HWM), a status code.
+    pub value: i64,
+    pub evidence: Evidence,
+    pub strength: Strength,
+}
+
+/// What an inference rests on. Each variant names the evidence and counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "evidence", rename_all = "kebab-case")]
+pub enum Evidence {
+    /// Tokens of the owning token column(s) point into this dictionary extent (SEG §6.2):
+    /// `tokens` tokens into `blocks` distinct blocks fit it; `contradicting` do not (stale
+    /// tokens left by DELETE/UPDATE history, or damage).
+    Tokens {
+        tokens: u64,
+        blocks: u64,
+        contradicting: u64,
+    },
+}
+
+/// How strong an inference's evidence is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strength {
+    /// The evidence admits exactly this value and nothing contradicts it.
+    Exact,
+    /// Several independent pieces agree; a few contradict (explained, e.g. stale tokens).
+    Strong,
+    /// One piece of evidence, or much of it contradicts: written only because the user accepted it.
+    Weak,
+}
+
+/// A reason not to write the map: the data cannot establish a fact a correct map needs. The
+/// map is written only when every refusal is accepted by the user with [`RefusalReason::flag`];
+/// an accepted refusal stays in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    #[serde(flatten)]
+    pub reason: RefusalReason,
+    /// The extents concerned.
+    pub extents: Vec<ExtentAddress>,
+    /// Whether the user accepted it (the flag was given): the map is written anyway.
+    pub accepted: bool,
+}
+
+/// Why a map would be wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum RefusalReason {
+    /// Tokens point into dictionary extents whose LBIDs neither a header nor the tokens
+    /// establish; a re-assigned LBID would make every string in them read from wrong blocks.
+    DictionaryLbidNotEstablished,
+}
+
+impl RefusalReason {
+    /// The command-line flag that accepts this refusal.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
+        }
+    }
+
+    /// Whether `accept` accepts it.
+    pub fn accepted_by(&self, accept: &Accept) -> bool {
+        match self {
+            RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
+        }
+    }
+}
+
+/// What the user accepted knowingly: one field per refusal flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accept {
+    /// `--allow-reassigned`: write re-assigned LBIDs of dictionary extents tokens point into.
+    pub reassigned: bool,
 }
 
 /// A fact about an extent that the scan could not establish.

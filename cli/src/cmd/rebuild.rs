@@ -4,11 +4,12 @@ use crate::args::{parse_dbroot_arg, EmVersionArg, StringCpArg};
 use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
-use crate::report::{finding_line, JsonReport};
+use crate::report::{finding_line, refusal_line, JsonReport};
 use crate::threads::Threads;
 use anyhow::bail;
 use emengine::config::{check_dbroots, merge_dbroot_args, ClusterConfig};
 use emengine::em::EmVersion;
+use emengine::finding::Finding;
 use emengine::fsutil::escaped_path;
 use emengine::output::{check_output, write_map, Inputs, Target};
 use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
@@ -49,6 +50,10 @@ pub struct Args {
     /// Write the map even when files are damaged, with what could be established.
     #[arg(long)]
     pub allow_damaged: bool,
+    /// Write the map even when tokens point into dictionary extents whose LBIDs the data cannot
+    /// establish (they get the first free range, and the report says so).
+    #[arg(long)]
+    pub allow_reassigned: bool,
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
@@ -156,6 +161,9 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         chunk_mib: args.chunk_mib,
         string_cp: args.string_cp.into(),
         access: crate::args::access(args.no_mmap),
+        accept: emengine::finding::Accept {
+            reassigned: args.allow_reassigned,
+        },
     };
     Ok(Plan {
         options,
@@ -177,7 +185,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let elapsed = started.elapsed().as_secs_f64();
     let report = &rebuilt.report;
 
-    let blocked = !report.is_clean() && !args.allow_damaged;
+    let reasons = blocking_reasons(report, args.allow_damaged);
+    let blocked = !reasons.is_empty();
     let mut moved_aside = None;
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
@@ -235,23 +244,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     if args.quiet && blocked {
         // Quiet hides progress and summaries, never the reason for exit code 2.
-        let first = report
-            .findings
-            .iter()
-            .find(|f| {
-                matches!(
-                    f,
-                    emengine::finding::Finding::Damaged(_)
-                        | emengine::finding::Finding::Unresolved(_)
-                )
-            })
-            .map(finding_line)
-            .unwrap_or_default();
         let _ = writeln!(
             std::io::stderr().lock(),
-            "emrebuild: {} damaged and {} unresolved files, nothing written (first: {first})",
-            report.damaged().count(),
-            report.unresolved().count()
+            "emrebuild: nothing written: {}",
+            reasons.join("; ")
         );
     }
     if !args.quiet {
@@ -261,7 +257,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             installed.as_deref().or(plan.output.as_deref()),
             written || installed.is_some(),
             moved_aside.as_deref(),
-            blocked,
+            &reasons,
         );
         if let (Some(out), Some(config), true, None) =
             (&plan.output, &args.config, written, &installed)
@@ -286,7 +282,7 @@ fn summary(
     output: Option<&Path>,
     written: bool,
     moved: Option<&Path>,
-    blocked: bool,
+    blocked: &[String],
 ) {
     let mut e = std::io::stderr().lock();
     let gb = r.bytes_scanned as f64 / 1e9;
@@ -324,17 +320,38 @@ fn summary(
                 let _ = writeln!(e, "previous extent map moved to {}", m.display());
             }
         }
-        (Some(out), false) if blocked => {
+        (Some(out), false) if !blocked.is_empty() => {
             let _ = writeln!(
                 e,
-                "nothing written to {}: {} damaged and {} unresolved files (use --allow-damaged to write what could be established)",
+                "nothing written to {}: {}",
                 out.display(),
-                r.damaged().count(),
-                r.unresolved().count()
+                blocked.join("; ")
             );
         }
         _ => {
             let _ = writeln!(e, "dry run: nothing written");
         }
     }
+}
+
+/// Why the map must not be written, each with the flag that accepts it; empty when it may be.
+pub(crate) fn blocking_reasons(r: &RebuildReport, allow_damaged: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if !r.is_clean() && !allow_damaged {
+        let first = r
+            .findings
+            .iter()
+            .find(|f| matches!(f, Finding::Damaged(_) | Finding::Unresolved(_)))
+            .map(finding_line)
+            .unwrap_or_default();
+        out.push(format!(
+            "{} damaged and {} unresolved files (use --allow-damaged to write what could be established; first: {first})",
+            r.damaged().count(),
+            r.unresolved().count()
+        ));
+    }
+    for refusal in r.blocking_refusals() {
+        out.push(refusal_line(refusal));
+    }
+    out
 }

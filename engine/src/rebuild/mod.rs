@@ -32,7 +32,7 @@ pub mod walk;
 
 use crate::em::ExtentMap;
 use crate::error::Error;
-use crate::finding::{Damaged, Finding, Unresolved};
+use crate::finding::{Accept, Damaged, Finding, Unresolved};
 use crate::progress::Progress;
 use crate::seg::file::Access;
 use crate::types::{DbRootId, CHUNK_BYTES};
@@ -54,6 +54,8 @@ pub struct RebuildOptions {
     pub string_cp: StringCp,
     /// Memory-map files (default) or read them.
     pub access: Access,
+    /// Refusals the user accepts knowingly (each a command-line flag).
+    pub accept: Accept,
 }
 
 impl Default for RebuildOptions {
@@ -63,6 +65,7 @@ impl Default for RebuildOptions {
             chunk_mib: 16,
             string_cp: StringCp::Invalid,
             access: Access::Mmap,
+            accept: Accept::default(),
         }
     }
 }

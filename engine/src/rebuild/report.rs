@@ -5,7 +5,9 @@
 use super::catalog::{CatalogFacts, LayoutNote};
 use super::kind::KindSource;
 use crate::catalog::syscat::Generation;
-use crate::finding::{CatalogCheck, Damaged, Finding, Reassigned, Skipped, Uncertain, Unresolved};
+use crate::finding::{
+    CatalogCheck, Damaged, Finding, Inferred, Reassigned, Refusal, Skipped, Uncertain, Unresolved,
+};
 use crate::types::{Lbid, Oid};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -32,7 +34,7 @@ pub struct RebuildReport {
     /// the system catalog, or the catalog's rows (v2 headers, uncompressed user tables).
     pub kind_sources: BTreeMap<KindSource, usize>,
     /// Every finding: skipped, damaged, unresolved, duplicate segments, re-assigned, uncertain,
-    /// then the catalog's, in that order.
+    /// inferred, refused, then the catalog's, in that order.
     pub findings: Vec<Finding>,
 }
 
@@ -86,6 +88,25 @@ impl RebuildReport {
         })
     }
 
+    pub fn inferred(&self) -> impl Iterator<Item = &Inferred> {
+        self.findings.iter().filter_map(|f| match f {
+            Finding::Inferred(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    pub fn refusals(&self) -> impl Iterator<Item = &Refusal> {
+        self.findings.iter().filter_map(|f| match f {
+            Finding::Refused(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// The refusals the user did not accept: while there is one, the map must not be written.
+    pub fn blocking_refusals(&self) -> impl Iterator<Item = &Refusal> {
+        self.refusals().filter(|r| !r.accepted)
+    }
+
     /// The findings about the system catalog.
     pub fn catalog_findings(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.is_catalog())
@@ -101,6 +122,8 @@ pub(crate) struct Findings {
     pub duplicates: Vec<Finding>,
     pub reassigned: Vec<Reassigned>,
     pub uncertain: Vec<Uncertain>,
+    pub inferred: Vec<Inferred>,
+    pub refused: Vec<Refusal>,
     pub catalog: Vec<Finding>,
 }
 
@@ -116,6 +139,8 @@ impl Findings {
         out.extend(self.duplicates);
         out.extend(self.reassigned.into_iter().map(Finding::Reassigned));
         out.extend(self.uncertain.into_iter().map(Finding::Uncertain));
+        out.extend(self.inferred.into_iter().map(Finding::Inferred));
+        out.extend(self.refused.into_iter().map(Finding::Refused));
         out.extend(self.catalog);
         out
     }
