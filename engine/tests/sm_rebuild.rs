@@ -113,8 +113,8 @@ fn rebuild_through_local_storage_equals_the_plain_rebuild() {
     }
     // Segment files open from memory with the layout the original file has on disk.
     let moved = t.dir.path().join("moved");
-    let mut scratch_a = Vec::new();
-    let mut scratch_b = Vec::new();
+    let mut scratch_a = emengine::seg::file::ChunkReader::new();
+    let mut scratch_b = emengine::seg::file::ChunkReader::new();
     let found = sm.walk(&t.dbroots).files;
     assert!(!found.is_empty());
     for f in &found {

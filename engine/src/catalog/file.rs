@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DecodeError, Error};
-use crate::seg::file::{Access, FileBytes, Layout, SegmentFile};
+use crate::seg::file::{Access, ChunkReader, FileBytes, Layout, SegmentFile};
 use crate::seg::header::ControlHeader;
 use crate::types::{Oid, BLOCK_SIZE, CHUNK_BYTES};
 
@@ -152,9 +152,9 @@ impl CatalogFile {
             Layout::Uncompressed { .. } => Vec::new(),
         };
         let mut bytes = Vec::new();
-        let mut scratch = Vec::new();
+        let mut reader = ChunkReader::new();
         for (i, slot) in chunks.iter().enumerate() {
-            let data = file.chunk_data(i as u32, &mut scratch)?;
+            let data = file.chunk_data(i as u32, &mut reader)?;
             if data.len() != CHUNK_BYTES && i + 1 < chunks.len() {
                 return Err(DecodeError::invalid(
                     slot.offset,

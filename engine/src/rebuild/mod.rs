@@ -201,18 +201,22 @@ pub struct FloorResult {
 /// The floor a rebuild is measured against: the same walk, plan and work units, then every
 /// chunk read and decompressed (checksum included) on the current pool, classifying nothing.
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
+    use crate::seg::file::{ChunkReader, SegmentFile};
     use rayon::prelude::*;
     let p = prepare(opts)?;
-    let bytes = p
-        .units
-        .par_iter()
-        .map_init(Vec::new, |scratch, u| {
-            let file = &p.planned[u.file].file;
-            u.chunks
-                .clone()
-                .map(|c| file.chunk_data(c, scratch).map_or(0, |d| d.len() as u64))
-                .sum::<u64>()
-        })
+    let files: Vec<&SegmentFile> = p.planned.iter().map(|f| &f.file).collect();
+    let bytes = (0..p.units.len())
+        .into_par_iter()
+        .fold(
+            || (0u64, ChunkReader::new(), 0usize),
+            |(mut bytes, mut reader, mut ahead), i| {
+                scan::read_unit(&files, &p.units, i, &mut reader, &mut ahead, |_, data| {
+                    bytes += data.map_or(0, |d| d.len() as u64);
+                });
+                (bytes, reader, ahead)
+            },
+        )
+        .map(|(bytes, _, _)| bytes)
         .sum();
     Ok(FloorResult {
         files: p.planned.len(),

@@ -163,12 +163,7 @@ fn cross_check(file: &SegmentFile, catalog: Option<&CatalogKind>) -> Option<Erro
     }
     let compressed_in_catalog = catalog.is_some_and(|c| c.compression != 0);
     if compressed_in_catalog && !file.is_compressed() {
-        let found: Vec<String> = file
-            .bytes()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let found: Vec<String> = file.head().iter().map(|b| format!("{b:02x}")).collect();
         let kind = DecodeKind::BadMagic {
             expected: format!(
                 "{} (the catalog says compression type {})",
