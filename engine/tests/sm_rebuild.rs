@@ -133,8 +133,7 @@ fn rebuild_through_local_storage_equals_the_plain_rebuild() {
         dbroots: t.dbroots.clone(),
         ..RebuildOptions::default()
     };
-    let scratch = t.dir.path().join("view");
-    let rebuilt = view::rebuild(&sm, &opts, &scratch, &NoProgress).unwrap();
+    let rebuilt = view::rebuild(&sm, &opts, &NoProgress).unwrap();
     assert!(
         rebuilt.report.is_clean(),
         "{:?}",
@@ -212,7 +211,7 @@ fn damaged_logical_files_name_the_object() {
         dbroots: t.dbroots.clone(),
         ..RebuildOptions::default()
     };
-    let rebuilt = view::rebuild(&sm, &opts, &t.dir.path().join("view"), &NoProgress).unwrap();
+    let rebuilt = view::rebuild(&sm, &opts, &NoProgress).unwrap();
     let d: Vec<_> = rebuilt.report.damaged().collect();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].path, path);

@@ -34,7 +34,7 @@ use crate::em::ExtentMap;
 use crate::error::Error;
 use crate::finding::{Accept, Damaged, Finding, Unresolved};
 use crate::progress::Progress;
-use crate::seg::file::Access;
+use crate::seg::file::{Access, FileOpener, LocalFiles};
 use crate::types::{DbRootId, CHUNK_BYTES};
 use kind::StringCp;
 use serde::Serialize;
@@ -79,13 +79,27 @@ pub struct Rebuilt {
 
 /// Rebuild on the current rayon pool (the caller chooses its size).
 pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt, Error> {
+    if opts.dbroots.is_empty() {
+        return Err(Error::Usage("no DBRoot to scan".into()));
+    }
+    rebuild_from(opts, walk::walk(&opts.dbroots), &LocalFiles, progress)
+}
+
+/// [`rebuild`] of the files `walked` found, read through `opener` (StorageManager's objects:
+/// `crate::sm::stream`).
+pub fn rebuild_from(
+    opts: &RebuildOptions,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+    progress: &dyn Progress,
+) -> Result<Rebuilt, Error> {
     let Prepared {
         planned,
         units,
         catalog,
         mut findings,
         mut report,
-    } = prepare(opts)?;
+    } = prepare(opts, walked, opener)?;
     let total: u64 = planned
         .iter()
         .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
@@ -100,7 +114,12 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
 
     for e in &scanned.errors {
         let path = planned[e.file].found.path.clone();
-        findings.damaged.push(Damaged::new(path, &e.error));
+        let damaged = Damaged::new(path, &e.error);
+        // Chunks that fail for one cause (a missing StorageManager object under several
+        // chunks) are one finding.
+        if findings.damaged.last() != Some(&damaged) {
+            findings.damaged.push(damaged);
+        }
     }
 
     let placement = place::place(&planned, &scanned, &catalog.lbids);
@@ -130,14 +149,17 @@ struct Prepared {
 }
 
 /// Walk, catalog, plan and units.
-fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
+fn prepare(
+    opts: &RebuildOptions,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+) -> Result<Prepared, Error> {
     if opts.dbroots.is_empty() {
         return Err(Error::Usage("no DBRoot to scan".into()));
     }
     let mut report = RebuildReport::default();
     let mut findings = report::Findings::default();
 
-    let walked = walk::walk(&opts.dbroots);
     findings.skipped = walked.skipped;
     findings.damaged.extend(
         walked
@@ -147,12 +169,13 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
     );
     findings.duplicates = duplicates(&walked.files);
 
-    let catalog = catalog::load(&walked.files, opts.access);
+    let catalog = catalog::load_with(&walked.files, opts.access, opener);
     let (summary, catalog_findings) = report::catalog_stage(&catalog);
     report.catalog = summary;
     findings.catalog = catalog_findings;
 
-    let (planned, unplanned) = plan::plan(walked.files, &catalog, opts.access, opts.string_cp);
+    let (planned, unplanned) =
+        plan::plan_with(walked.files, &catalog, opts.access, opts.string_cp, opener);
     for p in &planned {
         *report.kind_sources.entry(p.source).or_default() += 1;
     }
@@ -203,7 +226,7 @@ pub struct FloorResult {
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
     use crate::seg::file::{ChunkReader, SegmentFile};
     use rayon::prelude::*;
-    let p = prepare(opts)?;
+    let p = prepare(opts, walk::walk(&opts.dbroots), &LocalFiles)?;
     let files: Vec<&SegmentFile> = p.planned.iter().map(|f| &f.file).collect();
     let bytes = (0..p.units.len())
         .into_par_iter()

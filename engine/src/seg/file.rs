@@ -152,6 +152,40 @@ impl FileBytes {
     }
 }
 
+/// Where the rebuild's input files are read from: the local file system ([`LocalFiles`]), or
+/// StorageManager's objects (`crate::sm::stream`).
+pub trait FileOpener: Sync {
+    /// A whole (small) file in memory: a system-catalog file.
+    fn load(&self, path: &Path, access: Access) -> Result<FileBytes, Error>;
+    /// A segment file, its header checked, its chunks read later; refused if longer than
+    /// `max_len`.
+    fn open_segment(
+        &self,
+        path: &Path,
+        access: Access,
+        max_len: Option<u64>,
+    ) -> Result<SegmentFile, Error>;
+}
+
+/// Files on the local file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalFiles;
+
+impl FileOpener for LocalFiles {
+    fn load(&self, path: &Path, access: Access) -> Result<FileBytes, Error> {
+        FileBytes::load(path, access)
+    }
+
+    fn open_segment(
+        &self,
+        path: &Path,
+        access: Access,
+        max_len: Option<u64>,
+    ) -> Result<SegmentFile, Error> {
+        SegmentFile::open_bounded(path, access, max_len)
+    }
+}
+
 /// One segment file, checked at open: its layout and where its bytes are read from.
 pub struct SegmentFile {
     path: PathBuf,
@@ -352,6 +386,8 @@ impl SegmentFile {
             Ok(section.into())
         })?;
         head.truncate(8);
+        // Nothing read for the check is kept for the scan.
+        source.done_with(0..len);
         Ok(SegmentFile {
             path: path.to_path_buf(),
             source: Source::Ranged(source),
@@ -542,7 +578,7 @@ pub(crate) fn decode_slot(
     decompress_chunk(&raw[..CHUNK_HEADER_LEN + length as usize], compression, out)
 }
 
-fn check_max_len(path: &Path, len: u64, max_len: Option<u64>) -> Result<(), Error> {
+pub(crate) fn check_max_len(path: &Path, len: u64, max_len: Option<u64>) -> Result<(), Error> {
     match max_len.filter(|&max| len > max) {
         Some(max) => Err(DecodeError::invalid(
             0,
