@@ -311,3 +311,31 @@ fn journal_longer_than_its_header_says_is_refused() {
         "{msg}"
     );
 }
+
+#[test]
+fn logical_files_stream_from_their_objects_and_keep_nothing_once_read() {
+    use emengine::seg::file::RangeSource;
+    use emengine::sm::stream::{SmFile, KEPT_BYTES};
+    let t = trees(13);
+    let sm = storage(&t.layout.cnf);
+    let mut several = 0;
+    for (path, original) in &t.originals {
+        let Ok(file) = SmFile::open(&sm, path) else {
+            continue;
+        };
+        several += usize::from(sm.metadata(path).unwrap().objects.len() > 1);
+        assert_eq!(file.len(), original.len() as u64);
+        // Everything announced at once: fetched ahead on another thread, within the budget.
+        file.will_need(0..file.len());
+        assert!(file.kept().1 <= KEPT_BYTES);
+        // Read back in pieces that straddle object boundaries (objects are 256 KiB).
+        let mut back = vec![0u8; original.len()];
+        for (i, piece) in back.chunks_mut(100_000).enumerate() {
+            file.read_at(i as u64 * 100_000, piece).unwrap();
+        }
+        assert!(back == *original, "{} differs", path.display());
+        file.done_with(0..file.len());
+        assert_eq!(file.kept(), (0, 0), "{}", path.display());
+    }
+    assert!(several > 0);
+}
