@@ -158,9 +158,10 @@ fn prepare(
         return Err(Error::Usage("no DBRoot to scan".into()));
     }
     let mut report = RebuildReport::default();
-    let mut findings = report::Findings::default();
-
-    findings.skipped = walked.skipped;
+    let mut findings = report::Findings {
+        skipped: walked.skipped,
+        ..report::Findings::default()
+    };
     findings.damaged.extend(
         walked
             .damaged

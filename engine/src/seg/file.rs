@@ -335,14 +335,7 @@ impl SegmentFile {
         let (file, meta) = crate::fsutil::open_read_only(path)?;
         let len = meta.len();
         check_max_len(path, len, max_len)?;
-        let mut head = vec![0u8; len.min(CONTROL_LEN as u64) as usize];
-        read_exact_at(&file, &mut head, 0, path)?;
-        let layout = check_layout(path, len, &head, |range| {
-            let mut section = vec![0u8; (range.end - range.start) as usize];
-            read_exact_at(&file, &mut section, range.start, path)?;
-            Ok(section.into())
-        })?;
-        head.truncate(8);
+        let (head, layout) = read_layout(path, len, |at, buf| read_exact_at(&file, buf, at, path))?;
         Ok(SegmentFile {
             path: path.to_path_buf(),
             source: Source::Disk(DiskFile {
@@ -378,14 +371,7 @@ impl SegmentFile {
     /// and pointer section are read and checked now, its chunks when they are scanned.
     pub fn from_source(path: &Path, source: Arc<dyn RangeSource>) -> Result<SegmentFile, Error> {
         let len = source.len();
-        let mut head = vec![0u8; len.min(CONTROL_LEN as u64) as usize];
-        source.read_at(0, &mut head)?;
-        let layout = check_layout(path, len, &head, |range| {
-            let mut section = vec![0u8; (range.end - range.start) as usize];
-            source.read_at(range.start, &mut section)?;
-            Ok(section.into())
-        })?;
-        head.truncate(8);
+        let (head, layout) = read_layout(path, len, |at, buf| source.read_at(at, buf))?;
         // Nothing read for the check is kept for the scan.
         source.done_with(0..len);
         Ok(SegmentFile {
@@ -589,6 +575,24 @@ pub(crate) fn check_max_len(path: &Path, len: u64, max_len: Option<u64>) -> Resu
         .in_file(path)),
         None => Ok(()),
     }
+}
+
+/// Read (with `read_at`) and check the header and pointer section of a file of `len` bytes:
+/// its first bytes (at most 8, for messages) and its layout.
+fn read_layout(
+    path: &Path,
+    len: u64,
+    read_at: impl Fn(u64, &mut [u8]) -> Result<(), Error>,
+) -> Result<(Vec<u8>, Layout), Error> {
+    let mut head = vec![0u8; len.min(CONTROL_LEN as u64) as usize];
+    read_at(0, &mut head)?;
+    let layout = check_layout(path, len, &head, |range| {
+        let mut section = vec![0u8; (range.end - range.start) as usize];
+        read_at(range.start, &mut section)?;
+        Ok(section.into())
+    })?;
+    head.truncate(8);
+    Ok((head, layout))
 }
 
 /// Check a file of `len` bytes from its first bytes `head` (up to 4096) and, for a compressed
