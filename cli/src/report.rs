@@ -172,6 +172,12 @@ pub fn refusal_line(r: &Refusal) -> String {
         RefusalReason::DictionaryLbidNotEstablished => {
             "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks"
         }
+        RefusalReason::CatalogFileMissing => {
+            "system catalog files are missing: their extents are kept at the LBIDs of the full generation's layout, with HWM 0 since no file holds their rows (every other catalog extent keeps its LBID)"
+        }
+        RefusalReason::CatalogLayoutContradicted => {
+            "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout"
+        }
     };
     let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();
     let more = r.extents.len().saturating_sub(shown.len());

@@ -11,10 +11,9 @@
 //! The damaged scenario must report every damaged file with the error the manifest expects.
 
 use emengine::catalog::syscat::Generation;
-use emengine::catalog::TokenFault;
 use emengine::config::ClusterConfig;
 use emengine::em::{EmVersion, ExtentMap};
-use emengine::finding::{Finding, ReassignReason};
+use emengine::finding::{Accept, Finding, ReassignReason, RefusalReason};
 use emengine::progress::NoProgress;
 use emengine::rebuild::compare::{self, Class};
 use emengine::rebuild::{rebuild, RebuildOptions, Rebuilt};
@@ -355,53 +354,114 @@ fn damaged_files_are_reported_as_the_manifest_expects() {
     check_scenario(Scenario::Damaged, 12, 14, &skip);
 }
 
-#[test]
-fn catalog_tokens_disagreeing_with_the_replayed_layout_are_reported() {
-    let (dir, m) = gen(Scenario::Mixed, 8, 31);
-    let tree = dir.path().join("t");
-    let clean = rebuild_at(&tree, 2, 16);
-    assert_eq!(
-        clean.report.catalog_findings().count(),
-        0,
-        "{:?}",
-        clean.report.findings
-    );
-
-    // Lose SYSTABLE.auxcolumnoid (1012): the replay then places every SYSCOLUMN file 4096
-    // LBIDs lower, and the catalog's tokens no longer point into their dictionaries.
-    let aux = m
-        .catalog
-        .files
-        .iter()
-        .find(|f| f.oid == 1012)
-        .expect("a generation B or C catalog");
-    std::fs::remove_file(tree.join(&aux.path)).unwrap();
-    let r = rebuild_at(&tree, 2, 16);
-    let tokens: Vec<_> = r
-        .report
-        .findings
-        .iter()
-        .filter_map(|f| match f {
-            Finding::CatalogToken(t) => Some(t),
-            _ => None,
+/// A seed for which the mixed scenario makes a catalog of generation `g`.
+fn mixed_seed(g: Generation) -> u64 {
+    let want = format!("{g:?}");
+    (1..64)
+        .find(|&seed| {
+            let db = emfixtures::scenario::build(Scenario::Mixed, seed, 8 << 20);
+            format!("{:?}", db.generation) == want
         })
-        .collect();
-    assert!(
-        !tokens.is_empty(),
-        "no token disagreement reported: {:?}",
-        r.report.findings
-    );
-    // Only SYSCOLUMN's dictionaries moved (they come after 1012 in creation order): every
-    // finding is a SYSCOLUMN token (columns 1021..) pointing 4096 blocks past where its
-    // dictionary now starts — outside its extent or past the end of its file.
-    assert!(
-        tokens.iter().all(|t| t.column.0 >= 1021
-            && matches!(
-                t.fault,
-                TokenFault::OutsideExtents { .. } | TokenFault::PastEndOfFile { .. }
-            )),
-        "{tokens:?}"
-    );
+        .expect("both generations occur")
+}
+
+#[test]
+fn a_missing_catalog_file_shifts_nothing_and_is_refused() {
+    // Lose SYSTABLE.auxcolumnoid (1012). A replay over the files present would put every
+    // SYSCOLUMN file 4096 LBIDs lower than ColumnStore has it (CAT §7.1, SEG §7.3) and hand
+    // 1012's range to the first extent re-assigned. In a generation-C catalog 1043 still says
+    // "C"; in a generation-B one the files look like generation A, and only the tokens say B.
+    for g in [Generation::B, Generation::C] {
+        let (dir, m) = gen(Scenario::Mixed, 8, mixed_seed(g));
+        assert_eq!(format!("{:?}", m.catalog.generation), format!("{g:?}"));
+        let tree = dir.path().join("t");
+        let clean = rebuild_at(&tree, 2, 16);
+        assert_eq!(
+            clean.report.refusals().count(),
+            0,
+            "{:?}",
+            clean.report.findings
+        );
+        assert_eq!(clean.report.catalog.missing, []);
+
+        let aux = m.catalog.files.iter().find(|f| f.oid == 1012).unwrap();
+        std::fs::remove_file(tree.join(&aux.path)).unwrap();
+        let r = rebuild_at(&tree, 2, 16);
+        assert_eq!(r.report.catalog.generation, Some(g), "{g:?}");
+        assert_eq!(r.report.catalog.missing, [Oid(1012)], "{g:?}");
+        let refusals: Vec<_> = r.report.blocking_refusals().collect();
+        assert_eq!(refusals.len(), 1, "{g:?}: {:?}", r.report.findings);
+        assert_eq!(refusals[0].reason, RefusalReason::CatalogFileMissing);
+        assert_eq!(refusals[0].reason.flag(), "--allow-missing-catalog");
+        assert_eq!(
+            refusals[0]
+                .extents
+                .iter()
+                .map(|e| e.oid)
+                .collect::<Vec<_>>(),
+            [Oid(1012)]
+        );
+        // The tokens still resolve: no dictionary moved.
+        assert_eq!(
+            r.report
+                .findings
+                .iter()
+                .filter(|f| matches!(f, Finding::CatalogToken(_)))
+                .count(),
+            0,
+            "{g:?}: {:?}",
+            r.report.findings
+        );
+        // Every extent — catalog and user, 1012's included — is where the ground truth has it
+        // and holds what it holds, except 1012's HWM, which no file records any more.
+        let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
+        let cmp = compare::against(&truth, &r.map, &r.report, &m.stored_ranges());
+        for d in cmp
+            .differences
+            .iter()
+            .filter(|d| d.class == Class::Disagreement)
+        {
+            let key = d.key.unwrap();
+            assert_eq!(key.oid, Oid(1012), "{g:?}: {key}: {}", d.detail);
+            assert!(d.detail.starts_with("hwm "), "{g:?}: {}", d.detail);
+        }
+        // Re-assigned extents (no file records their LBID) land exactly where first fit over
+        // the full catalog layout puts them, as the manifest predicts — not in 1012's range.
+        check_lbids(Scenario::Mixed, &m, &r, &cmp, &BTreeSet::new());
+        let moved: BTreeSet<ExtentAddress> = r.report.reassigned().map(|x| x.extent).collect();
+        for t in truth
+            .extents
+            .iter()
+            .filter(|t| !moved.contains(&t.address()))
+        {
+            let got = r.map.extents.iter().find(|e| e.address() == t.address());
+            assert_eq!(
+                got.map(|e| e.range_start),
+                Some(t.range_start),
+                "{g:?}: {}",
+                t.address()
+            );
+        }
+        assert_eq!(r.map.extents.len(), truth.extents.len());
+
+        // Accepted knowingly: the same map, the refusal kept in the report as accepted.
+        let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
+        let opts = RebuildOptions {
+            dbroots: cfg.dbroots,
+            accept: Accept {
+                missing_catalog: true,
+                ..Accept::default()
+            },
+            ..RebuildOptions::default()
+        };
+        let accepted = rebuild(&opts, &NoProgress).unwrap();
+        assert_eq!(accepted.report.blocking_refusals().count(), 0);
+        assert!(accepted.report.refusals().all(|x| x.accepted));
+        assert_eq!(
+            accepted.map.encode(EmVersion::V5),
+            r.map.encode(EmVersion::V5)
+        );
+    }
 }
 
 #[test]

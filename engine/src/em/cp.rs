@@ -215,6 +215,18 @@ impl CasualPartition {
         }
     }
 
+    /// `(loVal, hiVal)` as a V4 record stores them (EM §1.3): the 64-bit views, except that the
+    /// 128-bit sentinel pair (INT128_MAX, INT128_MIN) of a dictionary or wide extent is stored as
+    /// the 64-bit one, INT64_MAX/INT64_MIN — what a V4 build gave every new dictionary extent, as
+    /// the real V4 map shows (EM §6.2: the 8 dictionary records) — not its low halves (−1, 0).
+    pub fn v4_views(&self) -> (i64, i64) {
+        if (self.lo, self.hi) == (i128::MAX, i128::MIN) {
+            (i64::MAX, i64::MIN)
+        } else {
+            (self.lo_i64(), self.hi_i64())
+        }
+    }
+
     /// The state as an enum.
     pub fn cp_state(&self) -> CpState {
         CpState::from_raw(self.state)

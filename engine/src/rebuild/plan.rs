@@ -30,6 +30,8 @@ pub struct PlannedFile {
     pub header_lbids: Vec<i64>,
     pub kernel: Kernel,
     pub domain: Domain,
+    /// A dictionary column's token file.
+    pub tokens: bool,
 }
 
 /// A file that cannot be planned: unreadable (damaged), or of unknown kind.
@@ -150,6 +152,7 @@ fn plan_one(
         header_lbids,
         kernel,
         domain,
+        tokens,
     })
 }
 
