@@ -516,3 +516,83 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
         .all(|x| !x.extent.oid.is_system_catalog()
             || x.reason == ReassignReason::CatalogAddedByUpgrade));
 }
+
+/// The OID of `table.column` (or of its dictionary) in the manifest.
+fn column_oid(m: &Manifest, table: &str, column: &str, dict: bool) -> Oid {
+    let c = m
+        .tables
+        .iter()
+        .filter(|t| t.name == table)
+        .flat_map(|t| &t.columns)
+        .find(|c| c.name == column)
+        .unwrap_or_else(|| panic!("{table}.{column} in the manifest"));
+    Oid(if dict { c.dict_oid.unwrap() } else { c.oid })
+}
+
+/// (state, 64-bit lo, 64-bit hi) of the first extent (partition 0, segment 0, offset 0) of `oid`.
+fn first_cp(map: &ExtentMap, oid: Oid) -> (i8, i64, i64) {
+    let e = map
+        .extents
+        .iter()
+        .find(|e| e.oid == oid && e.partition == 0 && e.segment == 0 && e.block_offset == 0)
+        .unwrap_or_else(|| panic!("no first extent of {oid}"));
+    (e.cp.state, e.cp.lo_i64(), e.cp.hi_i64())
+}
+
+// The expected CP of each extent below is a literal from EM §2.1 ("Era") and the sentinel
+// table of EM §2.2: CP_VALID = 2, CP_INVALID = 0; signed pair INT64_MAX/INT64_MIN, unsigned
+// pair −1/0 (UINT64_MAX as i64); CHAR/VARCHAR were signed before MCOL-4580.
+const VALID: i8 = 2;
+const INVALID: i8 = 0;
+const SIGNED: (i64, i64) = (i64::MAX, i64::MIN);
+const UNSIGNED: (i64, i64) = (-1, 0);
+
+fn cp(state: i8, pair: (i64, i64)) -> (i8, i64, i64) {
+    (state, pair.0, pair.1)
+}
+
+#[test]
+fn generation_a_extents_keep_the_older_creation_state() {
+    let (m, r, _) = clean_scenario(Scenario::EraA, 4, 3);
+    let at = |t, c, d| first_cp(&r.map, column_oid(&m, t, c, d));
+    // Loaded by cpimport, which keeps no CP for FLOAT/DOUBLE and tokens: first extent created
+    // CP_VALID with the sentinel pair (VARCHAR's signed then), and left so.
+    assert_eq!(at("probe", "score", false), cp(VALID, SIGNED));
+    assert_eq!(at("probe", "ratio", false), cp(VALID, SIGNED));
+    assert_eq!(at("probe", "city", false), cp(VALID, SIGNED));
+    assert_eq!(
+        at("probe", "city", true),
+        cp(INVALID, (-1, 0)),
+        "V5 dictionary sentinel"
+    );
+    // Inline CHAR(1) holding values: never a valid sentinel pair (it would eliminate them).
+    assert_eq!(at("probe", "state", false), cp(INVALID, SIGNED));
+    // Never loaded: the creation state.
+    assert_eq!(at("wishlist", "customer_id", false), cp(VALID, SIGNED));
+    assert_eq!(at("wishlist", "product", false), cp(VALID, SIGNED));
+    assert_eq!(at("wishlist", "added", false), cp(VALID, SIGNED));
+    // The catalog, written by DDL: invalidated with the era's pairs (tokens and CHAR(1) 1036
+    // signed); its INT/UBIGINT columns get the exact range of their values (not checked here).
+    for oid in [1001, 1036, 1040] {
+        assert_eq!(first_cp(&r.map, Oid(oid)), cp(INVALID, SIGNED), "{oid}");
+    }
+}
+
+#[test]
+fn generation_c_extents_are_created_invalid_except_tables_older_than_the_upgrade() {
+    let (m, r, _) = clean_scenario(Scenario::EraC, 4, 3);
+    let at = |t, c, d| first_cp(&r.map, column_oid(&m, t, c, d));
+    assert_eq!(at("probe", "score", false), cp(INVALID, SIGNED));
+    assert_eq!(at("probe", "ratio", false), cp(INVALID, SIGNED));
+    assert_eq!(at("probe", "city", false), cp(INVALID, UNSIGNED));
+    assert_eq!(at("probe", "state", false), cp(INVALID, UNSIGNED));
+    assert_eq!(at("wishlist", "customer_id", false), cp(INVALID, SIGNED));
+    assert_eq!(at("wishlist", "product", false), cp(INVALID, UNSIGNED));
+    assert_eq!(at("wishlist", "added", false), cp(INVALID, SIGNED));
+    // acct.rates has no AUX column (auxcolumnoid 0): created before the upgrade to 22.08.
+    assert_eq!(at("rates", "rate", false), cp(VALID, SIGNED));
+    assert_eq!(at("rates", "ccy", false), cp(INVALID, SIGNED));
+    for oid in [1001, 1036, 1040] {
+        assert_eq!(first_cp(&r.map, Oid(oid)), cp(INVALID, UNSIGNED), "{oid}");
+    }
+}
