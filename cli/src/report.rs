@@ -7,6 +7,7 @@ use emengine::finding::{
     CatalogCheck, Damaged, Evidence, Fact, Finding, Inferred, ReassignReason, Refusal,
     RefusalReason, Strength, UncertainCause, UnresolvedReason,
 };
+use emengine::rebuild::place::era::{Era, EraEvidence};
 use emengine::rebuild::RebuildReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -152,6 +153,23 @@ pub fn inferred(i: &Inferred) -> String {
             blocks,
             contradicting,
         } => format!("{tokens} tokens into {blocks} blocks fit it, {contradicting} do not"),
+        Evidence::CreationEra { era, by } => {
+            let era = match era {
+                Era::Before2208 => "ColumnStore 6.x or older (first extent created CP_VALID)",
+                Era::Since2208 => "ColumnStore 22.08 or later (created CP_INVALID)",
+            };
+            let by = match by {
+                EraEvidence::Generation { .. } => "the catalog's generation",
+                EraEvidence::CatalogOriginal { .. } => {
+                    "a catalog file of the original generation of a catalog upgraded in place"
+                }
+                EraEvidence::CatalogAddedByUpgrade => "a catalog file the in-place upgrade added",
+                EraEvidence::TableWithoutAux => {
+                    "its table has no AUX column (auxcolumnoid 0): created before the upgrade to 22.08"
+                }
+            };
+            format!("the state it was created with by {era}, since {by}; nothing computes its CP")
+        }
     };
     let strength = match i.strength {
         Strength::Exact => "exact",
@@ -198,6 +216,7 @@ fn fact(f: Fact) -> &'static str {
         Fact::MinMax => "min/max",
         Fact::Hwm => "high-water mark",
         Fact::Lbid => "LBID",
+        Fact::CpState => "CP state",
     }
 }
 

@@ -220,6 +220,12 @@ pub enum Evidence {
         blocks: u64,
         contradicting: u64,
     },
+    /// The CP state an extent was created with, by the release that created it (EM §2.1
+    /// "Era"): `era` was decided `by` evidence other than the catalog's generation alone.
+    CreationEra {
+        era: crate::rebuild::place::era::Era,
+        by: crate::rebuild::place::era::EraEvidence,
+    },
 }
 
 /// How strong an inference's evidence is.
@@ -310,6 +316,8 @@ pub enum Fact {
     MinMax,
     Hwm,
     Lbid,
+    /// The CP state (`isValid`).
+    CpState,
 }
 
 /// Why a fact could not be established.

@@ -54,8 +54,8 @@ pub struct Args {
     /// establish (they get the first free range, and the report says so).
     #[arg(long)]
     pub allow_reassigned: bool,
-    /// Write the map even when files of the system catalog's generation are missing (the map
-    /// then lacks their extents; the others keep their LBIDs).
+    /// Write the map even when files of the system catalog's generation are missing (their
+    /// extents keep their replayed LBIDs with HWM 0; no other extent moves).
     #[arg(long)]
     pub allow_missing_catalog: bool,
     /// Write the map even when the system catalog's own tokens fit none of its possible

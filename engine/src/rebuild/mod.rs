@@ -110,6 +110,11 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
         .catalog
         .extend(checks::catalog_tokens(&catalog, &placement.extents));
 
+    findings.inferred.extend(place::era::inferences(
+        &planned,
+        &origins,
+        &placement.extents,
+    ));
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;
     report.bytes_scanned = scanned.bytes;

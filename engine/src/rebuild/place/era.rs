@@ -30,7 +30,8 @@
 
 use super::cp::Origin;
 use crate::catalog::syscat::{self, CatalogTable, Generation};
-use crate::em::{CasualPartition, CpState, SentinelKind};
+use crate::em::{CasualPartition, CpState, ExtentRecord, SentinelKind};
+use crate::finding::{Evidence, Fact, Inferred, Strength};
 use crate::rebuild::kind::ObjectKind;
 use crate::rebuild::plan::PlannedFile;
 use crate::rebuild::scan::ScanResult;
@@ -209,6 +210,51 @@ pub fn origins(files: &[PlannedFile], scan: &ScanResult, eras: &Eras) -> Vec<Ori
             }
         })
         .collect()
+}
+
+/// The extents whose CP is the creation state of an era that evidence other than the catalog's
+/// generation decided (a table older than the upgrade, a catalog upgraded in place), each as an
+/// [`Inferred`] CP state: the first extent of each such file (the only one whose state differs
+/// between the eras).
+pub fn inferences(
+    files: &[PlannedFile],
+    origins: &[Origin],
+    extents: &[ExtentRecord],
+) -> Vec<Inferred> {
+    let mut out = Vec::new();
+    for (pf, o) in files.iter().zip(origins) {
+        if matches!(o.evidence, EraEvidence::Generation { .. }) || o.ddl_written {
+            continue;
+        }
+        let id = pf.found.id;
+        if id.partition != 0 || id.segment != 0 || pf.kind == ObjectKind::Dictionary {
+            continue;
+        }
+        let created = o.era.created(pf.kind, true);
+        let Some(rec) = extents.iter().find(|e| {
+            e.oid == id.oid
+                && e.dbroot == pf.found.dbroot
+                && e.partition == 0
+                && e.segment == 0
+                && e.block_offset == 0
+        }) else {
+            continue;
+        };
+        if (rec.cp.state, rec.cp.lo, rec.cp.hi) != (created.state, created.lo, created.hi) {
+            continue;
+        }
+        out.push(Inferred {
+            extent: rec.address(),
+            fact: Fact::CpState,
+            value: i64::from(rec.cp.state),
+            evidence: Evidence::CreationEra {
+                era: o.era,
+                by: o.evidence,
+            },
+            strength: Strength::Strong,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
