@@ -502,6 +502,12 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
         let got = r.map.extents.iter().find(|e| e.oid == t.oid).unwrap();
         assert_eq!(got.range_start, t.range_start, "catalog oid {}", t.oid);
     }
+    // Their CP is that of the release that created them (EM §2.1 "Era"): written by DDL under
+    // 6.x, so invalidated with the signed pair for the token column 1001 and CHAR(1) 1036 —
+    // where the detected generation (C) alone would give the unsigned pair −1/0.
+    for oid in [1001, 1036] {
+        assert_eq!(first_cp(&r.map, Oid(oid)), cp(INVALID, SIGNED), "{oid}");
+    }
     // ... and the two the upgrade added are re-assigned, with the reason.
     let moved: Vec<Oid> = r
         .report
@@ -595,4 +601,40 @@ fn generation_c_extents_are_created_invalid_except_tables_older_than_the_upgrade
     for oid in [1001, 1036, 1040] {
         assert_eq!(first_cp(&r.map, Oid(oid)), cp(INVALID, UNSIGNED), "{oid}");
     }
+}
+
+#[test]
+fn catalog_tokens_that_fit_no_layout_are_refused() {
+    // Move every token of SYSTABLE.tablename (1001) one block on: its dictionary (2001) then
+    // fits neither the fresh-install layout nor any other, and no start holds their strings.
+    let (dir, m) = gen(Scenario::Mixed, 8, 31);
+    let tree = dir.path().join("t");
+    let col = tree.join(&m.catalog.files.iter().find(|f| f.oid == 1001).unwrap().path);
+    let mut bytes = std::fs::read(&col).unwrap();
+    use emengine::seg::token::{TOKEN_EMPTY, TOKEN_NULL};
+    for v in bytes.chunks_exact_mut(8) {
+        let raw = u64::from_le_bytes(v.try_into().unwrap());
+        if raw != TOKEN_EMPTY && raw != TOKEN_NULL {
+            v.copy_from_slice(&(raw + (1 << 10)).to_le_bytes()); // LBID + 1 (SEG §6.2)
+        }
+    }
+    std::fs::write(&col, bytes).unwrap();
+    let r = rebuild_at(&tree, 2, 16);
+    assert!(r
+        .report
+        .findings
+        .iter()
+        .any(|f| matches!(f, Finding::CatalogFitsNoLayout)));
+    let refusals: Vec<_> = r.report.blocking_refusals().collect();
+    assert_eq!(refusals.len(), 1, "{:?}", r.report.findings);
+    assert_eq!(refusals[0].reason, RefusalReason::CatalogLayoutContradicted);
+    assert_eq!(refusals[0].reason.flag(), "--allow-catalog-layout");
+    assert_eq!(
+        refusals[0]
+            .extents
+            .iter()
+            .map(|e| e.oid)
+            .collect::<Vec<_>>(),
+        [Oid(2001)]
+    );
 }
