@@ -123,14 +123,7 @@ impl CatalogFacts {
             .filter_map(|&oid| {
                 let obj = syscat::syscat_object(oid)?;
                 let e = self.layout.iter().find(|e| e.oid == oid)?;
-                let kind = if obj.is_dictionary() {
-                    ObjectKind::Dictionary
-                } else {
-                    ObjectKind::Column {
-                        data_type: obj.created_as.data_type(),
-                        width: obj.width(),
-                    }
-                };
+                let kind = ObjectKind::of_syscat(obj);
                 let (era, _) = self.eras.of(oid);
                 let cp = if written(obj.table) {
                     era.invalidated(kind)
