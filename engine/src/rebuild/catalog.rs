@@ -192,12 +192,18 @@ pub fn load(found: &[FoundFile], access: Access) -> CatalogFacts {
         .is_empty()
         .then(|| read_loaded_catalog(&loaded, &lbids));
     let kinds = rows.as_ref().map(kinds).unwrap_or_default();
+    // A table with an AUX column was created after the upgrade, and its DDL last wrote (and
+    // invalidated) the catalog's extents with the newer release's pairs: then the catalog's
+    // original files no longer show their original era.
+    let ddl_since_upgrade = rows
+        .as_ref()
+        .is_some_and(|r| r.tables.iter().any(|t| t.aux_oid.is_some()));
     let upgraded = match &layout_note {
         Some(LayoutNote::Upgraded {
             original,
             added_later,
             ..
-        }) => Some((*original, added_later.as_slice())),
+        }) if !ddl_since_upgrade => Some((*original, added_later.as_slice())),
         _ => None,
     };
     // `auxcolumnoid` 0 says "created before 22.08" only when its file was there to say it.
