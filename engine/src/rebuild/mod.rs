@@ -122,11 +122,18 @@ pub fn rebuild_from(
         }
     }
 
-    let placement = place::place(&planned, &scanned, &catalog.lbids);
+    let origins = place::era::origins(&planned, &scanned, &catalog.eras);
+    let without_file = catalog.missing_extents(&planned, &origins);
+    let placement = place::place(&planned, &scanned, &catalog.lbids, &origins, without_file);
     findings
         .catalog
         .extend(checks::catalog_tokens(&catalog, &placement.extents));
 
+    findings.inferred.extend(place::era::inferences(
+        &planned,
+        &origins,
+        &placement.extents,
+    ));
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;
     report.bytes_scanned = scanned.bytes;
@@ -174,6 +181,9 @@ fn prepare(
     let (summary, catalog_findings) = report::catalog_stage(&catalog);
     report.catalog = summary;
     findings.catalog = catalog_findings;
+    let (refused, inferred) = report::catalog_refusals(&catalog, &opts.accept);
+    findings.refused.extend(refused);
+    findings.inferred.extend(inferred);
 
     let (planned, unplanned) =
         plan::plan_with(walked.files, &catalog, opts.access, opts.string_cp, opener);
