@@ -42,6 +42,19 @@ pub fn finding_line(f: &Finding) -> String {
             let state = if r.accepted { "accepted" } else { "refused" };
             format!("{state}: {}", refusal_line(r))
         }
+        Finding::Orphan(o) => format!(
+            "orphan {}: the catalog lists no live column, dictionary or AUX column with oid {}; {}",
+            o.path.display(),
+            o.segment.oid,
+            if o.kept {
+                "kept (--include-orphans)"
+            } else {
+                "left out (use --include-orphans to keep it)"
+            }
+        ),
+        Finding::OrphansNotChecked { files } => format!(
+            "warning: the catalog's rows could not be read, so no file was checked against the              live OIDs: all {files} user files were kept, a dropped table's among them if any"
+        ),
         Finding::DuplicateSegment { segment, dbroots } => format!(
             "warning: {segment} is on DBRoot {} and DBRoot {}",
             dbroots[0], dbroots[1]
@@ -141,6 +154,12 @@ pub fn reassigned(reason: ReassignReason) -> String {
         }
         ReassignReason::OldHeader => "compressed header records no LBIDs (version 2)".into(),
         ReassignReason::Uncompressed => "uncompressed file records no LBIDs".into(),
+        ReassignReason::HeaderLbidLostConflict { header_lbid } => format!(
+            "header LBID {header_lbid} is claimed by another file too, and the tokens pointing              into it fit the other file's dictionary"
+        ),
+        ReassignReason::HeaderLbidContradicted { header_lbid } => format!(
+            "the tokens pointing into header LBID {header_lbid} do not fit this extent (a v2              header upgraded by cpimport records the loading extent's LBID at index 0)"
+        ),
     }
 }
 
@@ -170,8 +189,11 @@ pub fn inferred(i: &Inferred) -> String {
 pub fn refusal_line(r: &Refusal) -> String {
     let what = match &r.reason {
         RefusalReason::DictionaryLbidNotEstablished => {
-            "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks"
+            "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks".to_string()
         }
+        RefusalReason::LbidConflict { lbid } => format!(
+            "files claim overlapping LBID ranges from {lbid} and no token decides which one holds it"
+        ),
     };
     let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();
     let more = r.extents.len().saturating_sub(shown.len());

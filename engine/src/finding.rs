@@ -32,6 +32,11 @@ pub enum Finding {
     Inferred(Inferred),
     /// A reason not to write the map, unless the user accepts it with the flag it names.
     Refused(Refusal),
+    /// A file of an OID the catalog does not list as live (a dropped table's, or a copy).
+    Orphan(Orphan),
+    /// The catalog's rows could not be read, so no file was checked against the live OIDs:
+    /// every file was kept.
+    OrphansNotChecked { files: usize },
     /// The same segment file on two DBRoots.
     DuplicateSegment {
         segment: SegmentId,
@@ -75,6 +80,8 @@ impl Finding {
             Finding::Uncertain(_) => "uncertain",
             Finding::Inferred(_) => "inferred",
             Finding::Refused(_) => "refused",
+            Finding::Orphan(_) => "orphan",
+            Finding::OrphansNotChecked { .. } => "orphans-not-checked",
             Finding::DuplicateSegment { .. } => "duplicate-segment",
             Finding::CatalogUpgraded { .. } => "catalog-upgraded",
             Finding::CatalogFitsNoLayout => "catalog-fits-no-layout",
@@ -194,6 +201,24 @@ pub enum ReassignReason {
     OldHeader,
     /// An uncompressed file records no LBIDs.
     Uncompressed,
+    /// The header's LBID range is claimed by another file too, and the tokens pointing into it
+    /// fit the other file's dictionary extent, not this one.
+    HeaderLbidLostConflict { header_lbid: Lbid },
+    /// The tokens pointing into the header's LBID range do not fit this extent's blocks (a v2
+    /// header upgraded by cpimport records the LBID of the extent being loaded at index 0, which
+    /// can be the file's second extent, SEG §3.9).
+    HeaderLbidContradicted { header_lbid: Lbid },
+}
+
+/// A file of an OID the catalog's rows do not list as a live column, dictionary or AUX column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub path: PathBuf,
+    pub segment: SegmentId,
+    pub dbroot: DbRootId,
+    /// Kept in the map (`--include-orphans`), or left out.
+    pub kept: bool,
 }
 
 /// A fact the files do not record directly, derived from other evidence, with how strong the
@@ -254,6 +279,9 @@ pub enum RefusalReason {
     /// Tokens point into dictionary extents whose LBIDs neither a header nor the tokens
     /// establish; a re-assigned LBID would make every string in them read from wrong blocks.
     DictionaryLbidNotEstablished,
+    /// Two files claim one LBID range and the tokens pointing into it do not decide which one
+    /// holds it.
+    LbidConflict { lbid: Lbid },
 }
 
 impl RefusalReason {
@@ -261,6 +289,7 @@ impl RefusalReason {
     pub fn flag(&self) -> &'static str {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
+            RefusalReason::LbidConflict { .. } => "--allow-lbid-conflict",
         }
     }
 
@@ -268,6 +297,7 @@ impl RefusalReason {
     pub fn accepted_by(&self, accept: &Accept) -> bool {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
+            RefusalReason::LbidConflict { .. } => accept.lbid_conflict,
         }
     }
 }
@@ -277,6 +307,9 @@ impl RefusalReason {
 pub struct Accept {
     /// `--allow-reassigned`: write re-assigned LBIDs of dictionary extents tokens point into.
     pub reassigned: bool,
+    /// `--allow-lbid-conflict`: where two files claim one LBID range and no token decides,
+    /// keep the lower OID's claim and re-assign the other.
+    pub lbid_conflict: bool,
 }
 
 /// A fact about an extent that the scan could not establish.

@@ -116,9 +116,33 @@ fn check_lbids(
         .expected_rebuild
         .reassigned
         .iter()
-        .filter(|r| !skip.contains(&r.oid))
+        .filter(|r| !skip.contains(&r.oid) && !r.from_tokens)
         .map(|r| (address(r), r))
         .collect();
+    // The dictionary extents tokens point into: inferred from them, at the ground truth's LBID.
+    let from_tokens: BTreeMap<ExtentAddress, i64> = m
+        .expected_rebuild
+        .reassigned
+        .iter()
+        .filter(|r| !skip.contains(&r.oid) && r.from_tokens)
+        .map(|r| (address(r), r.lbid))
+        .collect();
+    let inferred: BTreeMap<ExtentAddress, i64> = rebuilt
+        .report
+        .inferred()
+        .filter(|i| !skip.contains(&i.extent.oid.0))
+        .map(|i| (i.extent, i.value))
+        .collect();
+    assert_eq!(
+        inferred, from_tokens,
+        "{scenario:?}: the LBIDs inferred from tokens are not the dictionary extents' true LBIDs"
+    );
+    assert_eq!(
+        rebuilt.report.refusals().count(),
+        0,
+        "{scenario:?}: {:?}",
+        rebuilt.report.refusals().collect::<Vec<_>>()
+    );
     let reported: BTreeMap<ExtentAddress, (i64, ReassignReason)> = rebuilt
         .report
         .reassigned()
@@ -239,6 +263,13 @@ fn mixed_rebuilds_to_ground_truth() {
         "{reasons:?}"
     );
     assert!(reasons.contains(&UnrecordedLbid::V2Header), "{reasons:?}");
+    // The legacy tables' dictionaries record no LBID: tokens point into them, and their LBIDs
+    // come from the tokens (checked against the ground truth by `check_lbids`).
+    assert!(
+        m.expected_rebuild.reassigned.iter().any(|r| r.from_tokens),
+        "{:?}",
+        m.expected_rebuild.reassigned
+    );
 }
 
 #[test]
@@ -279,6 +310,12 @@ fn legacy_rebuilds_to_ground_truth() {
         x.reason,
         ReassignReason::Uncompressed | ReassignReason::OldHeader
     )));
+    // ... except the dictionaries, whose LBIDs the tokens establish, each exactly.
+    assert!(r.report.inferred().next().is_some());
+    assert!(r
+        .report
+        .inferred()
+        .all(|i| i.strength == emengine::finding::Strength::Exact));
     assert_eq!(
         r.report.catalog.generation,
         Some(Generation::A),

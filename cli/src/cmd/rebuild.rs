@@ -54,6 +54,14 @@ pub struct Args {
     /// establish (they get the first free range, and the report says so).
     #[arg(long)]
     pub allow_reassigned: bool,
+    /// Write the map even when two files claim one LBID range and no token decides which one
+    /// holds it (the lower OID keeps it; the other is re-assigned and reported).
+    #[arg(long)]
+    pub allow_lbid_conflict: bool,
+    /// Keep the files of OIDs the catalog does not list as live (a dropped table's files, or
+    /// copies); by default they are reported and left out of the map.
+    #[arg(long)]
+    pub include_orphans: bool,
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
@@ -163,7 +171,9 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         access: crate::args::access(args.no_mmap),
         accept: emengine::finding::Accept {
             reassigned: args.allow_reassigned,
+            lbid_conflict: args.allow_lbid_conflict,
         },
+        include_orphans: args.include_orphans,
     };
     Ok(Plan {
         options,
