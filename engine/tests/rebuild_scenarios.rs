@@ -493,3 +493,37 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
         .all(|x| !x.extent.oid.is_system_catalog()
             || x.reason == ReassignReason::CatalogAddedByUpgrade));
 }
+
+#[test]
+fn dictionaries_no_file_records_rebuild_from_their_tokens() {
+    // Uncompressed and v2-header tables: no file records a dictionary LBID. `check_lbids`
+    // asserts each dictionary extent tokens point into is inferred at the ground truth's LBID,
+    // and nothing is refused.
+    let (m, r, _) = clean_scenario(Scenario::DictionaryLbids, 8, 51);
+    let from_tokens: Vec<&ReassignedExtent> = m
+        .expected_rebuild
+        .reassigned
+        .iter()
+        .filter(|x| x.from_tokens)
+        .collect();
+    let reasons: BTreeSet<UnrecordedLbid> = from_tokens.iter().map(|x| x.reason).collect();
+    assert_eq!(
+        reasons,
+        BTreeSet::from([UnrecordedLbid::UncompressedFile, UnrecordedLbid::V2Header])
+    );
+    // First fit would be wrong for them: a hole room for a dictionary extent (8192 blocks) lies
+    // below every one of them.
+    let lowest = from_tokens.iter().map(|x| x.lbid).min().unwrap();
+    assert!(
+        m.lbid_holes
+            .iter()
+            .any(|h| h.start < lowest && h.blocks >= 8192),
+        "{:?}",
+        m.lbid_holes
+    );
+    assert_eq!(r.report.inferred().count(), from_tokens.len());
+    assert!(r
+        .report
+        .inferred()
+        .all(|i| i.strength == emengine::finding::Strength::Exact));
+}
