@@ -51,7 +51,8 @@ pub struct Args {
     #[arg(long)]
     pub allow_damaged: bool,
     /// Write the map even when tokens point into dictionary extents whose LBIDs the data cannot
-    /// establish (they get the first free range, and the report says so).
+    /// establish exactly: each gets the LBID the tokens suggest (reported with how strong the
+    /// evidence is) or, without one, the first free range; the report says so.
     #[arg(long)]
     pub allow_reassigned: bool,
     /// Write the map even when two files claim one LBID range and no token decides which one

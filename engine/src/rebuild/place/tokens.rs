@@ -11,8 +11,12 @@
 //! 2. the tokens outside every kept range must be covered, exactly, by ranges of the extents the
 //!    header does not settle, each fitting its extent's blocks and overlapping nothing claimed
 //!    (a search over the candidate starts each token admits). One cover: the LBIDs are
-//!    established ([`Strength::Exact`]); several, one of which matches strictly more blocks'
-//!    string counts exactly: [`Strength::Strong`]; otherwise none is chosen;
+//!    established ([`Strength::Exact`]). When none covers every token, the only one leaving at
+//!    most 1 % unexplained (stale or damaged tokens) is [`Strength::Strong`]; one chosen among
+//!    several (fewer unexplained, then more blocks whose string count the highest `op` matches)
+//!    is [`Strength::Weak`]. Both are reported with a [`Refusal`] and written only when the
+//!    user accepts them (`--allow-reassigned`): a score can pick the wrong cover (the property
+//!    test below shows it does), and stale tokens can hide the right one;
 //! 3. when a header LBID's range holds tokens that do not fit it (a v2 header that cpimport
 //!    upgraded records the LBID of the extent it was loading at index 0, which can be the
 //!    file's second extent, SEG §3.9), the cover is searched again with this file's header
@@ -77,20 +81,25 @@ impl DictEvidence {
         fit
     }
 
-    /// Whether every token block in `lbids` fits extent `k` starting at `start`: the blocks'
-    /// exact matches, or `None` at the first that does not fit.
-    fn fits_all(&self, k: u32, start: i64, lbids: &[i64]) -> Option<u64> {
+    /// How the token blocks `lbids` fit extent `k` starting at `start`: the blocks that do not
+    /// fit, and those whose highest `op` equals the block's string count; `None` when more than
+    /// `tolerance` do not fit, or none does.
+    fn fit_blocks(&self, k: u32, start: i64, lbids: &[i64], tolerance: usize) -> Option<(usize, u64)> {
         let counts = self.counts.get(k as usize)?;
-        let mut exact = 0;
+        let (mut bad, mut exact) = (0, 0);
         for u in lbids {
             let usage = self.tokens.get(u)?;
             let c = counts.get((u - start) as usize).copied().unwrap_or(0);
             if c == 0 || usage.max_op > c {
-                return None;
+                bad += 1;
+                if bad > tolerance {
+                    return None;
+                }
+            } else {
+                exact += u64::from(usage.max_op == c);
             }
-            exact += u64::from(usage.max_op == c);
         }
-        Some(exact)
+        (bad < lbids.len()).then_some((bad, exact))
     }
 }
 
@@ -181,14 +190,20 @@ fn decide_file(
     let contradicted = headers
         .iter()
         .any(|(&k, &h)| e.fit(k, h).contradicting > 0);
-    let mut outcome = cover(e, headers, &unknown, others);
+    let all: Vec<u32> = (0..n).collect();
     let mut replaced_headers = false;
-    if contradicted || matches!(outcome, Cover::None | Cover::Ambiguous) {
-        let all: Vec<u32> = (0..n).collect();
-        let retry = cover(e, &BTreeMap::new(), &all, others);
-        if let Cover::Found { .. } = retry {
-            outcome = retry;
-            replaced_headers = true;
+    let mut outcome = Cover::None;
+    for tolerance in [Tolerance::None, Tolerance::Percent] {
+        outcome = cover(e, headers, &unknown, others, tolerance);
+        if contradicted || matches!(outcome, Cover::None | Cover::Ambiguous) {
+            let retry = cover(e, &BTreeMap::new(), &all, others, tolerance);
+            if let Cover::Found { .. } = retry {
+                outcome = retry;
+                replaced_headers = true;
+            }
+        }
+        if let Cover::Found { .. } | Cover::Nothing = outcome {
+            break;
         }
     }
     match outcome {
@@ -198,13 +213,26 @@ fn decide_file(
             strength,
             exact: _,
         } => {
+            // Only an exact answer is written without the user's consent: a cover chosen among
+            // several by its score, or one that leaves tokens unexplained, may be wrong.
+            let write = strength == Strength::Exact || accept.reassigned;
             for (k, s) in &starts {
                 if headers.get(k) == Some(s) {
                     continue;
                 }
-                out.lbids.insert((e.file, *k), Ok(Lbid(*s)));
+                if write {
+                    out.lbids.insert((e.file, *k), Ok(Lbid(*s)));
+                }
                 out.inferred
                     .push(inferred(address(e.file, *k), Lbid(*s), e.fit(*k, *s), strength));
+            }
+            if strength != Strength::Exact {
+                let reason = RefusalReason::DictionaryLbidNotEstablished;
+                out.refused.push(Refusal {
+                    accepted: reason.accepted_by(accept),
+                    reason,
+                    extents: starts.keys().map(|&k| address(e.file, k)).collect(),
+                });
             }
             if replaced_headers {
                 // Header LBIDs the cover did not keep: set aside, never written.
@@ -292,6 +320,24 @@ enum Cover {
     Ambiguous,
 }
 
+/// How many token blocks may not fit: none (the rule), or — weighing the evidence when nothing
+/// fits them all, as stale or damaged tokens would make it — one in a hundred of each range's
+/// and of those left uncovered ([`Strength::Weak`]: written only when the user accepts it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tolerance {
+    None,
+    Percent,
+}
+
+impl Tolerance {
+    fn of(self, n: usize) -> usize {
+        match self {
+            Tolerance::None => 0,
+            Tolerance::Percent => n / 100,
+        }
+    }
+}
+
 /// Most search steps and covers before the search gives up (the answer is then "ambiguous").
 const MAX_STEPS: usize = 200_000;
 const MAX_COVERS: usize = 16;
@@ -304,6 +350,8 @@ struct Candidate {
     start: i64,
     b: usize,
     exact: u64,
+    /// Token blocks in the range that do not fit.
+    bad: usize,
 }
 
 /// Cover the token blocks outside the `fixed` ranges with ranges of the `unknown` extents.
@@ -312,6 +360,7 @@ fn cover(
     fixed: &BTreeMap<u32, i64>,
     unknown: &[u32],
     others: &[(i64, i64)],
+    tolerance: Tolerance,
 ) -> Cover {
     let size = i64::from(DICT_EXTENT_BLOCKS);
     let fixed_ranges: Vec<(i64, i64)> = fixed.values().map(|&s| (s, s + size)).collect();
@@ -342,12 +391,14 @@ fn cover(
             if a == b {
                 continue;
             }
-            if let Some(exact) = e.fits_all(k, s, &loose[a..b]) {
+            let window = &loose[a..b];
+            if let Some((bad, exact)) = e.fit_blocks(k, s, window, tolerance.of(window.len())) {
                 by_first.entry(a).or_default().push(Candidate {
                     extent: k,
                     start: s,
                     b,
                     exact,
+                    bad,
                 });
             }
         }
@@ -355,29 +406,41 @@ fn cover(
     let mut search = Search {
         by_first: &by_first,
         end: loose.len(),
+        skips: tolerance.of(loose.len()),
         chosen: Vec::new(),
         covers: Vec::new(),
         steps: 0,
     };
-    search.go(0);
+    search.go(0, 0);
     let exhausted = search.steps >= MAX_STEPS || search.covers.len() >= MAX_COVERS;
     let mut covers = search.covers;
-    covers.sort_by(|a, b| b.0.cmp(&a.0));
+    // Fewest token blocks left unexplained first, then most blocks matched exactly.
+    covers.sort_by(|a, b| (a.bad, b.exact).cmp(&(b.bad, a.exact)));
+    let found = |c: &Found, strength| Cover::Found {
+        starts: c.starts.clone(),
+        strength,
+        exact: c.exact,
+    };
     match covers.as_slice() {
-        [] if exhausted => Cover::Ambiguous,
+        _ if exhausted => Cover::Ambiguous,
         [] => Cover::None,
-        [(exact, only)] if !exhausted => Cover::Found {
-            starts: only.clone(),
-            strength: Strength::Exact,
-            exact: *exact,
-        },
-        [(best, starts), (second, _), ..] if best > second && !exhausted => Cover::Found {
-            starts: starts.clone(),
-            strength: Strength::Strong,
-            exact: *best,
-        },
+        // The only cover: exact, or — some tokens contradicting it — strong.
+        [only] if tolerance == Tolerance::None => found(only, Strength::Exact),
+        [only] => found(only, Strength::Strong),
+        // Chosen among several by fewer contradicting tokens, then more exact string counts.
+        [best, second, ..] if (best.bad, second.exact) < (second.bad, best.exact) => {
+            found(best, Strength::Weak)
+        }
         _ => Cover::Ambiguous,
     }
+}
+
+/// One complete cover.
+#[derive(Debug, Clone)]
+struct Found {
+    starts: BTreeMap<u32, i64>,
+    exact: u64,
+    bad: usize,
 }
 
 /// Depth-first exact cover of the sorted token blocks by disjoint candidate ranges, one per
@@ -385,20 +448,29 @@ fn cover(
 struct Search<'a> {
     by_first: &'a BTreeMap<usize, Vec<Candidate>>,
     end: usize,
+    /// Token blocks that may be left uncovered.
+    skips: usize,
     chosen: Vec<Candidate>,
-    covers: Vec<(u64, BTreeMap<u32, i64>)>,
+    covers: Vec<Found>,
     steps: usize,
 }
 
 impl Search<'_> {
-    fn go(&mut self, i: usize) {
+    fn go(&mut self, i: usize, skipped: usize) {
         if i == self.end {
-            let exact = self.chosen.iter().map(|c| c.exact).sum();
-            let starts = self.chosen.iter().map(|c| (c.extent, c.start)).collect();
-            self.covers.push((exact, starts));
+            self.covers.push(Found {
+                starts: self.chosen.iter().map(|c| (c.extent, c.start)).collect(),
+                exact: self.chosen.iter().map(|c| c.exact).sum(),
+                bad: skipped + self.chosen.iter().map(|c| c.bad).sum::<usize>(),
+            });
             return;
         }
         let Some(candidates) = self.by_first.get(&i) else {
+            // No range can start at this token block: leave it out, if that is allowed.
+            if skipped < self.skips {
+                self.steps += 1;
+                self.go(i + 1, skipped + 1);
+            }
             return;
         };
         let size = i64::from(DICT_EXTENT_BLOCKS);
@@ -414,7 +486,7 @@ impl Search<'_> {
                 continue;
             }
             self.chosen.push(*c);
-            self.go(c.b);
+            self.go(c.b, skipped);
             self.chosen.pop();
         }
     }
@@ -458,7 +530,7 @@ mod tests {
         // 10 filled blocks; tokens into blocks 0 and 9 of an extent at 40960: only 40960
         // puts both on filled blocks (39936 would put them on blocks 1024 and 1033, empty).
         let e = evidence(&[10], &[(40960, 1), (40969, 3)]);
-        let got = cover(&e, &BTreeMap::new(), &[0], &[]);
+        let got = cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None);
         assert_eq!(
             got,
             Cover::Found {
@@ -472,13 +544,13 @@ mod tests {
     #[test]
     fn an_op_past_the_block_string_count_is_not_a_fit() {
         let e = evidence(&[10], &[(40960, 4)]);
-        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[]), Cover::None);
+        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::None);
     }
 
     #[test]
     fn a_full_extent_with_tokens_into_one_block_is_ambiguous() {
         let e = evidence(&[8192], &[(40960, 1)]);
-        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[]), Cover::Ambiguous);
+        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::Ambiguous);
     }
 
     #[test]
@@ -486,9 +558,9 @@ mod tests {
         // A full extent with tokens into LBIDs 8192 and 9000: starts 1024 ..= 8192 fit them;
         // another file claims [0, 8192), which leaves 8192.
         let e = evidence(&[8192], &[(8192, 1), (9000, 1)]);
-        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[]), Cover::Ambiguous);
+        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::Ambiguous);
         assert_eq!(
-            cover(&e, &BTreeMap::new(), &[0], &[(0, 8192)]),
+            cover(&e, &BTreeMap::new(), &[0], &[(0, 8192)], Tolerance::None),
             Cover::Found {
                 starts: BTreeMap::from([(0, 8192)]),
                 strength: Strength::Exact,
@@ -504,7 +576,7 @@ mod tests {
         tokens.push((81920 + 8191, 2));
         tokens.extend([(16384, 1), (16388, 3)]);
         let e = evidence(&[8192, 5], &tokens);
-        let got = cover(&e, &BTreeMap::new(), &[0, 1], &[]);
+        let got = cover(&e, &BTreeMap::new(), &[0, 1], &[], Tolerance::None);
         assert_eq!(
             got,
             Cover::Found {
@@ -513,5 +585,59 @@ mod tests {
                 exact: 1
             }
         );
+    }
+
+    #[test]
+    fn a_stale_token_is_weighed_not_trusted() {
+        // (Strong: the only cover once one token in a hundred may be stale; never written
+        // without the user's consent.)
+        // 300 filled blocks, tokens into each; one token names string 9 of block 5, which
+        // holds 3: no start fits every token, one fits all but that one.
+        let mut tokens: Vec<(i64, u16)> = (0..300).map(|r| (40960 + r, 3)).collect();
+        tokens[5].1 = 9;
+        let e = evidence(&[300], &tokens);
+        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::None);
+        assert_eq!(
+            cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::Percent),
+            Cover::Found {
+                starts: BTreeMap::from([(0, 40960)]),
+                strength: Strength::Strong,
+                exact: 299
+            }
+        );
+    }
+
+    proptest::proptest! {
+        /// Tokens written into an extent at a known start: the cover either finds exactly that
+        /// start or says it cannot tell — never an exact answer that is wrong.
+        #[test]
+        fn an_exact_cover_is_the_true_start(
+            unit in 0i64..64,
+            counts in proptest::collection::vec(1u16..40, 1..8192),
+            picks in proptest::collection::vec((0usize..8192, 0u16..40), 1..60),
+        ) {
+            let start = unit * LBID_UNIT;
+            let tokens: Vec<(i64, u16)> = picks
+                .iter()
+                .map(|&(r, op)| {
+                    let r = r % counts.len();
+                    (start + r as i64, op % counts[r] + 1)
+                })
+                .collect();
+            let mut e = evidence(&[0], &[]);
+            e.counts[0][..counts.len()].copy_from_slice(&counts);
+            for (l, op) in tokens {
+                let u = e.tokens.entry(l).or_default();
+                u.max_op = u.max_op.max(op);
+                u.tokens += 1;
+            }
+            match cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None) {
+                Cover::Found { starts, strength: Strength::Exact, .. } => {
+                    proptest::prop_assert_eq!(starts, BTreeMap::from([(0, start)]));
+                }
+                Cover::Found { .. } | Cover::Ambiguous => {}
+                other => proptest::prop_assert!(false, "the true start fits: {:?}", other),
+            }
+        }
     }
 }
