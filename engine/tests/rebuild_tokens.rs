@@ -136,3 +136,64 @@ fn every_token_of_dictionaries_no_file_records_resolves_to_its_string() {
 fn every_token_of_a_mixed_tree_resolves_to_its_string() {
     assert!(every_token_resolves(Scenario::Mixed, 8, 62) > 10_000);
 }
+
+/// A v2 header that cpimport upgraded records, at index 0, the LBID of the extent it was loading
+/// — the file's second — and nothing else (SEG §3.9). The tokens of the owning column show that
+/// LBID belongs to extent 1: both extents come back at the ground truth's LBIDs, where trusting
+/// the header puts extent 0 on extent 1's range.
+#[test]
+fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("t");
+    let opts = GenOptions {
+        seed: 3,
+        logical_bytes: 90 << 20,
+        scenario: Scenario::DictionaryHeavy,
+        threads: Some(2),
+    };
+    let m = generate(&tree, &opts, &NoProgress).unwrap();
+    let f = m
+        .files
+        .iter()
+        .find(|f| f.kind == "dictionary" && f.extents.len() == 2 && f.header_lbids.len() == 2)
+        .expect("a dictionary file of two extents, both in its header");
+    let truth: Vec<i64> = f.extents.iter().map(|x| x.lbid).collect();
+    let path = tree.join(&f.path);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mut header = emengine::seg::header::ControlHeader::parse(&bytes).unwrap();
+    header.lbids = vec![truth[1]];
+    let encoded = header.encode();
+    bytes[..encoded.len()].copy_from_slice(&encoded);
+    std::fs::write(&path, bytes).unwrap();
+
+    let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
+    let ropts = RebuildOptions {
+        dbroots: cfg.dbroots,
+        ..RebuildOptions::default()
+    };
+    let r = rebuild(&ropts, &NoProgress).unwrap();
+    assert_eq!(r.report.refusals().count(), 0, "{:?}", r.report.findings);
+    let placed: Vec<i64> = r
+        .map
+        .extents
+        .iter()
+        .filter(|e| e.oid.0 == f.oid && e.partition == f.partition && e.segment == f.segment)
+        .map(|e| (e.block_offset, e.range_start.0))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_values()
+        .collect();
+    assert_eq!(placed, truth);
+    let inferred: Vec<(u32, i64)> = r
+        .report
+        .inferred()
+        .filter(|i| i.extent.oid.0 == f.oid)
+        .map(|i| (i.extent.block_offset, i.value))
+        .collect();
+    assert_eq!(inferred, [(0, truth[0]), (8192, truth[1])]);
+    // The whole map is the ground truth's.
+    let want = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
+    for t in &want.extents {
+        let got = r.map.extents.iter().find(|e| e.address() == t.address());
+        assert_eq!(got.map(|e| e.range_start), Some(t.range_start), "{}", t.address());
+    }
+}
