@@ -197,3 +197,53 @@ fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
         assert_eq!(got.map(|e| e.range_start), Some(t.range_start), "{}", t.address());
     }
 }
+
+/// `verify` judges a user dictionary's LBID by its tokens too: a map that puts a dictionary no
+/// file records at another range (what a first-fit rebuild wrote) is dangerous, not "not
+/// established".
+#[test]
+fn verify_finds_a_dictionary_moved_away_from_its_tokens() {
+    use emengine::verify::{verify, Status};
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("t");
+    let opts = GenOptions {
+        seed: 71,
+        logical_bytes: 8 << 20,
+        scenario: Scenario::DictionaryLbids,
+        threads: Some(2),
+    };
+    let m = generate(&tree, &opts, &NoProgress).unwrap();
+    let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
+    let ropts = RebuildOptions {
+        dbroots: cfg.dbroots,
+        ..RebuildOptions::default()
+    };
+    let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
+    assert!(verify(&truth, &ropts, &NoProgress).unwrap().is_safe());
+
+    let moved = m
+        .expected_rebuild
+        .reassigned
+        .iter()
+        .find(|r| r.from_tokens)
+        .expect("a dictionary extent no file records");
+    let mut map = truth.clone();
+    let end = map.extents.iter().map(|e| e.range_start.0 + e.blocks() as i64).max().unwrap();
+    let free = (end + 1023) / 1024 * 1024;
+    let e = map
+        .extents
+        .iter_mut()
+        .find(|e| {
+            e.oid.0 == moved.oid
+                && e.partition == moved.partition
+                && e.segment == moved.segment
+                && e.block_offset == moved.block_offset
+        })
+        .unwrap();
+    e.range_start = emengine::types::Lbid(free);
+    let address = e.address();
+    let v = verify(&map, &ropts, &NoProgress).unwrap();
+    assert!(!v.is_safe());
+    let verdict = v.extents.iter().find(|x| x.address == address).unwrap();
+    assert_eq!(verdict.status, Status::LbidMismatch, "{verdict:?}");
+}
