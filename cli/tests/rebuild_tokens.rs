@@ -51,7 +51,14 @@ fn dictionary_lbids_from_tokens_are_listed_in_the_json_report() {
     let cfg = dir.path().join("t/Columnstore.xml");
     let out = dir.path().join("em");
     let (stdout, _) = emrebuild(
-        &["rebuild", "--config", s(&cfg), "--output", s(&out), "--json"],
+        &[
+            "rebuild",
+            "--config",
+            s(&cfg),
+            "--output",
+            s(&out),
+            "--json",
+        ],
         0,
     );
     let report: Value = serde_json::from_str(&stdout).unwrap();
@@ -117,7 +124,14 @@ fn tokens_no_placement_explains_refuse_the_write_until_accepted() {
     let cfg = dir.path().join("t/Columnstore.xml");
     let out = dir.path().join("em");
     let (stdout, stderr) = emrebuild(
-        &["rebuild", "--config", s(&cfg), "--output", s(&out), "--json"],
+        &[
+            "rebuild",
+            "--config",
+            s(&cfg),
+            "--output",
+            s(&out),
+            "--json",
+        ],
         2,
     );
     assert!(!out.exists(), "nothing may be written");

@@ -154,7 +154,9 @@ fn a_conflict_no_token_decides_is_refused_unless_accepted() {
     let refusals: Vec<_> = r.report.blocking_refusals().collect();
     assert_eq!(refusals.len(), live.header_lbids.len(), "{refusals:?}");
     for x in &refusals {
-        assert!(matches!(x.reason, RefusalReason::LbidConflict { lbid } if live.header_lbids.contains(&lbid.0)));
+        assert!(
+            matches!(x.reason, RefusalReason::LbidConflict { lbid } if live.header_lbids.contains(&lbid.0))
+        );
         assert_eq!(x.reason.flag(), "--allow-lbid-conflict");
         let oids: Vec<i32> = x.extents.iter().map(|e| e.oid.0).collect();
         assert_eq!(oids, [DEAD_OID, live.oid]);
@@ -168,9 +170,6 @@ fn a_conflict_no_token_decides_is_refused_unless_accepted() {
     let r = rebuild_with(&tree, true, accept);
     assert_eq!(r.report.blocking_refusals().count(), 0);
     assert_eq!(r.report.refusals().count(), live.header_lbids.len());
-    assert!(r
-        .report
-        .reassigned()
-        .any(|x| x.extent.oid.0 == live.oid
-            && matches!(x.reason, ReassignReason::HeaderLbidOverlaps { .. })));
+    assert!(r.report.reassigned().any(|x| x.extent.oid.0 == live.oid
+        && matches!(x.reason, ReassignReason::HeaderLbidOverlaps { .. })));
 }

@@ -56,11 +56,8 @@ fn every_token_resolves(scenario: Scenario, mib: u64, seed: u64) -> usize {
     assert_eq!(rebuilt.report.blocking_refusals().count(), 0);
     let map: &ExtentMap = &rebuilt.map;
 
-    let plan = emfixtures::plan::plan(
-        emfixtures::scenario::build(scenario, seed, mib << 20),
-        seed,
-    )
-    .unwrap();
+    let plan = emfixtures::plan::plan(emfixtures::scenario::build(scenario, seed, mib << 20), seed)
+        .unwrap();
     let mut compared = 0;
     for f in plan
         .files
@@ -75,10 +72,7 @@ fn every_token_resolves(scenario: Scenario, mib: u64, seed: u64) -> usize {
             .extents
             .iter()
             .filter(|e| {
-                e.oid.0 == d.oid
-                    && e.partition == p
-                    && e.segment == s
-                    && e.dbroot.0 == f.dbroot
+                e.oid.0 == d.oid && e.partition == p && e.segment == s && e.dbroot.0 == f.dbroot
             })
             .map(|e| DictExtent {
                 start: e.range_start,
@@ -194,7 +188,12 @@ fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
     let want = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
     for t in &want.extents {
         let got = r.map.extents.iter().find(|e| e.address() == t.address());
-        assert_eq!(got.map(|e| e.range_start), Some(t.range_start), "{}", t.address());
+        assert_eq!(
+            got.map(|e| e.range_start),
+            Some(t.range_start),
+            "{}",
+            t.address()
+        );
     }
 }
 
@@ -228,7 +227,12 @@ fn verify_finds_a_dictionary_moved_away_from_its_tokens() {
         .find(|r| r.from_tokens)
         .expect("a dictionary extent no file records");
     let mut map = truth.clone();
-    let end = map.extents.iter().map(|e| e.range_start.0 + e.blocks() as i64).max().unwrap();
+    let end = map
+        .extents
+        .iter()
+        .map(|e| e.range_start.0 + e.blocks() as i64)
+        .max()
+        .unwrap();
     let free = (end + 1023) / 1024 * 1024;
     let e = map
         .extents

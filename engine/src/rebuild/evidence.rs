@@ -74,21 +74,23 @@ pub fn gather(
         .collect();
     let owners = owners(catalog);
     let by_segment: BTreeMap<(Oid, u32, u16), Vec<usize>> =
-        files.iter().enumerate().fold(BTreeMap::new(), |mut m, (i, pf)| {
-            let id = pf.found.id;
-            m.entry((id.oid, id.partition, id.segment))
-                .or_default()
-                .push(i);
-            m
-        });
+        files
+            .iter()
+            .enumerate()
+            .fold(BTreeMap::new(), |mut m, (i, pf)| {
+                let id = pf.found.id;
+                m.entry((id.oid, id.partition, id.segment))
+                    .or_default()
+                    .push(i);
+                m
+            });
     let wanted: Vec<usize> = files
         .iter()
         .enumerate()
         .filter(|(i, pf)| {
             pf.kind == ObjectKind::Dictionary
                 && !syscat::is_syscat_oid(pf.found.id.oid)
-                && (conflicted.contains(i)
-                    || (0..extents[*i]).any(|k| !claimed.contains(&(*i, k))))
+                && (conflicted.contains(i) || (0..extents[*i]).any(|k| !claimed.contains(&(*i, k))))
         })
         .map(|(i, _)| i)
         .collect();

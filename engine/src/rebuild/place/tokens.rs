@@ -84,7 +84,13 @@ impl DictEvidence {
     /// How the token blocks `lbids` fit extent `k` starting at `start`: the blocks that do not
     /// fit, and those whose highest `op` equals the block's string count; `None` when more than
     /// `tolerance` do not fit, or none does.
-    fn fit_blocks(&self, k: u32, start: i64, lbids: &[i64], tolerance: usize) -> Option<(usize, u64)> {
+    fn fit_blocks(
+        &self,
+        k: u32,
+        start: i64,
+        lbids: &[i64],
+        tolerance: usize,
+    ) -> Option<(usize, u64)> {
         let counts = self.counts.get(k as usize)?;
         let (mut bad, mut exact) = (0, 0);
         for u in lbids {
@@ -187,9 +193,7 @@ fn decide_file(
 ) {
     let n = e.counts.len() as u32;
     let unknown: Vec<u32> = (0..n).filter(|k| !headers.contains_key(k)).collect();
-    let contradicted = headers
-        .iter()
-        .any(|(&k, &h)| e.fit(k, h).contradicting > 0);
+    let contradicted = headers.iter().any(|(&k, &h)| e.fit(k, h).contradicting > 0);
     let all: Vec<u32> = (0..n).collect();
     let mut replaced_headers = false;
     let mut outcome = Cover::None;
@@ -223,8 +227,12 @@ fn decide_file(
                 if write {
                     out.lbids.insert((e.file, *k), Ok(Lbid(*s)));
                 }
-                out.inferred
-                    .push(inferred(address(e.file, *k), Lbid(*s), e.fit(*k, *s), strength));
+                out.inferred.push(inferred(
+                    address(e.file, *k),
+                    Lbid(*s),
+                    e.fit(*k, *s),
+                    strength,
+                ));
             }
             if strength != Strength::Exact {
                 let reason = RefusalReason::DictionaryLbidNotEstablished;
@@ -519,7 +527,15 @@ mod tests {
                 .collect(),
             tokens: tokens
                 .iter()
-                .map(|&(l, op)| (l, TokenUse { max_op: op, tokens: 1 }))
+                .map(|&(l, op)| {
+                    (
+                        l,
+                        TokenUse {
+                            max_op: op,
+                            tokens: 1,
+                        },
+                    )
+                })
                 .collect(),
             malformed: 0,
         }
@@ -544,13 +560,19 @@ mod tests {
     #[test]
     fn an_op_past_the_block_string_count_is_not_a_fit() {
         let e = evidence(&[10], &[(40960, 4)]);
-        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::None);
+        assert_eq!(
+            cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None),
+            Cover::None
+        );
     }
 
     #[test]
     fn a_full_extent_with_tokens_into_one_block_is_ambiguous() {
         let e = evidence(&[8192], &[(40960, 1)]);
-        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::Ambiguous);
+        assert_eq!(
+            cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None),
+            Cover::Ambiguous
+        );
     }
 
     #[test]
@@ -558,7 +580,10 @@ mod tests {
         // A full extent with tokens into LBIDs 8192 and 9000: starts 1024 ..= 8192 fit them;
         // another file claims [0, 8192), which leaves 8192.
         let e = evidence(&[8192], &[(8192, 1), (9000, 1)]);
-        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::Ambiguous);
+        assert_eq!(
+            cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None),
+            Cover::Ambiguous
+        );
         assert_eq!(
             cover(&e, &BTreeMap::new(), &[0], &[(0, 8192)], Tolerance::None),
             Cover::Found {
@@ -596,7 +621,10 @@ mod tests {
         let mut tokens: Vec<(i64, u16)> = (0..300).map(|r| (40960 + r, 3)).collect();
         tokens[5].1 = 9;
         let e = evidence(&[300], &tokens);
-        assert_eq!(cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None), Cover::None);
+        assert_eq!(
+            cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::None),
+            Cover::None
+        );
         assert_eq!(
             cover(&e, &BTreeMap::new(), &[0], &[], Tolerance::Percent),
             Cover::Found {
