@@ -8,19 +8,28 @@ use emfixtures::Manifest;
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
-use util::s;
+use util::{findings, s};
 
 fn emrebuild(args: &[&str], expect: i32) -> (String, String) {
     util::text(&util::emrebuild(args, expect))
 }
 
-fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .expect("a findings array")
-        .iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
+/// `emrebuild rebuild --json` of the tree in `dir/t` into `dir/em` with `extra` arguments,
+/// requiring exit code `expect`: the report (parsed) and stderr.
+fn rebuild_json(dir: &Path, extra: &[&str], expect: i32) -> (Value, String) {
+    let cfg = dir.join("t/Columnstore.xml");
+    let out = dir.join("em");
+    let mut args = vec![
+        "rebuild",
+        "--config",
+        s(&cfg),
+        "--output",
+        s(&out),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let (stdout, stderr) = emrebuild(&args, expect);
+    (serde_json::from_str(&stdout).unwrap(), stderr)
 }
 
 /// `emrebuild gen --scenario dictionary-lbids` into `dir/t`; its manifest.
@@ -48,20 +57,8 @@ fn gen(dir: &Path, seed: &str) -> Manifest {
 fn dictionary_lbids_from_tokens_are_listed_in_the_json_report() {
     let dir = tempfile::tempdir().unwrap();
     let m = gen(dir.path(), "5");
-    let cfg = dir.path().join("t/Columnstore.xml");
-    let out = dir.path().join("em");
-    let (stdout, _) = emrebuild(
-        &[
-            "rebuild",
-            "--config",
-            s(&cfg),
-            "--output",
-            s(&out),
-            "--json",
-        ],
-        0,
-    );
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let (report, _) = rebuild_json(dir.path(), &[], 0);
+    let stdout = report.to_string();
     assert_eq!(report["written"], true);
     let inferred = findings(&report, "inferred");
     let expected: Vec<_> = m
@@ -121,23 +118,11 @@ fn tokens_no_placement_explains_refuse_the_write_until_accepted() {
         .and_then(|c| c.dict_oid)
         .unwrap();
 
-    let cfg = dir.path().join("t/Columnstore.xml");
-    let out = dir.path().join("em");
-    let (stdout, stderr) = emrebuild(
-        &[
-            "rebuild",
-            "--config",
-            s(&cfg),
-            "--output",
-            s(&out),
-            "--json",
-        ],
-        2,
-    );
-    assert!(!out.exists(), "nothing may be written");
+    let (report, stderr) = rebuild_json(dir.path(), &[], 2);
+    let stdout = report.to_string();
+    assert!(!dir.path().join("em").exists(), "nothing may be written");
     assert!(stderr.contains("--allow-reassigned"), "{stderr}");
     assert!(stderr.contains(&format!("oid {dict} ")), "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
     let refused = findings(&report, "refused");
     assert_eq!(refused.len(), 1, "{stdout}");
     assert_eq!(refused[0]["reason"], "dictionary-lbid-not-established");
@@ -148,19 +133,7 @@ fn tokens_no_placement_explains_refuse_the_write_until_accepted() {
         .iter()
         .all(|e| e["oid"] == dict));
 
-    let (stdout, _) = emrebuild(
-        &[
-            "rebuild",
-            "--config",
-            s(&cfg),
-            "--output",
-            s(&out),
-            "--json",
-            "--allow-reassigned",
-        ],
-        0,
-    );
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let (report, _) = rebuild_json(dir.path(), &["--allow-reassigned"], 0);
     assert_eq!(report["written"], true);
     let refused = findings(&report, "refused");
     assert_eq!(refused.len(), 1);

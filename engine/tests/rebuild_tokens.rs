@@ -35,9 +35,15 @@ fn blocks(path: &Path) -> Vec<u8> {
     out
 }
 
-/// Generate `scenario`, rebuild it, and resolve every token through the rebuilt map; returns
-/// how many strings were compared.
-fn every_token_resolves(scenario: Scenario, mib: u64, seed: u64) -> usize {
+/// A generated tree (in `.0`, at `.1`), its manifest and the options that rebuild it.
+struct Tree(
+    tempfile::TempDir,
+    std::path::PathBuf,
+    emfixtures::Manifest,
+    RebuildOptions,
+);
+
+fn tree(scenario: Scenario, mib: u64, seed: u64) -> Tree {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("t");
     let opts = GenOptions {
@@ -46,12 +52,19 @@ fn every_token_resolves(scenario: Scenario, mib: u64, seed: u64) -> usize {
         scenario,
         threads: Some(2),
     };
-    generate(&tree, &opts, &NoProgress).unwrap();
+    let m = generate(&tree, &opts, &NoProgress).unwrap();
     let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
     let ropts = RebuildOptions {
         dbroots: cfg.dbroots,
         ..RebuildOptions::default()
     };
+    Tree(dir, tree, m, ropts)
+}
+
+/// Generate `scenario`, rebuild it, and resolve every token through the rebuilt map; returns
+/// how many strings were compared.
+fn every_token_resolves(scenario: Scenario, mib: u64, seed: u64) -> usize {
+    let Tree(_dir, tree, _, ropts) = tree(scenario, mib, seed);
     let rebuilt = rebuild(&ropts, &NoProgress).unwrap();
     assert_eq!(rebuilt.report.blocking_refusals().count(), 0);
     let map: &ExtentMap = &rebuilt.map;
@@ -137,15 +150,7 @@ fn every_token_of_a_mixed_tree_resolves_to_its_string() {
 /// the header puts extent 0 on extent 1's range.
 #[test]
 fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("t");
-    let opts = GenOptions {
-        seed: 3,
-        logical_bytes: 90 << 20,
-        scenario: Scenario::DictionaryHeavy,
-        threads: Some(2),
-    };
-    let m = generate(&tree, &opts, &NoProgress).unwrap();
+    let Tree(_dir, tree, m, ropts) = tree(Scenario::DictionaryHeavy, 90, 3);
     let f = m
         .files
         .iter()
@@ -160,11 +165,6 @@ fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
     bytes[..encoded.len()].copy_from_slice(&encoded);
     std::fs::write(&path, bytes).unwrap();
 
-    let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
-    let ropts = RebuildOptions {
-        dbroots: cfg.dbroots,
-        ..RebuildOptions::default()
-    };
     let r = rebuild(&ropts, &NoProgress).unwrap();
     assert_eq!(r.report.refusals().count(), 0, "{:?}", r.report.findings);
     let placed: Vec<i64> = r
@@ -203,20 +203,7 @@ fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
 #[test]
 fn verify_finds_a_dictionary_moved_away_from_its_tokens() {
     use emengine::verify::{verify, Status};
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("t");
-    let opts = GenOptions {
-        seed: 71,
-        logical_bytes: 8 << 20,
-        scenario: Scenario::DictionaryLbids,
-        threads: Some(2),
-    };
-    let m = generate(&tree, &opts, &NoProgress).unwrap();
-    let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
-    let ropts = RebuildOptions {
-        dbroots: cfg.dbroots,
-        ..RebuildOptions::default()
-    };
+    let Tree(_dir, tree, m, ropts) = tree(Scenario::DictionaryLbids, 8, 71);
     let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
     assert!(verify(&truth, &ropts, &NoProgress).unwrap().is_safe());
 
