@@ -173,3 +173,30 @@ fn a_conflict_no_token_decides_is_refused_unless_accepted() {
     assert!(r.report.reassigned().any(|x| x.extent.oid.0 == live.oid
         && matches!(x.reason, ReassignReason::HeaderLbidOverlaps { .. })));
 }
+
+#[test]
+fn without_readable_catalog_rows_every_file_is_kept_and_the_report_says_so() {
+    let (_dir, tree, m) = gen(84);
+    let live = live_v3(&m, "dictionary");
+    copy_under_dead_oid(&tree, &live);
+    // SYSCOLUMN's column-name file cut to a partial block: the rows cannot be read, so no OID
+    // is known to be dead; dropping files then could drop live data.
+    let syscolumn = m.catalog.files.iter().find(|f| f.oid == 1021).unwrap();
+    std::fs::write(tree.join(&syscolumn.path), [0u8; 100]).unwrap();
+    let r = rebuild_with(&tree, false, Accept::default());
+    assert!(r.report.orphans().next().is_none());
+    let not_checked: Vec<usize> = r
+        .report
+        .findings
+        .iter()
+        .filter_map(|f| match f {
+            emengine::finding::Finding::OrphansNotChecked { files } => Some(*files),
+            _ => None,
+        })
+        .collect();
+    // Every user file the rebuild could type (the copy included; files only the rows could
+    // type are unresolved without them).
+    let typed = m.files.len() + 1 - r.report.unresolved().count();
+    assert_eq!(not_checked, [typed], "{:?}", r.report.findings);
+    assert!(r.map.extents.iter().any(|e| e.oid == Oid(DEAD_OID)));
+}
