@@ -171,6 +171,15 @@ pub fn inferred(i: &Inferred) -> String {
             blocks,
             contradicting,
         } => format!("{tokens} tokens into {blocks} blocks fit it, {contradicting} do not"),
+        Evidence::TokensOverHeader {
+            header_lbid,
+            tokens,
+            blocks,
+            contradicting,
+        } => format!(
+            "{tokens} tokens into {blocks} blocks fit it, {contradicting} do not; the header's \
+             LBID {header_lbid} for it does not fit them and is set aside"
+        ),
     };
     let strength = match i.strength {
         Strength::Exact => "exact",

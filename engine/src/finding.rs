@@ -245,6 +245,15 @@ pub enum Evidence {
         blocks: u64,
         contradicting: u64,
     },
+    /// As [`Evidence::Tokens`], against the file's header, which records `header_lbid` for this
+    /// extent (a v2 header upgraded by cpimport records the loading extent's LBID at index 0,
+    /// SEG §3.9): the header's LBID was set aside.
+    TokensOverHeader {
+        header_lbid: Lbid,
+        tokens: u64,
+        blocks: u64,
+        contradicting: u64,
+    },
 }
 
 /// How strong an inference's evidence is.

@@ -184,6 +184,16 @@ fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
         .map(|i| (i.extent.block_offset, i.value))
         .collect();
     assert_eq!(inferred, [(0, truth[0]), (8192, truth[1])]);
+    // The report says the header's LBID for extent 0 was set aside.
+    let first = r
+        .report
+        .inferred()
+        .find(|i| i.extent.oid.0 == f.oid && i.extent.block_offset == 0)
+        .unwrap();
+    assert!(
+        matches!(first.evidence, emengine::finding::Evidence::TokensOverHeader { header_lbid, contradicting: 0, .. } if header_lbid.0 == truth[1]),
+        "{first:?}"
+    );
     // The whole map is the ground truth's.
     let want = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
     for t in &want.extents {

@@ -227,12 +227,24 @@ fn decide_file(
                 if write {
                     out.lbids.insert((e.file, *k), Ok(Lbid(*s)));
                 }
-                out.inferred.push(inferred(
-                    address(e.file, *k),
-                    Lbid(*s),
-                    e.fit(*k, *s),
-                    strength,
-                ));
+                let mut i = inferred(address(e.file, *k), Lbid(*s), e.fit(*k, *s), strength);
+                if let (
+                    Some(&h),
+                    Evidence::Tokens {
+                        tokens,
+                        blocks,
+                        contradicting,
+                    },
+                ) = (headers.get(k), &i.evidence)
+                {
+                    i.evidence = Evidence::TokensOverHeader {
+                        header_lbid: Lbid(h),
+                        tokens: *tokens,
+                        blocks: *blocks,
+                        contradicting: *contradicting,
+                    };
+                }
+                out.inferred.push(i);
             }
             if strength != Strength::Exact {
                 let reason = RefusalReason::DictionaryLbidNotEstablished;
