@@ -254,6 +254,12 @@ pub enum Evidence {
         blocks: u64,
         contradicting: u64,
     },
+    /// The CP state an extent was created with, by the release that created it (EM §2.1
+    /// "Era"): `era` was decided `by` evidence other than the catalog's generation alone.
+    CreationEra {
+        era: crate::rebuild::place::era::Era,
+        by: crate::rebuild::place::era::EraEvidence,
+    },
 }
 
 /// How strong an inference's evidence is.
@@ -291,6 +297,13 @@ pub enum RefusalReason {
     /// Two files claim one LBID range and the tokens pointing into it do not decide which one
     /// holds it.
     LbidConflict { lbid: Lbid },
+    /// Files of the catalog's generation are missing (CAT §7.1): their extents keep the LBIDs
+    /// of the generation's layout (as every other catalog extent does), but their HWM cannot
+    /// be established (written as 0).
+    CatalogFileMissing,
+    /// The catalog's own tokens fit no replayed catalog layout (CAT §3.3, §7.2): the catalog
+    /// was moved or is damaged, and its LBIDs cannot be established.
+    CatalogLayoutContradicted,
 }
 
 impl RefusalReason {
@@ -299,6 +312,8 @@ impl RefusalReason {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
             RefusalReason::LbidConflict { .. } => "--allow-lbid-conflict",
+            RefusalReason::CatalogFileMissing => "--allow-missing-catalog",
+            RefusalReason::CatalogLayoutContradicted => "--allow-catalog-layout",
         }
     }
 
@@ -307,6 +322,8 @@ impl RefusalReason {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
             RefusalReason::LbidConflict { .. } => accept.lbid_conflict,
+            RefusalReason::CatalogFileMissing => accept.missing_catalog,
+            RefusalReason::CatalogLayoutContradicted => accept.catalog_layout,
         }
     }
 }
@@ -319,6 +336,11 @@ pub struct Accept {
     /// `--allow-lbid-conflict`: where two files claim one LBID range and no token decides,
     /// keep the lower OID's claim and re-assign the other.
     pub lbid_conflict: bool,
+    /// `--allow-missing-catalog`: write the extents of missing catalog files with HWM 0.
+    pub missing_catalog: bool,
+    /// `--allow-catalog-layout`: write the replayed catalog layout although the catalog's
+    /// tokens contradict it (dictionaries whose tokens fix one start are put there).
+    pub catalog_layout: bool,
 }
 
 /// A fact about an extent that the scan could not establish.
@@ -336,6 +358,8 @@ pub enum Fact {
     MinMax,
     Hwm,
     Lbid,
+    /// The CP state (`isValid`).
+    CpState,
 }
 
 /// Why a fact could not be established.

@@ -110,17 +110,31 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
         findings.damaged.push(Damaged::new(path, &e.error));
     }
 
+    let origins = place::era::origins(&planned, &scanned, &catalog.eras);
+    let without_file = catalog.missing_extents(&planned, &origins);
     let extents = place::extent_counts(&planned, &scanned);
     let claims = place::lbid::claims(&planned, &extents, &catalog.lbids);
     let evidence = evidence::gather(&planned, &extents, &claims, &catalog);
     let decided = place::tokens::decide(&planned, &claims, &evidence, &opts.accept);
     findings.inferred.extend(decided.inferred);
     findings.refused.extend(decided.refused);
-    let placement = place::place(&planned, &scanned, &catalog.lbids, &decided.lbids);
+    let placement = place::place(
+        &planned,
+        &scanned,
+        &catalog.lbids,
+        &origins,
+        without_file,
+        &decided.lbids,
+    );
     findings
         .catalog
         .extend(checks::catalog_tokens(&catalog, &placement.extents));
 
+    findings.inferred.extend(place::era::inferences(
+        &planned,
+        &origins,
+        &placement.extents,
+    ));
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;
     report.bytes_scanned = scanned.bytes;
@@ -164,6 +178,9 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
     let (summary, catalog_findings) = report::catalog_stage(&catalog);
     report.catalog = summary;
     findings.catalog = catalog_findings;
+    let (refused, inferred) = report::catalog_refusals(&catalog, &opts.accept);
+    findings.refused.extend(refused);
+    findings.inferred.extend(inferred);
 
     let (planned, unplanned) = plan::plan(walked.files, &catalog, opts.access, opts.string_cp);
     let (planned, orphans) = orphans::split(planned, &catalog, opts.include_orphans);
