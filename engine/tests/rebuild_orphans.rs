@@ -137,6 +137,7 @@ fn kept_orphan_loses_the_range_the_live_dictionarys_tokens_point_into() {
     let decided: Vec<_> = r
         .report
         .inferred()
+        .filter(|i| i.fact == emengine::finding::Fact::Lbid)
         .filter(|i| i.extent.oid.0 == live.oid)
         .collect();
     assert_eq!(decided.len(), live.header_lbids.len(), "{decided:?}");

@@ -180,6 +180,7 @@ fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
     let inferred: Vec<(u32, i64)> = r
         .report
         .inferred()
+        .filter(|i| i.fact == emengine::finding::Fact::Lbid)
         .filter(|i| i.extent.oid.0 == f.oid)
         .map(|i| (i.extent.block_offset, i.value))
         .collect();
@@ -188,6 +189,7 @@ fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
     let first = r
         .report
         .inferred()
+        .filter(|i| i.fact == emengine::finding::Fact::Lbid)
         .find(|i| i.extent.oid.0 == f.oid && i.extent.block_offset == 0)
         .unwrap();
     assert!(

@@ -5,8 +5,10 @@
 //! table's AUX column (SYSCOLUMN/SYSTABLE rows, CAT §5) is a leftover or a copy: its extents
 //! would take LBID ranges — possibly a live dictionary's — that no token of a live column
 //! points into. Such files are reported and left out, unless the caller keeps them
-//! (`include`). When the catalog's rows could not be read, no OID is known to be dead: every
-//! file is kept, and the report says that the check did not run.
+//! (`include`). When the catalog's rows could not be read, or a catalog file of its generation
+//! is missing (the rows may then lack live OIDs: without SYSTABLE.auxcolumnoid no AUX column is
+//! known), no OID is known to be dead: every file is kept, and the report says that the check
+//! did not run.
 
 use super::catalog::CatalogFacts;
 use super::plan::PlannedFile;
@@ -23,7 +25,10 @@ pub fn split(
         .iter()
         .filter(|p| !syscat::is_syscat_oid(p.found.id.oid))
         .count();
-    let Some(rows) = &catalog.rows else {
+    // Rows read without every catalog file of the generation may miss live OIDs (without
+    // SYSTABLE.auxcolumnoid no AUX column is known): then no OID is known to be dead.
+    let rows = catalog.rows.as_ref().filter(|_| catalog.missing.is_empty());
+    let Some(rows) = rows else {
         let findings = if user_files > 0 {
             vec![Finding::OrphansNotChecked { files: user_files }]
         } else {
