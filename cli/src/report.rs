@@ -43,6 +43,19 @@ pub fn finding_line(f: &Finding) -> String {
             let state = if r.accepted { "accepted" } else { "refused" };
             format!("{state}: {}", refusal_line(r))
         }
+        Finding::Orphan(o) => format!(
+            "orphan {}: the catalog lists no live column, dictionary or AUX column with oid {}; {}",
+            o.path.display(),
+            o.segment.oid,
+            if o.kept {
+                "kept (--include-orphans)"
+            } else {
+                "left out (use --include-orphans to keep it)"
+            }
+        ),
+        Finding::OrphansNotChecked { files } => format!(
+            "warning: the catalog's rows could not be read, so no file was checked against the              live OIDs: all {files} user files were kept, a dropped table's among them if any"
+        ),
         Finding::DuplicateSegment { segment, dbroots } => format!(
             "warning: {segment} is on DBRoot {} and DBRoot {}",
             dbroots[0], dbroots[1]
@@ -142,6 +155,12 @@ pub fn reassigned(reason: ReassignReason) -> String {
         }
         ReassignReason::OldHeader => "compressed header records no LBIDs (version 2)".into(),
         ReassignReason::Uncompressed => "uncompressed file records no LBIDs".into(),
+        ReassignReason::HeaderLbidLostConflict { header_lbid } => format!(
+            "header LBID {header_lbid} is claimed by another file too, and the tokens pointing              into it fit the other file's dictionary"
+        ),
+        ReassignReason::HeaderLbidContradicted { header_lbid } => format!(
+            "the tokens pointing into header LBID {header_lbid} do not fit this extent (a v2              header upgraded by cpimport records the loading extent's LBID at index 0)"
+        ),
     }
 }
 
@@ -153,6 +172,15 @@ pub fn inferred(i: &Inferred) -> String {
             blocks,
             contradicting,
         } => format!("{tokens} tokens into {blocks} blocks fit it, {contradicting} do not"),
+        Evidence::TokensOverHeader {
+            header_lbid,
+            tokens,
+            blocks,
+            contradicting,
+        } => format!(
+            "{tokens} tokens into {blocks} blocks fit it, {contradicting} do not; the header's \
+             LBID {header_lbid} for it does not fit them and is set aside"
+        ),
         Evidence::CreationEra { era, by } => {
             let era = match era {
                 Era::Before2208 => "ColumnStore 6.x or older (first extent created CP_VALID)",
@@ -188,13 +216,16 @@ pub fn inferred(i: &Inferred) -> String {
 pub fn refusal_line(r: &Refusal) -> String {
     let what = match &r.reason {
         RefusalReason::DictionaryLbidNotEstablished => {
-            "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks"
+            "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks".to_string()
         }
+        RefusalReason::LbidConflict { lbid } => format!(
+            "files claim overlapping LBID ranges from {lbid} and no token decides which one holds it"
+        ),
         RefusalReason::CatalogFileMissing => {
-            "system catalog files are missing: their extents are kept at the LBIDs of the full generation's layout, with HWM 0 since no file holds their rows (every other catalog extent keeps its LBID)"
+            "system catalog files are missing: their extents are kept at the LBIDs of the full generation's layout, with HWM 0 since no file holds their rows (every other catalog extent keeps its LBID)".to_string()
         }
         RefusalReason::CatalogLayoutContradicted => {
-            "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout"
+            "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout".to_string()
         }
     };
     let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();

@@ -32,6 +32,11 @@ pub enum Finding {
     Inferred(Inferred),
     /// A reason not to write the map, unless the user accepts it with the flag it names.
     Refused(Refusal),
+    /// A file of an OID the catalog does not list as live (a dropped table's, or a copy).
+    Orphan(Orphan),
+    /// The catalog's rows could not be read, so no file was checked against the live OIDs:
+    /// every file was kept.
+    OrphansNotChecked { files: usize },
     /// The same segment file on two DBRoots.
     DuplicateSegment {
         segment: SegmentId,
@@ -75,6 +80,8 @@ impl Finding {
             Finding::Uncertain(_) => "uncertain",
             Finding::Inferred(_) => "inferred",
             Finding::Refused(_) => "refused",
+            Finding::Orphan(_) => "orphan",
+            Finding::OrphansNotChecked { .. } => "orphans-not-checked",
             Finding::DuplicateSegment { .. } => "duplicate-segment",
             Finding::CatalogUpgraded { .. } => "catalog-upgraded",
             Finding::CatalogFitsNoLayout => "catalog-fits-no-layout",
@@ -194,6 +201,24 @@ pub enum ReassignReason {
     OldHeader,
     /// An uncompressed file records no LBIDs.
     Uncompressed,
+    /// The header's LBID range is claimed by another file too, and the tokens pointing into it
+    /// fit the other file's dictionary extent, not this one.
+    HeaderLbidLostConflict { header_lbid: Lbid },
+    /// The tokens pointing into the header's LBID range do not fit this extent's blocks (a v2
+    /// header upgraded by cpimport records the LBID of the extent being loaded at index 0, which
+    /// can be the file's second extent, SEG §3.9).
+    HeaderLbidContradicted { header_lbid: Lbid },
+}
+
+/// A file of an OID the catalog's rows do not list as a live column, dictionary or AUX column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub path: PathBuf,
+    pub segment: SegmentId,
+    pub dbroot: DbRootId,
+    /// Kept in the map (`--include-orphans`), or left out.
+    pub kept: bool,
 }
 
 /// A fact the files do not record directly, derived from other evidence, with how strong the
@@ -216,6 +241,15 @@ pub enum Evidence {
     /// `tokens` tokens into `blocks` distinct blocks fit it; `contradicting` do not (stale
     /// tokens left by DELETE/UPDATE history, or damage).
     Tokens {
+        tokens: u64,
+        blocks: u64,
+        contradicting: u64,
+    },
+    /// As [`Evidence::Tokens`], against the file's header, which records `header_lbid` for this
+    /// extent (a v2 header upgraded by cpimport records the loading extent's LBID at index 0,
+    /// SEG §3.9): the header's LBID was set aside.
+    TokensOverHeader {
+        header_lbid: Lbid,
         tokens: u64,
         blocks: u64,
         contradicting: u64,
@@ -260,6 +294,9 @@ pub enum RefusalReason {
     /// Tokens point into dictionary extents whose LBIDs neither a header nor the tokens
     /// establish; a re-assigned LBID would make every string in them read from wrong blocks.
     DictionaryLbidNotEstablished,
+    /// Two files claim one LBID range and the tokens pointing into it do not decide which one
+    /// holds it.
+    LbidConflict { lbid: Lbid },
     /// Files of the catalog's generation are missing (CAT §7.1): their extents keep the LBIDs
     /// of the generation's layout (as every other catalog extent does), but their HWM cannot
     /// be established (written as 0).
@@ -274,6 +311,7 @@ impl RefusalReason {
     pub fn flag(&self) -> &'static str {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
+            RefusalReason::LbidConflict { .. } => "--allow-lbid-conflict",
             RefusalReason::CatalogFileMissing => "--allow-missing-catalog",
             RefusalReason::CatalogLayoutContradicted => "--allow-catalog-layout",
         }
@@ -283,6 +321,7 @@ impl RefusalReason {
     pub fn accepted_by(&self, accept: &Accept) -> bool {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
+            RefusalReason::LbidConflict { .. } => accept.lbid_conflict,
             RefusalReason::CatalogFileMissing => accept.missing_catalog,
             RefusalReason::CatalogLayoutContradicted => accept.catalog_layout,
         }
@@ -294,6 +333,9 @@ impl RefusalReason {
 pub struct Accept {
     /// `--allow-reassigned`: write re-assigned LBIDs of dictionary extents tokens point into.
     pub reassigned: bool,
+    /// `--allow-lbid-conflict`: where two files claim one LBID range and no token decides,
+    /// keep the lower OID's claim and re-assign the other.
+    pub lbid_conflict: bool,
     /// `--allow-missing-catalog`: write the extents of missing catalog files with HWM 0.
     pub missing_catalog: bool,
     /// `--allow-catalog-layout`: write the replayed catalog layout although the catalog's

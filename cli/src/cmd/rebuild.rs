@@ -51,9 +51,18 @@ pub struct Args {
     #[arg(long)]
     pub allow_damaged: bool,
     /// Write the map even when tokens point into dictionary extents whose LBIDs the data cannot
-    /// establish (they get the first free range, and the report says so).
+    /// establish exactly: each gets the LBID the tokens suggest (reported with how strong the
+    /// evidence is) or, without one, the first free range; the report says so.
     #[arg(long)]
     pub allow_reassigned: bool,
+    /// Write the map even when two files claim one LBID range and no token decides which one
+    /// holds it (the lower OID keeps it; the other is re-assigned and reported).
+    #[arg(long)]
+    pub allow_lbid_conflict: bool,
+    /// Keep the files of OIDs the catalog does not list as live (a dropped table's files, or
+    /// copies); by default they are reported and left out of the map.
+    #[arg(long)]
+    pub include_orphans: bool,
     /// Write the map even when files of the system catalog's generation are missing (their
     /// extents keep their replayed LBIDs with HWM 0; no other extent moves).
     #[arg(long)]
@@ -171,9 +180,11 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         access: crate::args::access(args.no_mmap),
         accept: emengine::finding::Accept {
             reassigned: args.allow_reassigned,
+            lbid_conflict: args.allow_lbid_conflict,
             missing_catalog: args.allow_missing_catalog,
             catalog_layout: args.allow_catalog_layout,
         },
+        include_orphans: args.include_orphans,
     };
     Ok(Plan {
         options,

@@ -7,9 +7,11 @@
 //! | [`walk`] | DBRoot paths → [`walk::FoundFile`]s, skipped paths |
 //! | [`catalog`] | the catalog's found files → [`catalog::CatalogFacts`] (each file loaded once) |
 //! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (opened, kind, kernel) |
+//! | [`orphans`] | planned files → the ones the catalog lists as live (the others reported) |
 //! | [`units`] | planned files → chunk-aligned [`units::WorkUnit`]s |
 //! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
-//! | [`place`] | planned files + scan → extent records (HWM, CP, LBID rules in submodules) |
+//! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles |
+//! | [`place`] | planned files + scan + evidence → extent records (HWM, CP, LBID rules in submodules) |
 //! | [`checks`] | placed extents → catalog token findings, against the already-loaded catalog |
 //! | [`report`] | everything found → [`RebuildReport`] |
 //!
@@ -20,8 +22,10 @@
 pub mod catalog;
 pub mod checks;
 pub mod compare;
+pub mod evidence;
 pub mod kernel;
 pub mod kind;
+pub mod orphans;
 pub mod place;
 pub mod plan;
 pub mod report;
@@ -56,6 +60,8 @@ pub struct RebuildOptions {
     pub access: Access,
     /// Refusals the user accepts knowingly (each a command-line flag).
     pub accept: Accept,
+    /// Keep files of OIDs the catalog does not list as live (`--include-orphans`).
+    pub include_orphans: bool,
 }
 
 impl Default for RebuildOptions {
@@ -66,6 +72,7 @@ impl Default for RebuildOptions {
             string_cp: StringCp::Invalid,
             access: Access::Mmap,
             accept: Accept::default(),
+            include_orphans: false,
         }
     }
 }
@@ -124,7 +131,20 @@ pub fn rebuild_from(
 
     let origins = place::era::origins(&planned, &scanned, &catalog.eras);
     let without_file = catalog.missing_extents(&planned, &origins);
-    let placement = place::place(&planned, &scanned, &catalog.lbids, &origins, without_file);
+    let extents = place::extent_counts(&planned, &scanned);
+    let claims = place::lbid::claims(&planned, &extents, &catalog.lbids);
+    let evidence = evidence::gather(&planned, &extents, &claims, &catalog);
+    let decided = place::tokens::decide(&planned, &claims, &evidence, &opts.accept);
+    findings.inferred.extend(decided.inferred);
+    findings.refused.extend(decided.refused);
+    let placement = place::place(
+        &planned,
+        &scanned,
+        &catalog.lbids,
+        &origins,
+        without_file,
+        &decided.lbids,
+    );
     findings
         .catalog
         .extend(checks::catalog_tokens(&catalog, &placement.extents));
@@ -187,6 +207,8 @@ fn prepare(
 
     let (planned, unplanned) =
         plan::plan_with(walked.files, &catalog, opts.access, opts.string_cp, opener);
+    let (planned, orphans) = orphans::split(planned, &catalog, opts.include_orphans);
+    findings.orphans = orphans;
     for p in &planned {
         *report.kind_sources.entry(p.source).or_default() += 1;
     }

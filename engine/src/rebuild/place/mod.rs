@@ -8,6 +8,7 @@
 //! | [`cp`] | min/max and CP state per type (EM §2.1–2.4, SEG §5.2) |
 //! | [`era`] | the CP state an extent is created with, per release (EM §2.1 "Era") |
 //! | [`lbid`] | LBIDs from the header's list or the catalog's replayed layout; first fit for the rest (SEG §2.3, §3.9; EM §1.10) |
+//! | [`tokens`] | dictionary LBIDs the headers do not settle, and LBID conflicts, decided by the tokens pointing into them (SEG §6.2) |
 //!
 //! Every extent of every file is built first (with the LBID it wants, or why it has none), then
 //! LBIDs are assigned in one pass: known ones in LBID order, the others first fit.
@@ -16,6 +17,7 @@ pub mod cp;
 pub mod era;
 pub mod hwm;
 pub mod lbid;
+pub mod tokens;
 
 use super::plan::PlannedFile;
 use super::scan::ScanResult;
@@ -37,13 +39,16 @@ pub struct Placement {
 /// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file);
 /// `origins` say how each file's extents came to be ([`era::origins`], same order as `files`);
 /// `without_file` are extents whose LBID is known but whose file is missing (catalog files,
-/// placed at their `range_start`, so that no other extent takes their range).
+/// placed at their `range_start`, so that no other extent takes their range); `decided`
+/// overrides the LBID an extent wants (`(file index, extent index)` → LBID or why not), as the
+/// token evidence decided it ([`tokens::decide`]).
 pub fn place(
     files: &[PlannedFile],
     scan: &ScanResult,
     syscat_lbids: &BTreeMap<Oid, Lbid>,
     origins: &[cp::Origin],
     without_file: Vec<ExtentRecord>,
+    decided: &tokens::Decisions,
 ) -> Placement {
     let damaged = damaged_chunks(scan);
     let mut uncertain = Vec::new();
@@ -64,7 +69,10 @@ pub fn place(
                 uncertain.push(uncertain_at(&record, Fact::Hwm));
             }
             let k = record.block_offset / pf.kind.extent_blocks();
-            let wanted = lbid::wanted(pf, k, syscat_lbids);
+            let wanted = decided
+                .get(&(i, k))
+                .copied()
+                .unwrap_or_else(|| lbid::wanted(pf, k, syscat_lbids));
             pending.push((record, wanted));
         }
     }
@@ -83,6 +91,19 @@ pub fn place(
         reassigned: assigned.reassigned,
         uncertain,
     }
+}
+
+/// How many extents each planned file has (the same count [`place`] builds).
+pub fn extent_counts(files: &[PlannedFile], scan: &ScanResult) -> Vec<u32> {
+    let damaged = damaged_chunks(scan);
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, pf)| {
+            let stats = scan.stats.range((i, 0)..(i + 1, 0)).map(|(_, s)| s);
+            hwm::extent_count(pf, hwm::last_block(pf, stats, damaged.get(&i)))
+        })
+        .collect()
 }
 
 /// Chunks that could not be read, per file.
