@@ -62,6 +62,22 @@ pub enum Finding {
     /// A problem the catalog reader reported about a row (its own sentence, naming file and
     /// byte offset).
     CatalogRow { detail: String },
+    /// Extent status (available, unavailable, out of service) is recorded in no data file: every
+    /// extent is written available, except where `--reference` supplied it (each such extent is
+    /// an [`Inferred`] with [`Evidence::Reference`]).
+    StatusNotInData {
+        /// Extents whose status a reference map supplied.
+        from_reference: usize,
+    },
+    /// The catalog's rows could not be read, so which column files form a table is unknown:
+    /// each file's HWM is its own last non-EMPTY block, not reconciled across its table.
+    HwmNotReconciled {
+        /// Column files whose HWM was not checked against their table.
+        files: usize,
+    },
+    /// A reference map (`--reference`) that disagrees with the data: the data wins, the reference
+    /// field is not used.
+    ReferenceContradicted(ReferenceConflict),
 }
 
 impl Finding {
@@ -81,6 +97,9 @@ impl Finding {
             Finding::CatalogNotChecked { .. } => "catalog-not-checked",
             Finding::CatalogToken(_) => "catalog-token",
             Finding::CatalogRow { .. } => "catalog-row",
+            Finding::StatusNotInData { .. } => "status-not-in-data",
+            Finding::HwmNotReconciled { .. } => "hwm-not-reconciled",
+            Finding::ReferenceContradicted(_) => "reference-contradicted",
         }
     }
 
@@ -220,6 +239,43 @@ pub enum Evidence {
         blocks: u64,
         contradicting: u64,
     },
+    /// The reference map (`--reference`, a backup, perhaps stale) holds this value for the
+    /// extent, and nothing in the data contradicts it.
+    Reference,
+    /// The columns of the extent's table agree on `rows` rows in its (partition, segment): the
+    /// HWM is the block holding the last of them in this column's width (cpimport's rule,
+    /// `writeengine/bulk/we_tableinfo.cpp:2000-2144`). `column_rows` is what the column's own
+    /// data shows: fewer in an AUX column after a FastDelete of the last rows.
+    TableRows {
+        table: Oid,
+        rows: u64,
+        column_rows: u64,
+        columns: u64,
+    },
+}
+
+/// Where a reference map and the data disagree about one extent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReferenceConflict {
+    pub extent: ExtentAddress,
+    pub conflict: Conflict,
+}
+
+/// What a reference map says that the data disproves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "conflict", rename_all = "kebab-case")]
+pub enum Conflict {
+    /// The data (header, catalog replay) gives this extent another LBID.
+    LbidDisproved { reference: Lbid, data: Lbid },
+    /// The reference's LBID range overlaps an extent the data places.
+    RangeOverlaps {
+        reference: Lbid,
+        other: ExtentAddress,
+    },
+    /// The reference's LBID is not a multiple of 1024, or its range has another size.
+    RangeUnusable { reference: Lbid, range_size: u32 },
+    /// The reference has an extent the data does not: no file (or no such extent in its file).
+    NotInData { reference: Lbid },
 }
 
 /// How strong an inference's evidence is.
@@ -254,6 +310,18 @@ pub enum RefusalReason {
     /// Tokens point into dictionary extents whose LBIDs neither a header nor the tokens
     /// establish; a re-assigned LBID would make every string in them read from wrong blocks.
     DictionaryLbidNotEstablished,
+    /// A column holds fewer rows than its table in one (partition, segment) — a truncated or
+    /// damaged file — so no HWM both honours its data and agrees with the other columns
+    /// (cpimport and DML stop on HWMs that do not agree). Accepted, the column gets the
+    /// table's HWM: its missing rows read as EMPTY.
+    ColumnRowsDisagree {
+        table: Oid,
+        column: Oid,
+        partition: u32,
+        segment: u16,
+        table_rows: u64,
+        column_rows: u64,
+    },
 }
 
 impl RefusalReason {
@@ -261,6 +329,7 @@ impl RefusalReason {
     pub fn flag(&self) -> &'static str {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
+            RefusalReason::ColumnRowsDisagree { .. } => "--allow-hwm-mismatch",
         }
     }
 
@@ -268,6 +337,7 @@ impl RefusalReason {
     pub fn accepted_by(&self, accept: &Accept) -> bool {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
+            RefusalReason::ColumnRowsDisagree { .. } => accept.hwm_mismatch,
         }
     }
 }
@@ -277,6 +347,9 @@ impl RefusalReason {
 pub struct Accept {
     /// `--allow-reassigned`: write re-assigned LBIDs of dictionary extents tokens point into.
     pub reassigned: bool,
+    /// `--allow-hwm-mismatch`: write a column that holds fewer rows than its table with the
+    /// table's HWM.
+    pub hwm_mismatch: bool,
 }
 
 /// A fact about an extent that the scan could not establish.
@@ -294,6 +367,10 @@ pub enum Fact {
     MinMax,
     Hwm,
     Lbid,
+    /// The extent's status (available, unavailable, out of service).
+    Status,
+    /// The CP sequence number.
+    SeqNum,
 }
 
 /// Why a fact could not be established.

@@ -54,6 +54,16 @@ pub struct Args {
     /// establish (they get the first free range, and the report says so).
     #[arg(long)]
     pub allow_reassigned: bool,
+    /// Write the map even when a column holds fewer rows than its table in a segment (a
+    /// truncated or damaged file): it gets the table's HWM, and the report says so.
+    #[arg(long)]
+    pub allow_hwm_mismatch: bool,
+    /// An older extent map (a backup, perhaps stale): supplies the LBIDs of extents the data
+    /// cannot settle, extent status (out of service) and CP sequence numbers. The data still
+    /// decides HWM, min/max and every LBID it records; every field taken from the reference,
+    /// and every place it contradicts the data, is in the report.
+    #[arg(long, value_name = "OLD_EM")]
+    pub reference: Option<PathBuf>,
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
@@ -150,7 +160,12 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         bail!("no --output given and no --config to take DBRMRoot from");
     };
     let inputs = Inputs {
-        files: args.config.iter().cloned().collect(),
+        files: args
+            .config
+            .iter()
+            .chain(args.reference.iter())
+            .cloned()
+            .collect(),
         dbroots: cfg.dbroots.values().cloned().collect(),
     };
     if let Some(out) = &output {
@@ -163,7 +178,13 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         access: crate::args::access(args.no_mmap),
         accept: emengine::finding::Accept {
             reassigned: args.allow_reassigned,
+            hwm_mismatch: args.allow_hwm_mismatch,
         },
+        reference: args
+            .reference
+            .as_deref()
+            .map(emengine::em::ExtentMap::read)
+            .transpose()?,
     };
     Ok(Plan {
         options,

@@ -9,7 +9,8 @@
 //! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (opened, kind, kernel) |
 //! | [`units`] | planned files → chunk-aligned [`units::WorkUnit`]s |
 //! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
-//! | [`place`] | planned files + scan → extent records (HWM, CP, LBID rules in submodules) |
+//! | [`reconcile`] | planned files + scan + catalog rows → [`reconcile::TableRows`]: each table's rows per (partition, segment), agreed across its columns |
+//! | [`place`] | planned files + scan + table rows (+ reference map) → extent records (HWM, CP, LBID rules in submodules) |
 //! | [`checks`] | placed extents → catalog token findings, against the already-loaded catalog |
 //! | [`report`] | everything found → [`RebuildReport`] |
 //!
@@ -24,6 +25,7 @@ pub mod kernel;
 pub mod kind;
 pub mod place;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
 pub mod scan;
 pub mod stats;
@@ -56,6 +58,9 @@ pub struct RebuildOptions {
     pub access: Access,
     /// Refusals the user accepts knowingly (each a command-line flag).
     pub accept: Accept,
+    /// An older extent map (`--reference`): LBIDs the data cannot settle, status and sequence
+    /// numbers ([`place::reference`]).
+    pub reference: Option<ExtentMap>,
 }
 
 impl Default for RebuildOptions {
@@ -66,6 +71,7 @@ impl Default for RebuildOptions {
             string_cp: StringCp::Invalid,
             access: Access::Mmap,
             accept: Accept::default(),
+            reference: None,
         }
     }
 }
@@ -103,11 +109,23 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
         findings.damaged.push(Damaged::new(path, &e.error));
     }
 
-    let placement = place::place(&planned, &scanned, &catalog.lbids);
+    let rows = reconcile::reconcile(&planned, &scanned, &catalog);
+    let placement = place::place(
+        &planned,
+        &scanned,
+        &catalog.lbids,
+        &rows,
+        opts.reference.as_ref(),
+    );
     findings
         .catalog
         .extend(checks::catalog_tokens(&catalog, &placement.extents));
 
+    let (inferred, refused) = reconcile::findings(&rows, &placement.extents, &opts.accept);
+    findings.inferred.extend(inferred);
+    findings.refused.extend(refused);
+    findings.limits = limits(&rows, &placement);
+    findings.inferred.extend(placement.from_reference.inferred);
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;
     report.bytes_scanned = scanned.bytes;
@@ -118,6 +136,32 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
         map: ExtentMap::from_extents(placement.extents),
         report,
     })
+}
+
+/// What the data cannot tell — status (always: no data file records it), HWMs not reconciled
+/// for want of the catalog's rows — and where a reference map contradicts the data.
+fn limits(rows: &reconcile::TableRows, placement: &place::Placement) -> Vec<Finding> {
+    let from_reference = placement
+        .from_reference
+        .inferred
+        .iter()
+        .filter(|i| i.fact == crate::finding::Fact::Status)
+        .count();
+    let mut out = vec![Finding::StatusNotInData { from_reference }];
+    if rows.unreconciled_files > 0 {
+        out.push(Finding::HwmNotReconciled {
+            files: rows.unreconciled_files,
+        });
+    }
+    out.extend(
+        placement
+            .from_reference
+            .conflicts
+            .iter()
+            .cloned()
+            .map(Finding::ReferenceContradicted),
+    );
+    out
 }
 
 /// Everything before the scan, shared by [`rebuild`] and [`floor_pass`].

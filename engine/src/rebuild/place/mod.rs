@@ -7,6 +7,7 @@
 //! | [`hwm`] | how many extents a file has and the HWM its last extent carries (EM §3.2, SEG §2.3) |
 //! | [`cp`] | min/max and CP state per type (EM §2.1–2.4, SEG §5.2) |
 //! | [`lbid`] | LBIDs from the header's list or the catalog's replayed layout; first fit for the rest (SEG §2.3, §3.9; EM §1.10) |
+//! | [`reference`] | LBIDs the data leaves unknown, status and sequence numbers from a reference map (`--reference`) |
 //!
 //! Every extent of every file is built first (with the LBID it wants, or why it has none), then
 //! LBIDs are assigned in one pass: known ones in LBID order, the others first fit.
@@ -14,11 +15,13 @@
 pub mod cp;
 pub mod hwm;
 pub mod lbid;
+pub mod reference;
 
 use super::plan::PlannedFile;
+use super::reconcile::TableRows;
 use super::scan::ScanResult;
 use super::stats::ExtentStats;
-use crate::em::{CpState, ExtentRecord};
+use crate::em::{CpState, ExtentMap, ExtentRecord};
 use crate::finding::{Fact, Reassigned, Uncertain, UncertainCause};
 use crate::types::{Lbid, Oid, BLOCKS_PER_CHUNK};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,16 +32,22 @@ pub struct Placement {
     pub extents: Vec<ExtentRecord>,
     pub reassigned: Vec<Reassigned>,
     pub uncertain: Vec<Uncertain>,
+    /// What a reference map supplied and where it contradicts the data (empty without one).
+    pub from_reference: reference::Supplied,
 }
 
 /// Place every extent of every planned file.
-/// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file).
+/// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file); `rows` the
+/// tables' reconciled row counts; `reference` an older map for what the data cannot settle.
 pub fn place(
     files: &[PlannedFile],
     scan: &ScanResult,
     syscat_lbids: &BTreeMap<Oid, Lbid>,
+    rows: &TableRows,
+    reference: Option<&ExtentMap>,
 ) -> Placement {
     let damaged = damaged_chunks(scan);
+    let table_rows = rows.index();
     let mut uncertain = Vec::new();
     let mut pending = Vec::new();
     for (i, pf) in files.iter().enumerate() {
@@ -48,7 +57,9 @@ pub fn place(
             .map(|(&(_, k), s)| (k, s))
             .collect();
         let damaged = damaged.get(&i);
-        for (record, hit) in file_extents(pf, &per_extent, damaged) {
+        let id = pf.found.id;
+        let rows = table_rows.get(&(id.oid, id.partition, id.segment)).copied();
+        for (record, hit) in file_extents(pf, &per_extent, damaged, rows) {
             if hit.min_max {
                 uncertain.push(uncertain_at(&record, Fact::MinMax));
             }
@@ -60,7 +71,16 @@ pub fn place(
             pending.push((record, wanted));
         }
     }
-    let assigned = lbid::assign(pending);
+    let mut from_reference = reference::Supplied::default();
+    let reference = reference.map(reference::Reference::new);
+    if let Some(r) = &reference {
+        reference::supply_lbids(&mut pending, r, &mut from_reference);
+    }
+    let mut assigned = lbid::assign(pending);
+    if let Some(r) = &reference {
+        reference::restore(&mut assigned.extents, r, &mut from_reference);
+        from_reference.finish();
+    }
     uncertain.extend(assigned.unplaced.iter().map(|rec| Uncertain {
         extent: rec.address(),
         fact: Fact::Lbid,
@@ -70,6 +90,7 @@ pub fn place(
         extents: assigned.extents,
         reassigned: assigned.reassigned,
         uncertain,
+        from_reference,
     }
 }
 
@@ -94,10 +115,12 @@ fn file_extents(
     pf: &PlannedFile,
     per_extent: &BTreeMap<u32, &ExtentStats>,
     damaged: Option<&BTreeSet<u32>>,
+    table_rows: Option<u64>,
 ) -> Vec<(ExtentRecord, Hit)> {
     let kind = pf.kind;
     let eb = kind.extent_blocks();
-    let last_block = hwm::last_block(pf, per_extent.values().copied(), damaged);
+    let own = hwm::last_block(pf, per_extent.values().copied(), damaged);
+    let last_block = hwm::with_table_rows(pf, own, table_rows);
     let n = hwm::extent_count(pf, last_block);
     (0..n)
         .map(|k| {
