@@ -258,6 +258,7 @@ pub enum Evidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReferenceConflict {
     pub extent: ExtentAddress,
+    #[serde(flatten)]
     pub conflict: Conflict,
 }
 
