@@ -8,7 +8,7 @@ use emengine::em::{EmVersion, ExtentMap};
 use emengine::types::Lbid;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use util::s;
+use util::{findings, s};
 
 fn gen(dir: &Path, seed: u64) -> (PathBuf, Value) {
     let tree = dir.join("tree");
@@ -45,15 +45,6 @@ fn rebuild_json(tree: &Path, out: &Path, extra: &[&str], code: i32) -> (Value, S
     let o = util::emrebuild(&args, code);
     let (stdout, stderr) = util::text(&o);
     (serde_json::from_str(&stdout).unwrap(), stderr)
-}
-
-fn findings<'a>(doc: &'a Value, kind: &str) -> Vec<&'a Value> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
 }
 
 /// The manifest's file of `table`.`column`.

@@ -247,20 +247,35 @@ fn a_truncated_column_file_is_refused_unless_accepted() {
     assert!(cpimport_accepts(&hwms), "{hwms:?}");
 }
 
-/// Extents out of service in the ground truth (status 2), by address.
-fn out_of_service(truth: &ExtentMap) -> BTreeMap<ExtentAddress, i16> {
-    truth
-        .extents
+/// Extents whose status is not "available" (0), by address.
+fn not_available(map: &ExtentMap) -> BTreeMap<ExtentAddress, i16> {
+    map.extents
         .iter()
         .filter(|e| e.status != 0)
         .map(|e| (e.address(), e.status))
         .collect()
 }
 
+/// The values of `fact` the rebuild took from the reference, each reported as strong evidence.
+fn strong_from_reference(r: &Rebuilt, fact: Fact) -> BTreeMap<ExtentAddress, i64> {
+    r.report
+        .inferred()
+        .filter(|i| i.fact == fact)
+        .map(|i| {
+            assert_eq!(
+                (&i.evidence, i.strength),
+                (&Evidence::Reference, Strength::Strong),
+                "{i:?}"
+            );
+            (i.extent, i.value)
+        })
+        .collect()
+}
+
 #[test]
 fn status_is_in_no_data_file_and_the_reference_restores_it() {
     let t = tree(6);
-    let oos = out_of_service(&t.truth);
+    let oos = not_available(&t.truth);
     let archive: Vec<i32> = files(&t.m, "archive").iter().map(|f| f.oid).collect();
     assert_eq!(
         oos.len(),
@@ -281,26 +296,8 @@ fn status_is_in_no_data_file_and_the_reference_restores_it() {
     assert!(r.map.extents.iter().all(|e| e.status == 0));
 
     let r = run(&t.root, Accept::default(), Some(t.truth.clone()));
-    let status: BTreeMap<ExtentAddress, i16> = r
-        .map
-        .extents
-        .iter()
-        .filter(|e| e.status != 0)
-        .map(|e| (e.address(), e.status))
-        .collect();
-    assert_eq!(status, oos);
-    let from_ref: BTreeMap<ExtentAddress, i64> = r
-        .report
-        .inferred()
-        .filter(|i| i.fact == Fact::Status)
-        .map(|i| {
-            assert_eq!(
-                (&i.evidence, i.strength),
-                (&Evidence::Reference, Strength::Strong)
-            );
-            (i.extent, i.value)
-        })
-        .collect();
+    assert_eq!(not_available(&r.map), oos);
+    let from_ref = strong_from_reference(&r, Fact::Status);
     assert_eq!(
         from_ref,
         oos.iter().map(|(a, s)| (*a, i64::from(*s))).collect()
@@ -342,17 +339,9 @@ fn the_reference_supplies_lbids_the_data_cannot_settle() {
             "oid {oid}: the reference's LBID"
         );
     }
-    let lbids: BTreeMap<i32, i64> = r
-        .report
-        .inferred()
-        .filter(|i| i.fact == Fact::Lbid)
-        .map(|i| {
-            assert_eq!(
-                (&i.evidence, i.strength),
-                (&Evidence::Reference, Strength::Strong)
-            );
-            (i.extent.oid.0, i.value)
-        })
+    let lbids: BTreeMap<i32, i64> = strong_from_reference(&r, Fact::Lbid)
+        .into_iter()
+        .map(|(a, v)| (a.oid.0, v))
         .collect();
     assert_eq!(lbids, flat.iter().map(|(o, (l, _))| (*o, *l)).collect());
     // With the ground truth as reference, only what the data decides differently remains:

@@ -65,3 +65,13 @@ pub fn real(name: &str) -> Option<PathBuf> {
 pub fn real_v4() -> Option<PathBuf> {
     real("BRM_saves_em.v4-syscat")
 }
+
+/// The findings of one kind ("damaged", "refused", ...) in a `rebuild --json` document.
+pub fn findings<'v>(doc: &'v serde_json::Value, kind: &str) -> Vec<&'v serde_json::Value> {
+    doc["findings"]
+        .as_array()
+        .expect("a findings array")
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
