@@ -97,8 +97,8 @@ pub fn finding_line(f: &Finding) -> String {
             }
         }
         Finding::HwmNotReconciled { files } => format!(
-            "note: the catalog's rows could not be read, so the HWMs of {files} column files \
-             are their own, not checked against the other columns of their table"
+            "note: the catalog's rows do not say which table {files} column files belong to: \
+             their HWMs are their own, not checked against the other columns of a table"
         ),
         Finding::ReferenceContradicted(c) => {
             format!("reference: {}: {}", c.extent, conflict(&c.conflict))

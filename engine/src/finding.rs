@@ -69,8 +69,9 @@ pub enum Finding {
         /// Extents whose status a reference map supplied.
         from_reference: usize,
     },
-    /// The catalog's rows could not be read, so which column files form a table is unknown:
-    /// each file's HWM is its own last non-EMPTY block, not reconciled across its table.
+    /// The catalog's rows do not say which table some column files belong to (the rows could
+    /// not be read, or no table lists their OIDs): each such file's HWM is its own last
+    /// non-EMPTY block, not reconciled across its table.
     HwmNotReconciled {
         /// Column files whose HWM was not checked against their table.
         files: usize,

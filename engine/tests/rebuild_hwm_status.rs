@@ -457,3 +457,40 @@ fn a_stale_reference_is_reported_where_the_data_contradicts_it() {
     assert!(!from_ref.is_empty());
     assert!(from_ref.iter().all(|i| i.strength == Strength::Weak));
 }
+
+#[test]
+fn files_no_table_lists_keep_their_own_hwm_and_the_report_says_so() {
+    let t = tree(9);
+    // An empty SYSCOLUMN `schema` file: no SYSCOLUMN row joins its SYSTABLE row any more, so no
+    // table lists a data column (AUX columns are listed in SYSTABLE itself).
+    let syscolumn = t.m.catalog.files.iter().find(|c| c.oid == 1021).unwrap();
+    std::fs::File::create(t.root.join(&syscolumn.path)).unwrap();
+    let r = run(&t.root, Accept::default(), None);
+    let data_columns = t.m.files.iter().filter(|f| f.kind == "column").count();
+    let notes: Vec<_> = r
+        .report
+        .findings
+        .iter()
+        .filter(|f| matches!(f, Finding::HwmNotReconciled { .. }))
+        .collect();
+    assert_eq!(
+        notes,
+        vec![&Finding::HwmNotReconciled {
+            files: data_columns
+        }]
+    );
+    // hwm.fast_tail's AUX then ends where its own data ends: the FastDelete is not seen.
+    let tm = table(&t.m, "fast_tail");
+    let aux = files(&t.m, "fast_tail")
+        .into_iter()
+        .find(|f| f.kind == "aux")
+        .unwrap();
+    assert_eq!(
+        last_extent(&r.map, aux).hwm,
+        block_of(tm.deletes[0].start - 1, 1)
+    );
+    assert_eq!(
+        r.report.inferred().filter(|i| i.fact == Fact::Hwm).count(),
+        0
+    );
+}

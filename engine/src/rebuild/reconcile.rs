@@ -29,8 +29,10 @@
 //!   refusal ([`RefusalReason::ColumnRowsDisagree`](crate::finding::RefusalReason)): neither its own
 //!   HWM (inconsistent) nor the table's (its missing rows read as EMPTY) is right.
 //!
-//! Table membership comes from the catalog's rows (SYSCOLUMN, SYSTABLE `auxcolumnoid`). Without
-//! them, each file keeps its own HWM and the report says so once. Files with an unreadable chunk
+//! Table membership comes from the catalog's rows (SYSCOLUMN joined to SYSTABLE, SYSTABLE
+//! `auxcolumnoid`). A column file no table lists (the rows could not be read, a SYSCOLUMN row
+//! lost its table, an OID the catalog does not know) keeps its own HWM, and the report says how
+//! many there are, once ([`Finding::HwmNotReconciled`](crate::finding::Finding)). Files with an unreadable chunk
 //! keep their own (damage-covering) HWM and take no part in the count.
 
 use super::catalog::CatalogFacts;
@@ -78,7 +80,8 @@ impl SegmentRows {
 pub struct TableRows {
     /// Per table, per (partition, segment), in that order.
     pub segments: Vec<SegmentRows>,
-    /// Column files whose table is unknown because the catalog's rows could not be read.
+    /// Column files whose table the catalog's rows do not give (the rows could not be read, or
+    /// no table lists the file's OID): their HWMs are their own.
     pub unreconciled_files: usize,
 }
 
@@ -131,12 +134,19 @@ pub fn reconcile(files: &[PlannedFile], scan: &ScanResult, catalog: &CatalogFact
     }
     let damaged: BTreeSet<usize> = scan.errors.iter().map(|e| e.file).collect();
     let mut groups: BTreeMap<(Oid, u32, u16), Vec<ColumnRows>> = BTreeMap::new();
+    let mut unreconciled_files = 0;
     for (i, pf) in files.iter().enumerate() {
         let id = pf.found.id;
+        if !is_column(pf) {
+            continue;
+        }
         let Some(&(table, aux)) = table_of.get(&id.oid) else {
+            // No table lists it: a SYSCOLUMN row without its SYSTABLE row, a damaged row, or a
+            // file the catalog does not know.
+            unreconciled_files += 1;
             continue;
         };
-        if !is_column(pf) || damaged.contains(&i) {
+        if damaged.contains(&i) {
             continue;
         }
         let last = scan
@@ -169,7 +179,7 @@ pub fn reconcile(files: &[PlannedFile], scan: &ScanResult, catalog: &CatalogFact
         .collect();
     TableRows {
         segments,
-        unreconciled_files: 0,
+        unreconciled_files,
     }
 }
 
