@@ -188,4 +188,23 @@ fn the_reference_restores_status_and_lbids_and_its_conflicts_are_listed() {
     assert_eq!(conflicts[0]["extent"]["partition"], 7);
     assert_eq!(conflicts[0]["reference"].as_i64(), Some(1 << 30));
     assert_eq!(rebuilt.extents.len(), truth.extents.len());
+
+    // The reference is an input of the run: never the output.
+    let before = std::fs::read(&reference).unwrap();
+    let config = tree.join("Columnstore.xml");
+    let o = util::emrebuild(
+        &[
+            "rebuild",
+            "--config",
+            s(&config),
+            "--output",
+            s(&reference),
+            "--reference",
+            s(&reference),
+        ],
+        2,
+    );
+    let (_, stderr) = util::text(&o);
+    assert!(stderr.contains(s(&reference)), "{stderr}");
+    assert_eq!(std::fs::read(&reference).unwrap(), before);
 }
