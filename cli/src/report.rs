@@ -7,6 +7,7 @@ use emengine::finding::{
     CatalogCheck, Conflict, Damaged, Evidence, Fact, Finding, Inferred, ReassignReason, Refusal,
     RefusalReason, Strength, UncertainCause, UnresolvedReason,
 };
+use emengine::rebuild::place::era::{Era, EraEvidence};
 use emengine::rebuild::RebuildReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -203,6 +204,23 @@ pub fn inferred(i: &Inferred) -> String {
             "table {table}: {columns} columns hold {rows} rows in this segment, this one's \
              data only {column_rows} (FastDelete of the last rows)"
         ),
+        Evidence::CreationEra { era, by } => {
+            let era = match era {
+                Era::Before2208 => "ColumnStore 6.x or older (first extent created CP_VALID)",
+                Era::Since2208 => "ColumnStore 22.08 or later (created CP_INVALID)",
+            };
+            let by = match by {
+                EraEvidence::Generation { .. } => "the catalog's generation",
+                EraEvidence::CatalogOriginal { .. } => {
+                    "a catalog file of the original generation of a catalog upgraded in place"
+                }
+                EraEvidence::CatalogAddedByUpgrade => "a catalog file the in-place upgrade added",
+                EraEvidence::TableWithoutAux => {
+                    "its table has no AUX column (auxcolumnoid 0): created before the upgrade to 22.08"
+                }
+            };
+            format!("the state it was created with by {era}, since {by}; nothing computes its CP")
+        }
     };
     let strength = match i.strength {
         Strength::Exact => "exact",
@@ -235,6 +253,12 @@ pub fn refusal_line(r: &Refusal) -> String {
              its table {table} {table_rows} (a truncated or damaged file): its own HWM would \
              disagree with the other columns', the table's would read its missing rows as EMPTY"
         ),
+        RefusalReason::CatalogFileMissing => {
+            "system catalog files are missing: their extents are kept at the LBIDs of the full generation's layout, with HWM 0 since no file holds their rows (every other catalog extent keeps its LBID)".to_string()
+        }
+        RefusalReason::CatalogLayoutContradicted => {
+            "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout".to_string()
+        }
     };
     let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();
     let more = r.extents.len().saturating_sub(shown.len());
@@ -257,6 +281,7 @@ fn fact(f: Fact) -> &'static str {
         Fact::Lbid => "LBID",
         Fact::Status => "status",
         Fact::SeqNum => "CP sequence number",
+        Fact::CpState => "CP state",
     }
 }
 

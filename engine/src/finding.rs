@@ -253,6 +253,12 @@ pub enum Evidence {
         column_rows: u64,
         columns: u64,
     },
+    /// The CP state an extent was created with, by the release that created it (EM §2.1
+    /// "Era"): `era` was decided `by` evidence other than the catalog's generation alone.
+    CreationEra {
+        era: crate::rebuild::place::era::Era,
+        by: crate::rebuild::place::era::EraEvidence,
+    },
 }
 
 /// Where a reference map and the data disagree about one extent.
@@ -324,6 +330,13 @@ pub enum RefusalReason {
         table_rows: u64,
         column_rows: u64,
     },
+    /// Files of the catalog's generation are missing (CAT §7.1): their extents keep the LBIDs
+    /// of the generation's layout (as every other catalog extent does), but their HWM cannot
+    /// be established (written as 0).
+    CatalogFileMissing,
+    /// The catalog's own tokens fit no replayed catalog layout (CAT §3.3, §7.2): the catalog
+    /// was moved or is damaged, and its LBIDs cannot be established.
+    CatalogLayoutContradicted,
 }
 
 impl RefusalReason {
@@ -332,6 +345,8 @@ impl RefusalReason {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
             RefusalReason::ColumnRowsDisagree { .. } => "--allow-hwm-mismatch",
+            RefusalReason::CatalogFileMissing => "--allow-missing-catalog",
+            RefusalReason::CatalogLayoutContradicted => "--allow-catalog-layout",
         }
     }
 
@@ -340,6 +355,8 @@ impl RefusalReason {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
             RefusalReason::ColumnRowsDisagree { .. } => accept.hwm_mismatch,
+            RefusalReason::CatalogFileMissing => accept.missing_catalog,
+            RefusalReason::CatalogLayoutContradicted => accept.catalog_layout,
         }
     }
 }
@@ -352,6 +369,11 @@ pub struct Accept {
     /// `--allow-hwm-mismatch`: write a column that holds fewer rows than its table with the
     /// table's HWM.
     pub hwm_mismatch: bool,
+    /// `--allow-missing-catalog`: write the extents of missing catalog files with HWM 0.
+    pub missing_catalog: bool,
+    /// `--allow-catalog-layout`: write the replayed catalog layout although the catalog's
+    /// tokens contradict it (dictionaries whose tokens fix one start are put there).
+    pub catalog_layout: bool,
 }
 
 /// A fact about an extent that the scan could not establish.
@@ -373,6 +395,8 @@ pub enum Fact {
     Status,
     /// The CP sequence number.
     SeqNum,
+    /// The CP state (`isValid`).
+    CpState,
 }
 
 /// Why a fact could not be established.

@@ -64,6 +64,14 @@ pub struct Args {
     /// and every place it contradicts the data, is in the report.
     #[arg(long, value_name = "OLD_EM")]
     pub reference: Option<PathBuf>,
+    /// Write the map even when files of the system catalog's generation are missing (their
+    /// extents keep their replayed LBIDs with HWM 0; no other extent moves).
+    #[arg(long)]
+    pub allow_missing_catalog: bool,
+    /// Write the map even when the system catalog's own tokens fit none of its possible
+    /// layouts (dictionaries whose tokens fix one start are put there, the rest replayed).
+    #[arg(long)]
+    pub allow_catalog_layout: bool,
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
@@ -179,6 +187,8 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         accept: emengine::finding::Accept {
             reassigned: args.allow_reassigned,
             hwm_mismatch: args.allow_hwm_mismatch,
+            missing_catalog: args.allow_missing_catalog,
+            catalog_layout: args.allow_catalog_layout,
         },
         reference: args
             .reference

@@ -110,12 +110,16 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
     }
 
     let rows = reconcile::reconcile(&planned, &scanned, &catalog);
+    let origins = place::era::origins(&planned, &scanned, &catalog.eras);
+    let without_file = catalog.missing_extents(&planned, &origins);
     let placement = place::place(
         &planned,
         &scanned,
         &catalog.lbids,
         &rows,
         opts.reference.as_ref(),
+        &origins,
+        without_file,
     );
     findings
         .catalog
@@ -126,6 +130,11 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
     findings.refused.extend(refused);
     findings.limits = limits(&rows, &placement);
     findings.inferred.extend(placement.from_reference.inferred);
+    findings.inferred.extend(place::era::inferences(
+        &planned,
+        &origins,
+        &placement.extents,
+    ));
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;
     report.bytes_scanned = scanned.bytes;
@@ -195,6 +204,9 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
     let (summary, catalog_findings) = report::catalog_stage(&catalog);
     report.catalog = summary;
     findings.catalog = catalog_findings;
+    let (refused, inferred) = report::catalog_refusals(&catalog, &opts.accept);
+    findings.refused.extend(refused);
+    findings.inferred.extend(inferred);
 
     let (planned, unplanned) = plan::plan(walked.files, &catalog, opts.access, opts.string_cp);
     for p in &planned {

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`hwm`] | how many extents a file has and the HWM its last extent carries (EM §3.2, SEG §2.3) |
 //! | [`cp`] | min/max and CP state per type (EM §2.1–2.4, SEG §5.2) |
+//! | [`era`] | the CP state an extent is created with, per release (EM §2.1 "Era") |
 //! | [`lbid`] | LBIDs from the header's list or the catalog's replayed layout; first fit for the rest (SEG §2.3, §3.9; EM §1.10) |
 //! | [`reference`] | LBIDs the data leaves unknown, status and sequence numbers from a reference map (`--reference`) |
 //!
@@ -13,6 +14,7 @@
 //! LBIDs are assigned in one pass: known ones in LBID order, the others first fit.
 
 pub mod cp;
+pub mod era;
 pub mod hwm;
 pub mod lbid;
 pub mod reference;
@@ -21,7 +23,7 @@ use super::plan::PlannedFile;
 use super::reconcile::TableRows;
 use super::scan::ScanResult;
 use super::stats::ExtentStats;
-use crate::em::{CpState, ExtentMap, ExtentRecord};
+use crate::em::{ExtentMap, ExtentRecord};
 use crate::finding::{Fact, Reassigned, Uncertain, UncertainCause};
 use crate::types::{Lbid, Oid, BLOCKS_PER_CHUNK};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,13 +40,18 @@ pub struct Placement {
 
 /// Place every extent of every planned file.
 /// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file); `rows` the
-/// tables' reconciled row counts; `reference` an older map for what the data cannot settle.
+/// tables' reconciled row counts; `reference` an older map for what the data cannot settle;
+/// `origins` say how each file's extents came to be ([`era::origins`], same order as `files`);
+/// `without_file` are extents whose LBID is known but whose file is missing (catalog files,
+/// placed at their `range_start`, so that no other extent takes their range).
 pub fn place(
     files: &[PlannedFile],
     scan: &ScanResult,
     syscat_lbids: &BTreeMap<Oid, Lbid>,
     rows: &TableRows,
     reference: Option<&ExtentMap>,
+    origins: &[cp::Origin],
+    without_file: Vec<ExtentRecord>,
 ) -> Placement {
     let damaged = damaged_chunks(scan);
     let table_rows = rows.index();
@@ -59,7 +66,8 @@ pub fn place(
         let damaged = damaged.get(&i);
         let id = pf.found.id;
         let rows = table_rows.get(&(id.oid, id.partition, id.segment)).copied();
-        for (record, hit) in file_extents(pf, &per_extent, damaged, rows) {
+        let origin = origins.get(i).copied().unwrap_or_else(cp::Origin::head);
+        for (record, hit) in file_extents(pf, &per_extent, damaged, rows, &origin) {
             if hit.min_max {
                 uncertain.push(uncertain_at(&record, Fact::MinMax));
             }
@@ -71,6 +79,10 @@ pub fn place(
             pending.push((record, wanted));
         }
     }
+    pending.extend(without_file.into_iter().map(|r| {
+        let lbid = r.range_start;
+        (r, Ok(lbid))
+    }));
     let mut from_reference = reference::Supplied::default();
     let reference = reference.map(reference::Reference::new);
     if let Some(r) = &reference {
@@ -116,6 +128,7 @@ fn file_extents(
     per_extent: &BTreeMap<u32, &ExtentStats>,
     damaged: Option<&BTreeSet<u32>>,
     table_rows: Option<u64>,
+    origin: &cp::Origin,
 ) -> Vec<(ExtentRecord, Hit)> {
     let kind = pf.kind;
     let eb = kind.extent_blocks();
@@ -128,9 +141,9 @@ fn file_extents(
             let last_chunk = ((k + 1) * eb).div_ceil(BLOCKS_PER_CHUNK);
             let hit = damaged.is_some_and(|d| d.range(first_chunk..last_chunk).next().is_some());
             let cp = if hit {
-                cp::sentinel(pf, CpState::INVALID)
+                cp::unknown(pf, origin)
             } else {
-                cp::casual_partition(pf, per_extent.get(&k).copied())
+                cp::casual_partition(pf, k, per_extent.get(&k).copied(), origin)
             };
             let is_last = k + 1 == n;
             let record = ExtentRecord {
