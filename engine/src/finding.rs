@@ -67,6 +67,23 @@ pub enum Finding {
     /// A problem the catalog reader reported about a row (its own sentence, naming file and
     /// byte offset).
     CatalogRow { detail: String },
+    /// Extent status (available, unavailable, out of service) is recorded in no data file: every
+    /// extent is written available, except where `--reference` supplied it (each such extent is
+    /// an [`Inferred`] with [`Evidence::Reference`]).
+    StatusNotInData {
+        /// Extents whose status a reference map supplied.
+        from_reference: usize,
+    },
+    /// The catalog's rows do not say which table some column files belong to (the rows could
+    /// not be read, or no table lists their OIDs): each such file's HWM is its own last
+    /// non-EMPTY block, not reconciled across its table.
+    HwmNotReconciled {
+        /// Column files whose HWM was not checked against their table.
+        files: usize,
+    },
+    /// A reference map (`--reference`) that disagrees with the data: the data wins, the reference
+    /// field is not used.
+    ReferenceContradicted(ReferenceConflict),
 }
 
 impl Finding {
@@ -88,6 +105,9 @@ impl Finding {
             Finding::CatalogNotChecked { .. } => "catalog-not-checked",
             Finding::CatalogToken(_) => "catalog-token",
             Finding::CatalogRow { .. } => "catalog-row",
+            Finding::StatusNotInData { .. } => "status-not-in-data",
+            Finding::HwmNotReconciled { .. } => "hwm-not-reconciled",
+            Finding::ReferenceContradicted(_) => "reference-contradicted",
         }
     }
 
@@ -254,12 +274,50 @@ pub enum Evidence {
         blocks: u64,
         contradicting: u64,
     },
+    /// The reference map (`--reference`, a backup, perhaps stale) holds this value for the
+    /// extent, and nothing in the data contradicts it.
+    Reference,
+    /// The columns of the extent's table agree on `rows` rows in its (partition, segment): the
+    /// HWM is the block holding the last of them in this column's width (cpimport's rule,
+    /// `writeengine/bulk/we_tableinfo.cpp:2000-2144`). `column_rows` is what the column's own
+    /// data shows: fewer in an AUX column after a FastDelete of the last rows.
+    TableRows {
+        table: Oid,
+        rows: u64,
+        column_rows: u64,
+        columns: u64,
+    },
     /// The CP state an extent was created with, by the release that created it (EM §2.1
     /// "Era"): `era` was decided `by` evidence other than the catalog's generation alone.
     CreationEra {
         era: crate::rebuild::place::era::Era,
         by: crate::rebuild::place::era::EraEvidence,
     },
+}
+
+/// Where a reference map and the data disagree about one extent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReferenceConflict {
+    pub extent: ExtentAddress,
+    #[serde(flatten)]
+    pub conflict: Conflict,
+}
+
+/// What a reference map says that the data disproves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "conflict", rename_all = "kebab-case")]
+pub enum Conflict {
+    /// The data (header, catalog replay) gives this extent another LBID.
+    LbidDisproved { reference: Lbid, data: Lbid },
+    /// The reference's LBID range overlaps an extent the data places.
+    RangeOverlaps {
+        reference: Lbid,
+        other: ExtentAddress,
+    },
+    /// The reference's LBID is not a multiple of 1024, or its range has another size.
+    RangeUnusable { reference: Lbid, range_size: u32 },
+    /// The reference has an extent the data does not: no file (or no such extent in its file).
+    NotInData { reference: Lbid },
 }
 
 /// How strong an inference's evidence is.
@@ -297,6 +355,18 @@ pub enum RefusalReason {
     /// Two files claim one LBID range and the tokens pointing into it do not decide which one
     /// holds it.
     LbidConflict { lbid: Lbid },
+    /// A column holds fewer rows than its table in one (partition, segment) — a truncated or
+    /// damaged file — so no HWM both honours its data and agrees with the other columns
+    /// (cpimport and DML stop on HWMs that do not agree). Accepted, the column gets the
+    /// table's HWM: its missing rows read as EMPTY.
+    ColumnRowsDisagree {
+        table: Oid,
+        column: Oid,
+        partition: u32,
+        segment: u16,
+        table_rows: u64,
+        column_rows: u64,
+    },
     /// Files of the catalog's generation are missing (CAT §7.1): their extents keep the LBIDs
     /// of the generation's layout (as every other catalog extent does), but their HWM cannot
     /// be established (written as 0).
@@ -312,6 +382,7 @@ impl RefusalReason {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
             RefusalReason::LbidConflict { .. } => "--allow-lbid-conflict",
+            RefusalReason::ColumnRowsDisagree { .. } => "--allow-hwm-mismatch",
             RefusalReason::CatalogFileMissing => "--allow-missing-catalog",
             RefusalReason::CatalogLayoutContradicted => "--allow-catalog-layout",
         }
@@ -322,6 +393,7 @@ impl RefusalReason {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
             RefusalReason::LbidConflict { .. } => accept.lbid_conflict,
+            RefusalReason::ColumnRowsDisagree { .. } => accept.hwm_mismatch,
             RefusalReason::CatalogFileMissing => accept.missing_catalog,
             RefusalReason::CatalogLayoutContradicted => accept.catalog_layout,
         }
@@ -336,6 +408,9 @@ pub struct Accept {
     /// `--allow-lbid-conflict`: where two files claim one LBID range and no token decides,
     /// keep the lower OID's claim and re-assign the other.
     pub lbid_conflict: bool,
+    /// `--allow-hwm-mismatch`: write a column that holds fewer rows than its table with the
+    /// table's HWM.
+    pub hwm_mismatch: bool,
     /// `--allow-missing-catalog`: write the extents of missing catalog files with HWM 0.
     pub missing_catalog: bool,
     /// `--allow-catalog-layout`: write the replayed catalog layout although the catalog's
@@ -358,6 +433,10 @@ pub enum Fact {
     MinMax,
     Hwm,
     Lbid,
+    /// The extent's status (available, unavailable, out of service).
+    Status,
+    /// The CP sequence number.
+    SeqNum,
     /// The CP state (`isValid`).
     CpState,
 }

@@ -1,6 +1,6 @@
 //! ColumnStore's identities and geometry constants, named as ColumnStore names them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Bytes in one block (`BLOCK_SIZE`).
@@ -32,12 +32,16 @@ pub const FIRST_USER_OID: i32 = 3000;
 pub struct Lbid(pub i64);
 
 /// Object id of a column or dictionary store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Oid(pub i32);
 
 /// DBRoot id (starts at 1; ids may have gaps).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct DbRootId(pub u16);
 

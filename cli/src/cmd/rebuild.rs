@@ -63,6 +63,16 @@ pub struct Args {
     /// copies); by default they are reported and left out of the map.
     #[arg(long)]
     pub include_orphans: bool,
+    /// Write the map even when a column holds fewer rows than its table in a segment (a
+    /// truncated or damaged file): it gets the table's HWM, and the report says so.
+    #[arg(long)]
+    pub allow_hwm_mismatch: bool,
+    /// An older extent map (a backup, perhaps stale): supplies the LBIDs of extents the data
+    /// cannot settle, extent status (out of service) and CP sequence numbers. The data still
+    /// decides HWM, min/max and every LBID it records; every field taken from the reference,
+    /// and every place it contradicts the data, is in the report.
+    #[arg(long, value_name = "OLD_EM")]
+    pub reference: Option<PathBuf>,
     /// Write the map even when files of the system catalog's generation are missing (their
     /// extents keep their replayed LBIDs with HWM 0; no other extent moves).
     #[arg(long)]
@@ -167,7 +177,12 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         bail!("no --output given and no --config to take DBRMRoot from");
     };
     let inputs = Inputs {
-        files: args.config.iter().cloned().collect(),
+        files: args
+            .config
+            .iter()
+            .chain(args.reference.iter())
+            .cloned()
+            .collect(),
         dbroots: cfg.dbroots.values().cloned().collect(),
     };
     if let Some(out) = &output {
@@ -181,10 +196,16 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         accept: emengine::finding::Accept {
             reassigned: args.allow_reassigned,
             lbid_conflict: args.allow_lbid_conflict,
+            hwm_mismatch: args.allow_hwm_mismatch,
             missing_catalog: args.allow_missing_catalog,
             catalog_layout: args.allow_catalog_layout,
         },
         include_orphans: args.include_orphans,
+        reference: args
+            .reference
+            .as_deref()
+            .map(emengine::em::ExtentMap::read)
+            .transpose()?,
     };
     Ok(Plan {
         options,

@@ -209,6 +209,11 @@ fn scan_narrow<T: Lane, const D: u8>(
         }
     }
     let width = std::mem::size_of::<T>() as u32;
+    let last_row = last.map(|b| {
+        let block = &data[(b - first_fbo) as usize * BLOCK_SIZE..];
+        let block = &block[..block.len().min(BLOCK_SIZE)];
+        last_row_in(block, b, width as usize, |v| T::from_le_slice(v) != empty)
+    });
     let domain = match D {
         SIGNED => Domain::Signed,
         UNSIGNED => Domain::Unsigned,
@@ -221,6 +226,7 @@ fn scan_narrow<T: Lane, const D: u8>(
     });
     out.merge(&ExtentStats {
         last_nonempty: last,
+        last_row,
         values,
         nulls,
         keys,
@@ -254,13 +260,31 @@ fn scan_wide(data: &[u8], first_fbo: u32, empty: i128, null: i128, out: &mut Ext
             last = Some(first_fbo + i as u32);
         }
     }
+    let last_row = last.map(|b| {
+        let block = &data[(b - first_fbo) as usize * BLOCK_SIZE..];
+        let block = &block[..block.len().min(BLOCK_SIZE)];
+        last_row_in(block, b, 16, |v| {
+            let mut x = [0u8; 16];
+            x.copy_from_slice(v);
+            i128::from_le_bytes(x) != empty
+        })
+    });
     out.merge(&ExtentStats {
         last_nonempty: last,
+        last_row,
         values,
         nulls,
         keys: None,
         wide: (values > 0).then_some((lo, hi)),
     });
+}
+
+/// The file row of the last value of `block` (file block `fbo`, values of `width` bytes) that
+/// `is_row` accepts; the block is known to hold one.
+fn last_row_in(block: &[u8], fbo: u32, width: usize, is_row: impl Fn(&[u8]) -> bool) -> u64 {
+    let per_block = (BLOCK_SIZE / width) as u64;
+    let at = block.chunks_exact(width).rposition(is_row).unwrap_or(0) as u64;
+    u64::from(fbo) * per_block + at
 }
 
 fn scan_dictionary(data: &[u8], first_fbo: u32, out: &mut ExtentStats) {
@@ -343,6 +367,8 @@ mod tests {
         let mut s = ExtentStats::default();
         narrow(4, Domain::Signed, empty.into(), 0x8000_0000).scan(&data, 10, &mut s);
         assert_eq!(s.last_nonempty, Some(11));
+        // INT: 2048 rows per block; the value is row 7 of file block 11.
+        assert_eq!(s.last_row, Some(11 * 2048 + 7));
         assert_eq!(s.values, 1);
         assert_eq!(
             s.keys
@@ -360,6 +386,8 @@ mod tests {
         let mut s = ExtentStats::default();
         narrow(1, Domain::Unsigned, 0xFF, 0xFE).scan(&data, 0, &mut s);
         assert_eq!((s.last_nonempty, s.values, s.nulls), (Some(1), 2, 1));
+        // UTINYINT: 8192 rows per block; the NULL is row 0 of block 1.
+        assert_eq!(s.last_row, Some(8192));
         assert_eq!(s.keys, Some((7, 200)));
     }
 
@@ -382,6 +410,10 @@ mod tests {
                     continue;
                 }
                 s.last_nonempty = Some(first_fbo + i as u32);
+                let row_in_block = (v.as_ptr() as usize - block.as_ptr() as usize) / w;
+                s.last_row = Some(
+                    u64::from(first_fbo + i as u32) * (BLOCK_SIZE / w) as u64 + row_in_block as u64,
+                );
                 if raw == m.1 || raw == m.2 {
                     s.nulls += 1;
                     continue;

@@ -12,6 +12,8 @@
 //! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
 //! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles |
 //! | [`place`] | planned files + scan + evidence → extent records (HWM, CP, LBID rules in submodules) |
+//! | [`reconcile`] | planned files + scan + catalog rows → [`reconcile::TableRows`]: each table's rows per (partition, segment), agreed across its columns |
+//! | [`place`] | planned files + scan + table rows (+ reference map) → extent records (HWM, CP, LBID rules in submodules) |
 //! | [`checks`] | placed extents → catalog token findings, against the already-loaded catalog |
 //! | [`report`] | everything found → [`RebuildReport`] |
 //!
@@ -28,6 +30,7 @@ pub mod kind;
 pub mod orphans;
 pub mod place;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
 pub mod scan;
 pub mod stats;
@@ -62,6 +65,9 @@ pub struct RebuildOptions {
     pub accept: Accept,
     /// Keep files of OIDs the catalog does not list as live (`--include-orphans`).
     pub include_orphans: bool,
+    /// An older extent map (`--reference`): LBIDs the data cannot settle, status and sequence
+    /// numbers ([`place::reference`]).
+    pub reference: Option<ExtentMap>,
 }
 
 impl Default for RebuildOptions {
@@ -73,6 +79,7 @@ impl Default for RebuildOptions {
             access: Access::Mmap,
             accept: Accept::default(),
             include_orphans: false,
+            reference: None,
         }
     }
 }
@@ -129,6 +136,7 @@ pub fn rebuild_from(
         }
     }
 
+    let rows = reconcile::reconcile(&planned, &scanned, &catalog);
     let origins = place::era::origins(&planned, &scanned, &catalog.eras);
     let without_file = catalog.missing_extents(&planned, &origins);
     let extents = place::extent_counts(&planned, &scanned);
@@ -141,6 +149,8 @@ pub fn rebuild_from(
         &planned,
         &scanned,
         &catalog.lbids,
+        &rows,
+        opts.reference.as_ref(),
         &origins,
         without_file,
         &decided.lbids,
@@ -149,6 +159,11 @@ pub fn rebuild_from(
         .catalog
         .extend(checks::catalog_tokens(&catalog, &placement.extents));
 
+    let (inferred, refused) = reconcile::findings(&rows, &placement.extents, &opts.accept);
+    findings.inferred.extend(inferred);
+    findings.refused.extend(refused);
+    findings.limits = limits(&rows, &placement);
+    findings.inferred.extend(placement.from_reference.inferred);
     findings.inferred.extend(place::era::inferences(
         &planned,
         &origins,
@@ -164,6 +179,32 @@ pub fn rebuild_from(
         map: ExtentMap::from_extents(placement.extents),
         report,
     })
+}
+
+/// What the data cannot tell — status (always: no data file records it), HWMs not reconciled
+/// for want of the catalog's rows — and where a reference map contradicts the data.
+fn limits(rows: &reconcile::TableRows, placement: &place::Placement) -> Vec<Finding> {
+    let from_reference = placement
+        .from_reference
+        .inferred
+        .iter()
+        .filter(|i| i.fact == crate::finding::Fact::Status)
+        .count();
+    let mut out = vec![Finding::StatusNotInData { from_reference }];
+    if rows.unreconciled_files > 0 {
+        out.push(Finding::HwmNotReconciled {
+            files: rows.unreconciled_files,
+        });
+    }
+    out.extend(
+        placement
+            .from_reference
+            .conflicts
+            .iter()
+            .cloned()
+            .map(Finding::ReferenceContradicted),
+    );
+    out
 }
 
 /// Everything before the scan, shared by [`rebuild`] and [`floor_pass`].

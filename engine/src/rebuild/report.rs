@@ -37,7 +37,8 @@ pub struct RebuildReport {
     /// the system catalog, or the catalog's rows (v2 headers, uncompressed user tables).
     pub kind_sources: BTreeMap<KindSource, usize>,
     /// Every finding: skipped, damaged, unresolved, duplicate segments, orphans, re-assigned, uncertain,
-    /// inferred, refused, then the catalog's, in that order.
+    /// inferred, refused, what the data cannot tell (status, unreconciled HWMs, reference
+    /// conflicts), then the catalog's, in that order.
     pub findings: Vec<Finding>,
 }
 
@@ -135,6 +136,9 @@ pub(crate) struct Findings {
     pub uncertain: Vec<Uncertain>,
     pub inferred: Vec<Inferred>,
     pub refused: Vec<Refusal>,
+    /// What the data cannot tell (status, unreconciled HWMs) and where a reference map
+    /// contradicts it.
+    pub limits: Vec<Finding>,
     pub catalog: Vec<Finding>,
 }
 
@@ -153,6 +157,7 @@ impl Findings {
         out.extend(self.uncertain.into_iter().map(Finding::Uncertain));
         out.extend(self.inferred.into_iter().map(Finding::Inferred));
         out.extend(self.refused.into_iter().map(Finding::Refused));
+        out.extend(self.limits);
         out.extend(self.catalog);
         out
     }
