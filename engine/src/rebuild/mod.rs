@@ -20,6 +20,7 @@
 pub mod catalog;
 pub mod checks;
 pub mod compare;
+pub mod floors;
 pub mod kernel;
 pub mod kind;
 pub mod place;
