@@ -21,7 +21,7 @@ fn chunk(width: usize, empty: u128, null: u128, sparse: bool, seed: u64) -> Vec<
     let n = CHUNK_BYTES / width;
     let mut out = Vec::with_capacity(CHUNK_BYTES);
     for i in 0..n {
-        let block_empty = sparse && (i / per_block) % 10 != 0;
+        let block_empty = sparse && !(i / per_block).is_multiple_of(10);
         let v = if block_empty || (!sparse && i > n * 9 / 10) {
             empty
         } else if rng.next_u64().is_multiple_of(50) {

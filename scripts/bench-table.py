@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 
-runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+runs = [r for r in lines if "failed" not in r]
+failed = [r for r in lines if "failed" in r]
 
 
 def find(label, size, threads, access):
@@ -31,8 +33,10 @@ m = runs[0]["machine"] if runs else {"cpu": "?", "cores": 0, "memory_bytes": 0}
 work = os.path.dirname(os.path.abspath(sys.argv[1]))
 disk = sh(f"df -h --output=source,fstype,size {work} | tail -1")
 dev = sh(f"lsblk -no NAME,ROTA,MODEL $(df --output=source {work} | tail -1) 2>/dev/null")
-print(f"Machine: {m['cpu']}, {m['cores']} cores ({sh('lscpu | grep -m1 \"^Model name\" | cut -d: -f2').strip() or '?'}), "
-      f"{m['memory_bytes'] / 2**30:.0f} GiB memory; disk {disk} {dev}; kernel {sh('uname -r')}; "
+caches = sh("lscpu | grep -E '^L[23] cache' | tr -s ' ' | paste -sd ';'")
+kernel = sh("uname -r")
+print(f"Machine: {m['cpu']}, {m['cores']} cores ({caches}), "
+      f"{m['memory_bytes'] / 2**30:.0f} GiB memory; disk {disk} {dev}; kernel {kernel}; "
       f"best of {runs[0]['runs'] if runs else '?'} runs per pass, release build.\n")
 
 sizes = []
@@ -102,3 +106,6 @@ for r in many:
           f"{r['warm']['rebuild_seconds']:.1f} s, cold {c['rebuild']['seconds']:.1f} s; walk "
           f"{s['walk_us_per_file']:.0f} µs/file, plan {s['plan_us_per_file']:.0f} µs/file; peak RssAnon "
           f"{mib(r['passes']['rebuild']['peak']['anon'])}, RssFile {mib(r['passes']['rebuild']['peak']['file'])}.\n")
+
+for r in failed:
+    print(f"Failed: `bench {r['args']}` on the {r['label']} tree of {r['size']}: {r['failed'].strip()}\n")

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use std::io::IoSliceMut;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// At most this many files are probed after an eviction.
 pub const PROBED_FILES: usize = 256;
@@ -89,7 +89,7 @@ pub fn evict(paths: &[PathBuf]) -> Eviction {
     e
 }
 
-fn advise(path: &PathBuf) -> std::io::Result<()> {
+fn advise(path: &Path) -> std::io::Result<()> {
     let (file, _) = emengine::fsutil::open_read_only(path).map_err(std::io::Error::other)?;
     file.sync_data()?;
     rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)?;
@@ -97,7 +97,7 @@ fn advise(path: &PathBuf) -> std::io::Result<()> {
 }
 
 /// Whether the page in the middle of `path` is cached; `None` when the probe cannot say.
-fn probe(path: &PathBuf) -> Option<bool> {
+fn probe(path: &Path) -> Option<bool> {
     let (file, meta) = emengine::fsutil::open_read_only(path).ok()?;
     if meta.len() == 0 {
         return None;
