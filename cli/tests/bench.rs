@@ -8,6 +8,17 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use util::s;
 
+/// The stages `bench` breaks a rebuild into (issue 11).
+const STAGES: [&str; 7] = [
+    "walk",
+    "plan",
+    "read",
+    "decompress",
+    "classify",
+    "place",
+    "write",
+];
+
 fn segment_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -92,17 +103,10 @@ fn bench_reports_warm_cold_floors_stages_and_memory() {
     }
     // Files are memory-mapped by default: the rebuild's mapped pages show in RssFile.
     assert!(f["passes"]["rebuild"]["peak"]["file"].as_u64().unwrap() > 0);
-    for stage in [
-        "walk",
-        "plan",
-        "read",
-        "decompress",
-        "classify",
-        "place",
-        "write",
-        "walk_us_per_file",
-        "plan_us_per_file",
-    ] {
+    for stage in STAGES
+        .iter()
+        .chain(&["walk_us_per_file", "plan_us_per_file"])
+    {
         assert!(f["stages"][stage].as_f64().unwrap() >= 0.0, "{stage}");
     }
     let warm = &f["warm"];
@@ -148,15 +152,7 @@ fn bench_without_cold_says_so_and_reads_with_no_mmap() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("cold: not measured (--cold)"), "{text}");
     assert!(text.contains("read,"), "{text}");
-    for stage in [
-        "walk",
-        "plan",
-        "read",
-        "decompress",
-        "classify",
-        "place",
-        "write",
-    ] {
+    for stage in STAGES {
         assert!(text.contains(&format!("{stage} ")), "{stage}: {text}");
     }
 }

@@ -479,7 +479,6 @@ pub fn kernel_for(kind: ObjectKind, tokens: bool, string_cp: StringCp) -> (Kerne
     (kernel, domain)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +494,12 @@ mod tests {
         }
     }
 
+    /// The min/max a scan found, as signed values.
+    fn signed_range(s: &ExtentStats) -> Option<(i64, i64)> {
+        s.keys
+            .map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h)))
+    }
+
     #[test]
     fn every_value_counts_not_samples() {
         // An INT block that is EMPTY except one value in the middle of block 1 at a position
@@ -507,11 +512,7 @@ mod tests {
         narrow(4, Domain::Signed, empty.into(), 0x8000_0000).scan(&data, 10, &mut s);
         assert_eq!(s.last_nonempty, Some(11));
         assert_eq!(s.values, 1);
-        assert_eq!(
-            s.keys
-                .map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h))),
-            Some((-42, -42))
-        );
+        assert_eq!(signed_range(&s), Some((-42, -42)));
     }
 
     #[test]
@@ -537,11 +538,7 @@ mod tests {
         let mut s = ExtentStats::default();
         narrow(8, Domain::Signed, empty, 0x8000_0000_0000_0000).scan(&data, 0, &mut s);
         assert_eq!((s.last_nonempty, s.values, s.nulls), (Some(1), 1, 0));
-        assert_eq!(
-            s.keys
-                .map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h))),
-            Some((-3, -3))
-        );
+        assert_eq!(signed_range(&s), Some((-3, -3)));
     }
 
     #[test]
@@ -603,9 +600,10 @@ mod tests {
                 let b = |x: u64| x.to_le_bytes()[..w].to_vec();
                 (w, vec![b(empty), b(null), b(alt_null)])
             }
-            Kernel::Wide { empty, null } => {
-                (16, vec![empty.to_le_bytes().to_vec(), null.to_le_bytes().to_vec()])
-            }
+            Kernel::Wide { empty, null } => (
+                16,
+                vec![empty.to_le_bytes().to_vec(), null.to_le_bytes().to_vec()],
+            ),
             Kernel::Dictionary => unreachable!(),
         }
     }
