@@ -38,6 +38,12 @@ kernel = sh("uname -r")
 print(f"Machine: {m['cpu']}, {m['cores']} cores ({caches}), "
       f"{m['memory_bytes'] / 2**30:.0f} GiB memory; disk {disk} {dev}; kernel {kernel}; "
       f"best of {runs[0]['runs'] if runs else '?'} runs per pass, release build.\n")
+loads = [r["machine"].get("load_average") for r in runs if r["machine"].get("load_average") is not None]
+if loads:
+    print(f"Load average of the machine when each run started (other work on it): "
+          f"{min(loads):.1f} to {max(loads):.1f} on {m['cores']} cores"
+          + (" — the machine was busy: every figure below is noisy; run the script on an idle machine "
+             "for figures to rely on." if max(loads) > 0.5 * m["cores"] else ".") + "\n")
 
 sizes = []
 for r in runs:

@@ -83,6 +83,9 @@ struct Machine {
     cpu: String,
     cores: usize,
     memory_bytes: u64,
+    /// `/proc/loadavg`'s 1-minute figure when the run started: other work on the machine
+    /// makes every figure noisy, and this says how much there was.
+    load_average: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -337,10 +340,11 @@ fn text(out: &mut impl Write, f: &Figures) -> std::io::Result<()> {
     let d = &f.data;
     writeln!(
         out,
-        "machine: {}, {} cores, {:.0} GiB; {} threads, {}, units of {} MiB, best of {}",
+        "machine: {}, {} cores, {:.0} GiB, load average {}; {} threads, {}, units of {} MiB, best of {}",
         f.machine.cpu,
         f.machine.cores,
         f.machine.memory_bytes as f64 / f64::from(1 << 30),
+        f.machine.load_average.map_or("?".into(), |l| format!("{l:.1}")),
         f.threads,
         f.access,
         f.chunk_mib,
@@ -421,9 +425,13 @@ fn machine() -> Machine {
                 .and_then(|v| v.trim().parse::<u64>().ok())
         })
         .map_or(0, |k| k * 1024);
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()));
     Machine {
         cpu,
         cores: crate::threads::cores().get(),
         memory_bytes,
+        load_average,
     }
 }
