@@ -339,16 +339,22 @@ fn scan_narrow<T: Lane, const D: u8>(
         acc.nulls = T::splat(zero);
         let stripes = block.chunks_exact(STRIPE);
         let tail = stripes.remainder();
+        let lanes = STRIPE / w;
         for s in stripes {
             let v: T::Stripe = bytemuck::pod_read_unaligned(s);
-            let lanes = v
-                .as_ref()
-                .iter()
-                .zip(acc.empties.as_mut())
-                .zip(acc.nulls.as_mut())
-                .zip(acc.lo.as_mut().iter_mut().zip(acc.hi.as_mut()));
-            for (((&x, e), n), (l, h)) in lanes {
-                classify::<T, D>(x.le_to_native(), empty, null, alt_null, e, n, l, h);
+            let (v, e, n) = (v.as_ref(), acc.empties.as_mut(), acc.nulls.as_mut());
+            let (l, h) = (acc.lo.as_mut(), acc.hi.as_mut());
+            for j in 0..lanes {
+                classify::<T, D>(
+                    v[j].le_to_native(),
+                    empty,
+                    null,
+                    alt_null,
+                    &mut e[j],
+                    &mut n[j],
+                    &mut l[j],
+                    &mut h[j],
+                );
             }
         }
         // A block cut short (not a multiple of 64 bytes): its last values go to lane 0, which
