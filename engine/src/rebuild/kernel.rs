@@ -16,8 +16,8 @@
 //!    or 8 × 64-bit lanes), which the compiler turns into one vector instruction per step; the
 //!    AVX-512, AVX2, SSE4.1 or NEON build is chosen at run time (`multiversion`). A block holds
 //!    8192 / 64 = 128 stripes, so a lane counts at most 128 per block and cannot overflow even
-//!    8 bits; the lane counts are summed after each block. 16-byte decimals use the same two
-//!    steps with a scalar branch-free loop.
+//!    8 bits; the lane counts are summed after each block. 16-byte decimals skip EMPTY blocks
+//!    the same way, then classify one value at a time.
 //!
 //! [`Kernel::scan_plain`] is the obvious one-value-at-a-time loop the kernels are tested and
 //! benchmarked against.
@@ -394,7 +394,7 @@ fn scan_narrow<T: Lane, const D: u8>(
     });
 }
 
-/// The 16-byte kernel: EMPTY blocks skipped as bytes, then a branch-free loop per value.
+/// The 16-byte kernel: EMPTY blocks skipped as bytes, then one value at a time.
 fn scan_wide(data: &[u8], first_fbo: u32, empty: i128, null: i128, out: &mut ExtentStats) {
     let empty_block = repeated_block(&empty.to_le_bytes());
     let (mut lo, mut hi) = (i128::MAX, i128::MIN);
@@ -404,21 +404,25 @@ fn scan_wide(data: &[u8], first_fbo: u32, empty: i128, null: i128, out: &mut Ext
         if all_empty(block, &empty_block) {
             continue;
         }
-        let (mut rows, mut block_nulls) = (0u64, 0u64);
+        // Branches, not selects: 128-bit min/max by select costs more than predictable jumps
+        // (criterion `kernel/*/decimal128`).
+        let mut rows = false;
         for v in block.chunks_exact(16) {
             let x = i128::from_le_bytes(v.try_into().unwrap_or([0; 16]));
-            let is_row = x != empty;
-            let is_null = is_row & (x == null);
-            let is_value = is_row & !is_null;
-            rows += u64::from(is_row);
-            block_nulls += u64::from(is_null);
-            lo = lo.min(if is_value { x } else { i128::MAX });
-            hi = hi.max(if is_value { x } else { i128::MIN });
+            if x == empty {
+                continue;
+            }
+            rows = true;
+            if x == null {
+                nulls += 1;
+            } else {
+                values += 1;
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
         }
-        if rows > 0 {
+        if rows {
             last = Some(first_fbo + i as u32);
-            nulls += block_nulls;
-            values += rows - block_nulls;
         }
     }
     out.merge(&ExtentStats {
