@@ -114,4 +114,4 @@ for r in many:
           f"{mib(r['passes']['rebuild']['peak']['anon'])}, RssFile {mib(r['passes']['rebuild']['peak']['file'])}.\n")
 
 for r in failed:
-    print(f"Failed: `bench {r['args']}` on the {r['label']} tree of {r['size']}: {r['failed'].strip()}\n")
+    print(f"Failed: `bench {r['args']}` on the {r['label']} tree of {r['size']}: {' / '.join(l for l in r['failed'].strip().splitlines() if l)}\n")
