@@ -54,6 +54,14 @@ pub struct Args {
     /// establish (they get the first free range, and the report says so).
     #[arg(long)]
     pub allow_reassigned: bool,
+    /// Write the map even when files of the system catalog's generation are missing (their
+    /// extents keep their replayed LBIDs with HWM 0; no other extent moves).
+    #[arg(long)]
+    pub allow_missing_catalog: bool,
+    /// Write the map even when the system catalog's own tokens fit none of its possible
+    /// layouts (dictionaries whose tokens fix one start are put there, the rest replayed).
+    #[arg(long)]
+    pub allow_catalog_layout: bool,
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
@@ -163,6 +171,8 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         access: crate::args::access(args.no_mmap),
         accept: emengine::finding::Accept {
             reassigned: args.allow_reassigned,
+            missing_catalog: args.allow_missing_catalog,
+            catalog_layout: args.allow_catalog_layout,
         },
     };
     Ok(Plan {

@@ -104,11 +104,18 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
         findings.damaged.push(Damaged::new(path, &e.error));
     }
 
-    let placement = place::place(&planned, &scanned, &catalog.lbids);
+    let origins = place::era::origins(&planned, &scanned, &catalog.eras);
+    let without_file = catalog.missing_extents(&planned, &origins);
+    let placement = place::place(&planned, &scanned, &catalog.lbids, &origins, without_file);
     findings
         .catalog
         .extend(checks::catalog_tokens(&catalog, &placement.extents));
 
+    findings.inferred.extend(place::era::inferences(
+        &planned,
+        &origins,
+        &placement.extents,
+    ));
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;
     report.bytes_scanned = scanned.bytes;
@@ -152,6 +159,9 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
     let (summary, catalog_findings) = report::catalog_stage(&catalog);
     report.catalog = summary;
     findings.catalog = catalog_findings;
+    let (refused, inferred) = report::catalog_refusals(&catalog, &opts.accept);
+    findings.refused.extend(refused);
+    findings.inferred.extend(inferred);
 
     let (planned, unplanned) = plan::plan(walked.files, &catalog, opts.access, opts.string_cp);
     for p in &planned {

@@ -30,6 +30,8 @@ pub struct PlannedFile {
     pub header_lbids: Vec<i64>,
     pub kernel: Kernel,
     pub domain: Domain,
+    /// A dictionary column's token file.
+    pub tokens: bool,
 }
 
 /// A file that cannot be planned: unreadable (damaged), or of unknown kind.
@@ -101,14 +103,7 @@ fn plan_one(
 
     let resolved: Option<(ObjectKind, bool, KindSource)> =
         if let Some(obj) = syscat::syscat_object(oid) {
-            let kind = if obj.is_dictionary() {
-                ObjectKind::Dictionary
-            } else {
-                ObjectKind::Column {
-                    data_type: obj.created_as.data_type(),
-                    width: obj.width(),
-                }
-            };
+            let kind = ObjectKind::of_syscat(obj);
             Some((kind, obj.dict_oid.is_some(), KindSource::SystemCatalog))
         } else if let Some(kind) = header.as_ref().and_then(header_kind) {
             // The catalog knows better whether an 8-byte string column holds tokens.
@@ -150,6 +145,7 @@ fn plan_one(
         header_lbids,
         kernel,
         domain,
+        tokens,
     })
 }
 
