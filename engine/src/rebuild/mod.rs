@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod checks;
 pub mod compare;
 pub mod evidence;
+pub mod floors;
 pub mod kernel;
 pub mod kind;
 pub mod orphans;
