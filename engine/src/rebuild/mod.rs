@@ -149,12 +149,14 @@ pub fn rebuild_from(
     let placement = place::place(
         &planned,
         &scanned,
-        &catalog.lbids,
+        place::LbidSources {
+            syscat: &catalog.lbids,
+            decided: &decided.lbids,
+            reference: opts.reference.as_ref(),
+        },
         &rows,
-        opts.reference.as_ref(),
         &origins,
         without_file,
-        &decided.lbids,
     );
     findings
         .catalog

@@ -40,24 +40,35 @@ pub struct Placement {
     pub from_reference: reference::Supplied,
 }
 
+/// Where LBIDs come from besides the headers, in the order they are consulted.
+pub struct LbidSources<'a> {
+    /// The replayed catalog LBIDs (first extent of each catalog file).
+    pub syscat: &'a BTreeMap<Oid, Lbid>,
+    /// Overrides of the LBID an extent wants (`(file index, extent index)` → LBID or why not),
+    /// as the token evidence decided it ([`tokens::decide`]).
+    pub decided: &'a tokens::Decisions,
+    /// An older map for what the data cannot settle (`--reference`).
+    pub reference: Option<&'a ExtentMap>,
+}
+
 /// Place every extent of every planned file.
-/// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file); `rows` the
-/// tables' reconciled row counts; `reference` an older map for what the data cannot settle;
-/// `origins` say how each file's extents came to be ([`era::origins`], same order as `files`);
-/// `without_file` are extents whose LBID is known but whose file is missing (catalog files,
-/// placed at their `range_start`, so that no other extent takes their range); `decided`
-/// overrides the LBID an extent wants (`(file index, extent index)` → LBID or why not), as the
-/// token evidence decided it ([`tokens::decide`]).
+/// `rows` are the tables' reconciled row counts; `origins` say how each file's extents came to
+/// be ([`era::origins`], same order as `files`); `without_file` are extents whose LBID is known
+/// but whose file is missing (catalog files, placed at their `range_start`, so that no other
+/// extent takes their range).
 pub fn place(
     files: &[PlannedFile],
     scan: &ScanResult,
-    syscat_lbids: &BTreeMap<Oid, Lbid>,
+    lbids: LbidSources<'_>,
     rows: &TableRows,
-    reference: Option<&ExtentMap>,
     origins: &[cp::Origin],
     without_file: Vec<ExtentRecord>,
-    decided: &tokens::Decisions,
 ) -> Placement {
+    let LbidSources {
+        syscat: syscat_lbids,
+        decided,
+        reference,
+    } = lbids;
     let damaged = damaged_chunks(scan);
     let table_rows = rows.index();
     let mut uncertain = Vec::new();
