@@ -117,12 +117,10 @@ mod tests {
     }
 
     #[test]
-    fn cpu_time_counts_work_and_not_sleep() {
-        // 50 ms asleep costs (almost) no CPU; work until the clock has counted 60 ms of CPU
-        // (however long that takes on a loaded machine) is counted as at least that.
-        let (_, asleep) = timed(|| std::thread::sleep(std::time::Duration::from_millis(50)));
-        assert!(asleep.seconds >= 0.05, "{asleep:?}");
-        assert!(asleep.cpu_seconds < 0.025, "{asleep:?}");
+    fn cpu_time_counts_the_work_of_the_pass() {
+        // Work until the clock has counted 60 ms of CPU, however long that takes on a loaded
+        // machine: the pass must be charged at least that. (Other tests run in this process at
+        // the same time, so an upper bound, such as "a sleep costs nothing", cannot be asserted.)
         let (_, busy) = timed(|| {
             let start = process_cpu_seconds();
             let mut x = 0u64;
