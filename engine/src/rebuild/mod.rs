@@ -140,7 +140,7 @@ pub fn rebuild_from(
     let rows = reconcile::reconcile(&planned, &scanned, &catalog);
     let origins = place::era::origins(&planned, &scanned, &catalog.eras);
     let without_file = catalog.missing_extents(&planned, &origins);
-    let extents = place::extent_counts(&planned, &scanned);
+    let extents = place::extent_counts(&planned, &scanned, &rows);
     let claims = place::lbid::claims(&planned, &extents, &catalog.lbids);
     let evidence = evidence::gather(&planned, &extents, &claims, &catalog);
     let decided = place::tokens::decide(&planned, &claims, &evidence, &opts.accept);

@@ -80,8 +80,7 @@ pub fn place(
             .map(|(&(_, k), s)| (k, s))
             .collect();
         let damaged = damaged.get(&i);
-        let id = pf.found.id;
-        let rows = table_rows.get(&(id.oid, id.partition, id.segment)).copied();
+        let rows = table_rows.get(&row_key(pf)).copied();
         let origin = origins.get(i).copied().unwrap_or_else(cp::Origin::head);
         for (record, hit) in file_extents(pf, &per_extent, damaged, rows, &origin) {
             if hit.min_max {
@@ -125,17 +124,39 @@ pub fn place(
     }
 }
 
-/// How many extents each planned file has (the same count [`place`] builds).
-pub fn extent_counts(files: &[PlannedFile], scan: &ScanResult) -> Vec<u32> {
+/// How many extents each planned file has: the count [`place`] builds, from the same
+/// [`file_last_block`] (the token claims and the evidence stage must see the extents `place`
+/// writes, AUX files whose table's rows reach a further extent included).
+pub fn extent_counts(files: &[PlannedFile], scan: &ScanResult, rows: &TableRows) -> Vec<u32> {
     let damaged = damaged_chunks(scan);
+    let table_rows = rows.index();
     files
         .iter()
         .enumerate()
         .map(|(i, pf)| {
             let stats = scan.stats.range((i, 0)..(i + 1, 0)).map(|(_, s)| s);
-            hwm::extent_count(pf, hwm::last_block(pf, stats, damaged.get(&i)))
+            let rows = table_rows.get(&row_key(pf)).copied();
+            hwm::extent_count(pf, file_last_block(pf, stats, damaged.get(&i), rows))
         })
         .collect()
+}
+
+/// The one rule for a file's last block: what its own data (or damage) reaches, raised to its
+/// table's last row ([`hwm::with_table_rows`]). Both the extent count and the HWM follow it.
+fn file_last_block<'a>(
+    pf: &PlannedFile,
+    per_extent: impl Iterator<Item = &'a ExtentStats>,
+    damaged: Option<&BTreeSet<u32>>,
+    table_rows: Option<u64>,
+) -> Option<u32> {
+    let own = hwm::last_block(pf, per_extent, damaged);
+    hwm::with_table_rows(pf, own, table_rows)
+}
+
+/// The key of a file in [`TableRows::index`].
+fn row_key(pf: &PlannedFile) -> (Oid, u32, u16) {
+    let id = pf.found.id;
+    (id.oid, id.partition, id.segment)
 }
 
 /// Chunks that could not be read, per file.
@@ -164,8 +185,7 @@ fn file_extents(
 ) -> Vec<(ExtentRecord, Hit)> {
     let kind = pf.kind;
     let eb = kind.extent_blocks();
-    let own = hwm::last_block(pf, per_extent.values().copied(), damaged);
-    let last_block = hwm::with_table_rows(pf, own, table_rows);
+    let last_block = file_last_block(pf, per_extent.values().copied(), damaged, table_rows);
     let n = hwm::extent_count(pf, last_block);
     (0..n)
         .map(|k| {
