@@ -25,8 +25,8 @@ use super::plan::PlannedFile;
 use super::reconcile::TableRows;
 use super::scan::ScanResult;
 use super::stats::ExtentStats;
-use crate::em::{ExtentMap, ExtentRecord};
-use crate::finding::{Fact, Reassigned, Uncertain, UncertainCause};
+use crate::em::ExtentRecord;
+use crate::finding::{Fact, Reassigned, ReferenceConflict, Uncertain, UncertainCause};
 use crate::types::{Lbid, Oid, BLOCKS_PER_CHUNK};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,7 +48,9 @@ pub struct LbidSources<'a> {
     /// as the token evidence decided it ([`tokens::decide`]).
     pub decided: &'a tokens::Decisions,
     /// An older map for what the data cannot settle (`--reference`).
-    pub reference: Option<&'a ExtentMap>,
+    pub reference: Option<&'a reference::Reference<'a>>,
+    /// Where the tokens contradict the reference ([`tokens::Decided::reference_conflicts`]).
+    pub reference_conflicts: &'a [ReferenceConflict],
 }
 
 /// Place every extent of every planned file.
@@ -68,6 +70,7 @@ pub fn place(
         syscat: syscat_lbids,
         decided,
         reference,
+        reference_conflicts,
     } = lbids;
     let damaged = damaged_chunks(scan);
     let table_rows = rows.index();
@@ -102,12 +105,14 @@ pub fn place(
         (r, Ok(lbid))
     }));
     let mut from_reference = reference::Supplied::default();
-    let reference = reference.map(reference::Reference::new);
-    if let Some(r) = &reference {
+    from_reference
+        .conflicts
+        .extend(reference_conflicts.iter().cloned());
+    if let Some(r) = reference {
         reference::supply_lbids(&mut pending, r, &mut from_reference);
     }
     let mut assigned = lbid::assign(pending);
-    if let Some(r) = &reference {
+    if let Some(r) = reference {
         reference::restore(&mut assigned.extents, r, &mut from_reference);
         from_reference.finish();
     }
