@@ -262,7 +262,12 @@ pub struct Inferred {
 pub enum Evidence {
     /// Tokens of the owning token column(s) point into this dictionary extent (SEG §6.2):
     /// `tokens` tokens into `blocks` distinct blocks fit it; `contradicting` do not (stale
-    /// tokens left by DELETE/UPDATE history, or damage).
+    /// tokens left by DELETE/UPDATE history, or damage). Its strength is the cover search's
+    /// ([`crate::rebuild::place::tokens`]): [`Strength::Exact`] when exactly one set of starts
+    /// puts every token on a block holding enough strings (written); [`Strength::Strong`] when
+    /// none does and exactly one leaves at most 1 % of the token blocks unexplained;
+    /// [`Strength::Weak`] when one was chosen among several by its score. Strong and weak are
+    /// refused unless accepted (`--allow-reassigned`).
     Tokens {
         tokens: u64,
         blocks: u64,

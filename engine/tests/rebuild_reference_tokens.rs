@@ -83,9 +83,9 @@ fn run(root: &Path, reference: Option<ExtentMap>) -> Rebuilt {
 }
 
 fn refused(r: &Rebuilt, a: ExtentAddress) -> bool {
-    r.report.blocking_refusals().any(|x| {
-        x.reason == RefusalReason::DictionaryLbidNotEstablished && x.extents.contains(&a)
-    })
+    r.report
+        .blocking_refusals()
+        .any(|x| x.reason == RefusalReason::DictionaryLbidNotEstablished && x.extents.contains(&a))
 }
 
 /// The edited tree with the reference `truth`, the edited extent moved to `lbid`.

@@ -143,7 +143,10 @@ pub fn rebuild_from(
     let extents = place::extent_counts(&planned, &scanned, &rows);
     let claims = place::lbid::claims(&planned, &extents, &catalog.lbids);
     let evidence = evidence::gather(&planned, &extents, &claims, &catalog);
-    let reference = opts.reference.as_ref().map(place::reference::Reference::new);
+    let reference = opts
+        .reference
+        .as_ref()
+        .map(place::reference::Reference::new);
     let decided = place::tokens::decide(
         &planned,
         &claims,
