@@ -327,8 +327,9 @@ pub fn verify(
 /// on its own does not.
 fn consistent_tables(map: &ExtentMap, catalog: &CatalogView) -> BTreeMap<FileKey, bool> {
     let block = crate::types::BLOCK_SIZE as u64;
-    let mut groups: BTreeMap<(String, String, u32, u16), Vec<(FileKey, u64, u64)>> =
-        BTreeMap::new();
+    // (schema, table, partition, segment) → each column file and the rows its HWM block holds.
+    type Group = (String, String, u32, u16);
+    let mut groups: BTreeMap<Group, Vec<(FileKey, u64, u64)>> = BTreeMap::new();
     for (key, (hwm, at)) in file_hwms(&map.extents) {
         let width = u64::from(map.extents[at].col_width);
         let Some((schema, table)) = catalog.table_of(key.0) else {
