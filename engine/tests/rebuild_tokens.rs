@@ -144,6 +144,24 @@ fn every_token_of_a_mixed_tree_resolves_to_its_string() {
     assert!(every_token_resolves(Scenario::Mixed, 8, 62) > 10_000);
 }
 
+/// The hard dictionary scenarios: INSERT-added extents, a v2 header holding other extents'
+/// LBIDs, a dropped table's files claiming the live dictionary's range. (Not
+/// `dictionary-many-extents`: [`blocks`] holds a whole dictionary file in memory, 4 GiB there;
+/// its LBIDs are checked against the ground truth in `rebuild_hard_scenarios.rs`.)
+#[test]
+fn every_token_of_the_hard_dictionary_scenarios_resolves_to_its_string() {
+    for (scenario, seed) in [
+        (Scenario::DmlDictionaryExtents, 63),
+        (Scenario::UpgradedV2Dictionary, 64),
+        (Scenario::Orphans, 65),
+    ] {
+        assert!(
+            every_token_resolves(scenario, 1, seed) > 10_000,
+            "{scenario:?}"
+        );
+    }
+}
+
 /// A v2 header that cpimport upgraded records, at index 0, the LBID of the extent it was loading
 /// — the file's second — and nothing else (SEG §3.9). The tokens of the owning column show that
 /// LBID belongs to extent 1: both extents come back at the ground truth's LBIDs, where trusting
