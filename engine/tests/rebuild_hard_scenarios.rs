@@ -320,6 +320,12 @@ fn files_of_a_dropped_table_are_left_out_or_kept_as_promised() {
         .blocking_refusals()
         .map(|x| {
             assert_eq!(x.reason.flag(), "--allow-lbid-conflict");
+            // The orphan and the live file claiming the range, the orphan (lower OID) first.
+            let oids: Vec<i32> = x.extents.iter().map(|e| e.oid.0).collect();
+            assert!(
+                matches!(oids[..], [o, l] if orphan_oids.contains(&o) && !orphan_oids.contains(&l)),
+                "{oids:?}"
+            );
             match &x.reason {
                 RefusalReason::LbidConflict { lbid } => lbid.0,
                 other => panic!("unexpected refusal {other:?}"),
@@ -327,15 +333,19 @@ fn files_of_a_dropped_table_are_left_out_or_kept_as_promised() {
         })
         .collect();
     assert_eq!(refused, conflicts);
-    let decided: Vec<(ExtentAddress, i64)> = r
+    let decided: Vec<(ExtentAddress, i64, Strength)> = r
         .report
         .inferred()
         .filter(|i| i.fact == Fact::Lbid)
-        .map(|i| (i.extent, i.value))
+        .map(|i| (i.extent, i.value, i.strength))
         .collect();
     assert_eq!(
         decided,
-        [(address(live_dict, 0), live_dict.extents[0].lbid)]
+        [(
+            address(live_dict, 0),
+            live_dict.extents[0].lbid,
+            Strength::Exact
+        )]
     );
     let lost: Vec<ReassignReason> = r
         .report
@@ -364,6 +374,23 @@ fn files_of_a_dropped_table_are_left_out_or_kept_as_promised() {
             .map(|e| e.range_start.0)
     };
     assert_eq!(at(address(live_dict, 0)), Some(live_dict.extents[0].lbid));
+    // The other conflicts are written in LBID-claim order (lower OID first, the README's
+    // promise for --allow-lbid-conflict): each live extent an orphan claims moves.
+    let moved: BTreeSet<i64> = r
+        .report
+        .reassigned()
+        .filter(|x| !orphan_oids.contains(&x.extent.oid.0))
+        .map(|x| match x.reason {
+            ReassignReason::HeaderLbidOverlaps { .. } => truth
+                .extents
+                .iter()
+                .find(|e| e.address() == x.extent)
+                .map(|e| e.range_start.0)
+                .unwrap(),
+            other => panic!("{}: {other:?}", x.extent),
+        })
+        .collect();
+    assert_eq!(moved, conflicts);
     // The orphan dictionary's second extent keeps its free range.
     let old_second = ExtentAddress {
         oid: emengine::types::Oid(old_dict.oid),
