@@ -166,6 +166,13 @@ fn every_token_of_the_hard_dictionary_scenarios_resolves_to_its_string() {
 /// — the file's second — and nothing else (SEG §3.9). The tokens of the owning column show that
 /// LBID belongs to extent 1: both extents come back at the ground truth's LBIDs, where trusting
 /// the header puts extent 0 on extent 1's range.
+///
+/// A hand edit, not a scenario: ColumnStore re-initialises a *dictionary* header only when it
+/// creates the file (`we_chunkmanager.cpp:463-466`), so it never writes this v3 layout for one
+/// (the v2 header a newer cpimport fills stays v2: scenario `upgraded-v2-dictionary`). The
+/// layout ColumnStore does write with another extent's LBID at an extent's index — a 6.1–6.4.6
+/// file extended after the upgrade to 22.08 — is scenario `dictionary-many-extents`
+/// (`rebuild_hard_scenarios.rs`). This edit keeps the index-0 case of SEG §3.9 covered.
 #[test]
 fn a_cpimport_upgraded_header_is_corrected_by_the_tokens() {
     let Tree(_dir, tree, m, ropts) = tree(Scenario::DictionaryHeavy, 90, 3);
