@@ -13,19 +13,7 @@ use util::{findings, s};
 
 /// `emrebuild rebuild --json` of `dir/t` into `dir/em` with `extra`, requiring exit `expect`.
 fn rebuild_json(dir: &Path, extra: &[&str], expect: i32) -> (Value, String) {
-    let cfg = dir.join("t/Columnstore.xml");
-    let out = dir.join("em");
-    let mut args = vec![
-        "rebuild",
-        "--config",
-        s(&cfg),
-        "--output",
-        s(&out),
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let (stdout, stderr) = util::text(&util::emrebuild(&args, expect));
-    (serde_json::from_str(&stdout).unwrap(), stderr)
+    util::rebuild_json(&dir.join("t"), &dir.join("em"), extra, expect)
 }
 
 #[test]
