@@ -158,6 +158,9 @@ fn meaning(s: Status) -> &'static str {
     match s {
         Status::HwmBehind => "data beyond the map's HWM: restoring this map loses rows",
         Status::HwmAhead => "the map's HWM is past the data: blocks missing",
+        Status::HwmAheadEmpty => {
+            "the map's HWM is past the data over blocks holding only EMPTY rows (deleted)"
+        }
         Status::CpUnsafe => "the min/max excludes values on disk: wrong query results",
         Status::LbidMismatch => "the data disproves the map's LBID",
         Status::WidthMismatch => "the map's column width or extent size is not the data's",

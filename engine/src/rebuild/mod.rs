@@ -140,10 +140,20 @@ pub fn rebuild_from(
     let rows = reconcile::reconcile(&planned, &scanned, &catalog);
     let origins = place::era::origins(&planned, &scanned, &catalog.eras);
     let without_file = catalog.missing_extents(&planned, &origins);
-    let extents = place::extent_counts(&planned, &scanned);
+    let extents = place::extent_counts(&planned, &scanned, &rows);
     let claims = place::lbid::claims(&planned, &extents, &catalog.lbids);
     let evidence = evidence::gather(&planned, &extents, &claims, &catalog);
-    let decided = place::tokens::decide(&planned, &claims, &evidence, &opts.accept);
+    let reference = opts
+        .reference
+        .as_ref()
+        .map(place::reference::Reference::new);
+    let decided = place::tokens::decide(
+        &planned,
+        &claims,
+        &evidence,
+        reference.as_ref(),
+        &opts.accept,
+    );
     findings.inferred.extend(decided.inferred);
     findings.refused.extend(decided.refused);
     let placement = place::place(
@@ -152,7 +162,8 @@ pub fn rebuild_from(
         place::LbidSources {
             syscat: &catalog.lbids,
             decided: &decided.lbids,
-            reference: opts.reference.as_ref(),
+            reference: reference.as_ref(),
+            reference_conflicts: &decided.reference_conflicts,
         },
         &rows,
         &origins,
