@@ -148,6 +148,10 @@ fn owners(catalog: &CatalogFacts) -> BTreeMap<Oid, Vec<Oid>> {
 fn read_tokens(pf: &PlannedFile, uses: &mut BTreeMap<i64, TokenUse>) -> u64 {
     let mut scratch = crate::seg::file::ChunkReader::new();
     let mut malformed = 0;
+    // Consecutive rows mostly name the same block: a run of tokens naming one LBID is gathered
+    // here (highest ordinal, tokens, most continuation blocks) and added to `uses` once, with
+    // what adding each token would have given.
+    let mut run: Option<(i64, TokenUse, u32)> = None;
     for c in 0..pf.file.chunk_count() {
         let Ok(data) = pf.file.chunk_data(c, &mut scratch) else {
             continue;
@@ -162,16 +166,41 @@ fn read_tokens(pf: &PlannedFile, uses: &mut BTreeMap<i64, TokenUse>) -> u64 {
                 malformed += 1;
                 continue;
             }
-            let e = uses.entry(t.lbid).or_default();
-            e.max_op = e.max_op.max(t.op);
-            e.tokens += 1;
-            for b in 1..=i64::from(t.bc) {
-                let e = uses.entry(t.lbid + b).or_default();
-                e.max_op = e.max_op.max(1);
+            match &mut run {
+                Some((lbid, u, bc)) if *lbid == t.lbid => {
+                    u.max_op = u.max_op.max(t.op);
+                    u.tokens += 1;
+                    *bc = (*bc).max(t.bc);
+                }
+                _ => {
+                    if let Some(done) = run.take() {
+                        add_run(uses, done);
+                    }
+                    let first = TokenUse {
+                        max_op: t.op,
+                        tokens: 1,
+                    };
+                    run = Some((t.lbid, first, t.bc));
+                }
             }
         }
     }
+    if let Some(done) = run {
+        add_run(uses, done);
+    }
     malformed
+}
+
+/// Add a run of tokens naming block `lbid` to `uses`: the block's highest ordinal and token
+/// count, and continuation blocks `lbid + 1 ..= lbid + bc` each needing one string.
+fn add_run(uses: &mut BTreeMap<i64, TokenUse>, (lbid, run, bc): (i64, TokenUse, u32)) {
+    let e = uses.entry(lbid).or_default();
+    e.max_op = e.max_op.max(run.max_op);
+    e.tokens += run.tokens;
+    for b in 1..=i64::from(bc) {
+        let e = uses.entry(lbid + b).or_default();
+        e.max_op = e.max_op.max(1);
+    }
 }
 
 /// The string count of every block of extent `k` of a dictionary file (blocks past the file's

@@ -15,7 +15,7 @@ use super::units::WorkUnit;
 use super::{prepare, scan};
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::seg::file::{ChunkReader, Layout, LocalFiles, SegmentFile};
+use crate::seg::file::{ChunkReader, Layout, LocalFiles};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -64,9 +64,19 @@ pub fn read_pass(opts: &super::RebuildOptions) -> Result<PassFigures, Error> {
         let file = &p.planned[u.file].file;
         let mut acc = (0u64, 0u64, 0u64);
         for c in u.chunks.clone() {
-            let bytes = stored_chunk(file, c, reader);
-            acc.0 += bytes.len() as u64;
-            acc.2 ^= touch(bytes);
+            match file.layout() {
+                Layout::Compressed { .. } => {
+                    let bytes = file.raw_slot(c, reader).unwrap_or(&[]);
+                    acc.0 += bytes.len() as u64;
+                    acc.2 ^= touch(bytes);
+                }
+                // The same reads as the scan's (whole, or in pieces that stay cached).
+                Layout::Uncompressed { .. } => scan::read_chunk(file, c, reader, |_, bytes| {
+                    let bytes = bytes.unwrap_or(&[]);
+                    acc.0 += bytes.len() as u64;
+                    acc.2 ^= touch(bytes);
+                }),
+            }
         }
         reader.finish(file, file.byte_range(u.chunks.clone()));
         if file.is_compressed() {
@@ -104,15 +114,6 @@ pub fn scan_pass(
         uncompressed_bytes: scanned.bytes,
         ..PassFigures::default()
     })
-}
-
-/// The bytes of chunk `chunk` as stored: the chunk's slot for a compressed file, its blocks for
-/// an uncompressed one.
-fn stored_chunk<'s>(file: &'s SegmentFile, chunk: u32, reader: &'s mut ChunkReader) -> &'s [u8] {
-    match file.layout() {
-        Layout::Compressed { .. } => file.raw_slot(chunk, reader).unwrap_or(&[]),
-        Layout::Uncompressed { .. } => file.chunk_data(chunk, reader).unwrap_or(&[]),
-    }
 }
 
 /// Read every byte of `bytes` (an XOR of its 8-byte words, which the compiler vectorises).

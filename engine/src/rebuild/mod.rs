@@ -321,9 +321,16 @@ pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
         .fold(
             || (0u64, ChunkReader::new(), 0usize),
             |(mut bytes, mut reader, mut ahead), i| {
-                scan::read_unit(&files, &p.units, i, &mut reader, &mut ahead, |_, data| {
-                    bytes += data.map_or(0, |d| d.len() as u64);
-                });
+                scan::read_unit(
+                    &files,
+                    &p.units,
+                    i,
+                    &mut reader,
+                    &mut ahead,
+                    |_, _, data| {
+                        bytes += data.map_or(0, |d| d.len() as u64);
+                    },
+                );
                 (bytes, reader, ahead)
             },
         )

@@ -13,8 +13,8 @@ use super::units::WorkUnit;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::seg::file::SegmentFile;
-use crate::seg::reader::{BufferGauge, ChunkReader};
-use crate::types::BLOCKS_PER_CHUNK;
+use crate::seg::reader::{BufferGauge, ChunkReader, PIECE_BYTES};
+use crate::types::{BLOCKS_PER_CHUNK, BLOCK_SIZE};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,8 +80,11 @@ impl ReadOptions {
 /// kernel reads them while the worker classifies, so a cold disk and the CPU work at once.
 const READ_AHEAD_UNITS: usize = 2;
 
-/// Read every chunk of `units[i]` with `reader`, handing each to `each` (chunk index and its
-/// uncompressed bytes or the error reading them). Before reading, the next
+/// Read every chunk of `units[i]` with `reader`, handing each to `each` (chunk index, the file
+/// block its bytes start at, and its uncompressed bytes or the error reading them). A chunk
+/// comes whole, or, where the reader copies an uncompressed file's bytes
+/// ([`ChunkReader::reads_in_pieces`]), in pieces of [`PIECE_BYTES`] that are classified while
+/// cached; a chunk's pieces stop at its first error. Before reading, the next
 /// [`READ_AHEAD_UNITS`] units (in file-offset order: the order `units` has) are announced to the
 /// kernel; `ahead` is the worker's first unit not yet announced. After, the unit's map is
 /// released (and its pages dropped, if the reader was asked to).
@@ -91,7 +94,7 @@ pub fn read_unit(
     i: usize,
     reader: &mut ChunkReader,
     ahead: &mut usize,
-    mut each: impl FnMut(u32, Result<&[u8], Error>),
+    mut each: impl FnMut(u32, u32, Result<&[u8], Error>),
 ) {
     let unit = &units[i];
     let file = files[unit.file];
@@ -102,9 +105,39 @@ pub fn read_unit(
     }
     *ahead = (*ahead).max(upto);
     for chunk in unit.chunks.clone() {
-        each(chunk, file.chunk_data(chunk, reader));
+        read_chunk(file, chunk, reader, |first_block, data| {
+            each(chunk, first_block, data)
+        });
     }
     reader.finish(file, file.byte_range(unit.chunks.clone()));
+}
+
+/// Read chunk `chunk` of `file` with `reader`, handing its uncompressed bytes to `each` with the
+/// file block they start at: whole, or, where the reader copies an uncompressed file's bytes
+/// ([`ChunkReader::reads_in_pieces`]), in pieces of [`PIECE_BYTES`] that are used while cached.
+/// The pieces stop at the first error.
+pub fn read_chunk(
+    file: &SegmentFile,
+    chunk: u32,
+    reader: &mut ChunkReader,
+    mut each: impl FnMut(u32, Result<&[u8], Error>),
+) {
+    if !ChunkReader::reads_in_pieces(file) {
+        each(chunk * BLOCKS_PER_CHUNK, file.chunk_data(chunk, reader));
+        return;
+    }
+    let range = file.byte_range(chunk..chunk.saturating_add(1));
+    let mut at = range.start;
+    while at < range.end {
+        let end = (at + PIECE_BYTES).min(range.end);
+        let data = reader.read(file, at..end);
+        let failed = data.is_err();
+        each((at / BLOCK_SIZE as u64) as u32, data);
+        if failed {
+            break;
+        }
+        at = end;
+    }
 }
 
 /// Scan every unit on the current rayon pool.
@@ -144,9 +177,9 @@ pub fn scan_units_with(
                     i,
                     &mut reader,
                     &mut ahead,
-                    |chunk, data| match data {
+                    |chunk, first_block, data| match data {
                         Ok(data) => {
-                            kernel.scan(data, chunk * BLOCKS_PER_CHUNK, stats);
+                            kernel.scan(data, first_block, stats);
                             bytes += data.len() as u64;
                         }
                         Err(error) => errors.push(ChunkError {

@@ -591,7 +591,9 @@ fn read_layout(
         read_at(range.start, &mut section)?;
         Ok(section.into())
     })?;
+    // Kept for every planned file: give back the rest of the 4 KiB read.
     head.truncate(8);
+    head.shrink_to_fit();
     Ok((head, layout))
 }
 

@@ -2,6 +2,10 @@
 //! `RssFile` (mapped file pages), sampled from `/proc/self/status` by a thread while the pass
 //! runs. The kernel keeps only the peak of the sum (`VmHWM`), so the split needs sampling; a
 //! peak shorter than the sampling interval can be missed, and the figures say so.
+//!
+//! Each pass also records the CPU time the process spent (user + system of all its threads,
+//! `CLOCK_PROCESS_CPUTIME_ID`): on a machine shared with other work the wall time of a pass
+//! varies with the load, its CPU time much less, so ratios are given by both.
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,10 +47,13 @@ impl Rss {
     }
 }
 
-/// One timed pass: its wall time, the memory before it and the peak while it ran.
+/// One timed pass: its wall time, its CPU time, the memory before it and the peak while it ran.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Timed {
     pub seconds: f64,
+    /// User + system CPU seconds of the whole process during the pass (the memory sampler's
+    /// few reads of `/proc/self/status` included).
+    pub cpu_seconds: f64,
     pub before: Rss,
     pub peak: Rss,
 }
@@ -65,7 +72,9 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Timed) {
             peak
         });
         let t = Instant::now();
+        let cpu = process_cpu_seconds();
         let out = f();
+        let cpu_seconds = process_cpu_seconds() - cpu;
         let seconds = t.elapsed().as_secs_f64();
         let end = Rss::now();
         stop.store(true, Ordering::Relaxed);
@@ -74,11 +83,18 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Timed) {
             out,
             Timed {
                 seconds,
+                cpu_seconds,
                 before,
                 peak,
             },
         )
     })
+}
+
+/// CPU time of the whole process so far (all threads, user and system), in seconds.
+pub fn process_cpu_seconds() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
 #[cfg(test)]
@@ -98,5 +114,20 @@ mod tests {
             std::hint::black_box(v.iter().map(|&b| u64::from(b)).sum::<u64>())
         });
         assert!(t.peak.anon >= t.before.anon + (60 << 20), "{t:?}");
+    }
+
+    #[test]
+    fn cpu_time_counts_the_work_of_the_pass() {
+        // Work until the clock has counted 60 ms of CPU, however long that takes on a loaded
+        // machine: the pass must be charged at least that. (Other tests run in this process at
+        // the same time, so an upper bound, such as "a sleep costs nothing", cannot be asserted.)
+        let (_, busy) = timed(|| {
+            let start = process_cpu_seconds();
+            let mut x = 0u64;
+            while process_cpu_seconds() - start < 0.06 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        });
+        assert!(busy.cpu_seconds >= 0.06, "{busy:?}");
     }
 }
