@@ -145,7 +145,9 @@ pub enum Error {
 
 /// The kind of an [`Error`] as a small value, for reports: which variant (and, for decoding
 /// failures, which [`DecodeKind`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ErrorKind {

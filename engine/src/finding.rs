@@ -11,11 +11,11 @@ use crate::catalog::TokenFinding;
 use crate::error::{Error, ErrorKind};
 use crate::seg::path::NotSegmentPath;
 use crate::types::{DbRootId, ExtentAddress, Lbid, Oid, SegmentId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// One thing a rebuild found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Finding {
     /// A file that could not be read completely (damaged chunk, bad header, unreadable, ...).
@@ -51,13 +51,18 @@ pub enum Finding {
     /// A catalog check could not run because a catalog file could not be loaded.
     CatalogNotChecked {
         check: CatalogCheck,
-        #[serde(serialize_with = "crate::fsutil::serialize_opt_path")]
+        #[serde(
+            serialize_with = "crate::fsutil::serialize_opt_path",
+            deserialize_with = "crate::fsutil::deserialize_opt_path"
+        )]
         path: Option<PathBuf>,
         error: ErrorKind,
         offset: Option<u64>,
         detail: String,
     },
-    /// A token of a catalog column that does not fit its dictionary as placed.
+    /// A token of a catalog column that does not fit its dictionary as placed (found after
+    /// placement, so never carried in a node's partial: not deserialized).
+    #[serde(skip_deserializing)]
     CatalogToken(TokenFinding),
     /// A problem the catalog reader reported about a row (its own sentence, naming file and
     /// byte offset).
@@ -109,9 +114,12 @@ impl Finding {
 }
 
 /// A file that could not be read completely.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Damaged {
-    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    #[serde(
+        serialize_with = "crate::fsutil::serialize_path",
+        deserialize_with = "crate::fsutil::deserialize_path"
+    )]
     pub path: PathBuf,
     /// What kind of error the engine reported.
     pub error: ErrorKind,
@@ -134,25 +142,31 @@ impl Damaged {
 }
 
 /// A path that is not a segment file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
-    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    #[serde(
+        serialize_with = "crate::fsutil::serialize_path",
+        deserialize_with = "crate::fsutil::deserialize_path"
+    )]
     pub path: PathBuf,
     /// Why the path parser does not take it for a segment file (SEG §1.2).
     pub reason: NotSegmentPath,
 }
 
 /// A segment file of unknown kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unresolved {
-    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    #[serde(
+        serialize_with = "crate::fsutil::serialize_path",
+        deserialize_with = "crate::fsutil::deserialize_path"
+    )]
     pub path: PathBuf,
     pub oid: Oid,
     pub reason: UnresolvedReason,
 }
 
 /// Why a file's kind could not be established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum UnresolvedReason {
     /// A compressed header older than version 3 records no type, and the catalog has no row.
@@ -164,7 +178,7 @@ pub enum UnresolvedReason {
 }
 
 /// An extent that did not get its original LBID.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reassigned {
     pub extent: ExtentAddress,
     /// The LBID it got: the first free range that fits.
@@ -173,7 +187,7 @@ pub struct Reassigned {
 }
 
 /// Why an extent's original LBID is not known or not usable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum ReassignReason {
     /// The header's LBID is not a multiple of 1024 (or negative).
@@ -198,7 +212,7 @@ pub enum ReassignReason {
 
 /// A fact the files do not record directly, derived from other evidence, with how strong the
 /// evidence is. Every inference a rebuild makes is reported, so that a reader can check it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inferred {
     pub extent: ExtentAddress,
     pub fact: Fact,
@@ -209,7 +223,7 @@ pub struct Inferred {
 }
 
 /// What an inference rests on. Each variant names the evidence and counts it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "evidence", rename_all = "kebab-case")]
 pub enum Evidence {
     /// Tokens of the owning token column(s) point into this dictionary extent (SEG §6.2):
@@ -223,7 +237,7 @@ pub enum Evidence {
 }
 
 /// How strong an inference's evidence is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strength {
     /// The evidence admits exactly this value and nothing contradicts it.
@@ -237,7 +251,7 @@ pub enum Strength {
 /// A reason not to write the map: the data cannot establish a fact a correct map needs. The
 /// map is written only when every refusal is accepted by the user with [`RefusalReason::flag`];
 /// an accepted refusal stays in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
     #[serde(flatten)]
     pub reason: RefusalReason,
@@ -248,7 +262,7 @@ pub struct Refusal {
 }
 
 /// Why a map would be wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum RefusalReason {
     /// Tokens point into dictionary extents whose LBIDs neither a header nor the tokens
@@ -280,7 +294,7 @@ pub struct Accept {
 }
 
 /// A fact about an extent that the scan could not establish.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Uncertain {
     pub extent: ExtentAddress,
     pub fact: Fact,
@@ -288,7 +302,7 @@ pub struct Uncertain {
 }
 
 /// A field of an extent record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fact {
     MinMax,
@@ -297,7 +311,7 @@ pub enum Fact {
 }
 
 /// Why a fact could not be established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UncertainCause {
     /// A chunk of the extent could not be read.
@@ -307,7 +321,7 @@ pub enum UncertainCause {
 }
 
 /// A catalog check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CatalogCheck {
     /// The catalog's tokens against the replayed layouts of each generation.

@@ -12,7 +12,7 @@ use emengine::em::EmVersion;
 use emengine::finding::Finding;
 use emengine::fsutil::escaped_path;
 use emengine::output::{check_output, write_map, Inputs, Target};
-use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
+use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport, Rebuilt};
 use emengine::types::DbRootId;
 use serde::Serialize;
 use std::io::Write;
@@ -99,14 +99,16 @@ struct Outcome {
 }
 
 /// Validated settings, decided before any I/O on the data.
-struct Plan {
-    options: RebuildOptions,
-    output: Option<PathBuf>,
-    inputs: Inputs,
-    version: EmVersion,
+pub(crate) struct Plan {
+    pub(crate) options: RebuildOptions,
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) inputs: Inputs,
+    pub(crate) version: EmVersion,
 }
 
-fn validate(args: &Args) -> anyhow::Result<Plan> {
+/// `args` checked into a [`Plan`]; `more_inputs` are files the run also reads (the partials
+/// of `assemble`), which the output must never be.
+pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<Plan> {
     let mut cfg = match &args.config {
         Some(path) => ClusterConfig::read(path)?,
         None => ClusterConfig::default(),
@@ -150,7 +152,7 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         bail!("no --output given and no --config to take DBRMRoot from");
     };
     let inputs = Inputs {
-        files: args.config.iter().cloned().collect(),
+        files: args.config.iter().chain(more_inputs).cloned().collect(),
         dbroots: cfg.dbroots.values().cloned().collect(),
     };
     if let Some(out) = &output {
@@ -174,7 +176,7 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let plan = validate(args)?;
+    let plan = validate(args, &[])?;
     let pool = args.threads.pool()?;
     let bar = Bar::new(!args.json && !args.quiet);
     let started = Instant::now();
@@ -182,7 +184,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(cnf) => super::storagemanager::rebuild_through(cnf, &plan.options, &bar),
         None => Ok(rebuild(&plan.options, &bar)?),
     })?;
-    let elapsed = started.elapsed().as_secs_f64();
+    conclude(args, &plan, &rebuilt, started.elapsed().as_secs_f64())
+}
+
+/// Everything after the map is built, shared by `rebuild` and `assemble`: refuse or write
+/// (and install), then the JSON report, the summary and the exit code.
+pub(crate) fn conclude(
+    args: &Args,
+    plan: &Plan,
+    rebuilt: &Rebuilt,
+    elapsed: f64,
+) -> anyhow::Result<ExitCode> {
     let report = &rebuilt.report;
 
     let reasons = blocking_reasons(report, args.allow_damaged);

@@ -97,6 +97,16 @@ impl LoadedCatalog {
             .map(|f| f.raw.clone())
     }
 
+    /// The loaded files `keep` selects, as [`LoadedCatalog::from_memory`] takes them back
+    /// (path, uncompressed blocks): what a node's partial carries for the token checks.
+    pub fn to_memory(&self, keep: impl Fn(Oid) -> bool) -> BTreeMap<Oid, (PathBuf, Vec<u8>)> {
+        self.files
+            .iter()
+            .filter(|(&oid, _)| keep(oid))
+            .map(|(&oid, f)| (oid, (f.path.clone(), f.bytes().to_vec())))
+            .collect()
+    }
+
     /// The path of `oid`'s file, loaded or not.
     pub fn path(&self, oid: Oid) -> Option<&Path> {
         self.files

@@ -147,7 +147,9 @@ impl SyscatObject {
 }
 
 /// Catalog generation (CAT §7.1), decided by which of the late files exist (CAT §5 step 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 pub enum Generation {
     /// ≤ 6.x: 41 files, no `auxcolumnoid` (1012) and no `charsetnum` (1043).
     A,

@@ -19,7 +19,7 @@ use crate::types::{Lbid, Oid};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the catalog's rows say about a user OID's files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CatalogKind {
     pub kind: ObjectKind,
     /// A dictionary column: its file holds tokens.

@@ -6,22 +6,29 @@
 //! |---|---|
 //! | [`walk`] | DBRoot paths → [`walk::FoundFile`]s, skipped paths |
 //! | [`catalog`] | the catalog's found files → [`catalog::CatalogFacts`] (each file loaded once) |
-//! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (opened, kind, kernel) |
+//! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (facts, open file, kernel) |
 //! | [`units`] | planned files → chunk-aligned [`units::WorkUnit`]s |
 //! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
-//! | [`place`] | planned files + scan → extent records (HWM, CP, LBID rules in submodules) |
+//! | [`facts`] | everything so far as plain values ([`facts::Facts`]: no open file) |
+//! | [`place`] | file facts + scan facts → extent records (HWM, CP, LBID rules in submodules) |
 //! | [`checks`] | placed extents → catalog token findings, against the already-loaded catalog |
 //! | [`report`] | everything found → [`RebuildReport`] |
 //!
 //! [`kind`] and [`stats`] hold the vocabulary the stages share. The result does not depend on
 //! thread count or unit size: partial results merge with an associative operation and every
 //! output is sorted. The caller writes the [`ExtentMap`].
+//!
+//! A cluster runs the stages up to [`facts`] on each node ([`scan_facts`]), carries the facts in
+//! a [`partial`], and runs the same place, checks and report on the primary
+//! ([`facts::finish`] of the merged facts).
 
 pub mod catalog;
 pub mod checks;
 pub mod compare;
+pub mod facts;
 pub mod kernel;
 pub mod kind;
+pub mod partial;
 pub mod place;
 pub mod plan;
 pub mod report;
@@ -77,15 +84,27 @@ pub struct Rebuilt {
     pub report: RebuildReport,
 }
 
-/// Rebuild on the current rayon pool (the caller chooses its size).
+/// Rebuild on the current rayon pool (the caller chooses its size): the facts of every DBRoot
+/// ([`scan_facts`]), then place, checks and report ([`facts::finish`]).
 pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt, Error> {
+    let facts = scan_facts(opts, None, progress)?;
+    Ok(facts::finish(facts, &opts.accept))
+}
+
+/// Walk, catalog, plan, units and scan `opts.dbroots` on the current rayon pool: everything
+/// placement needs, as values. On a machine that holds none of the catalog's files, `catalog`
+/// (the catalog part of the machine that does) gives the plan the kinds the catalog's rows
+/// record; files whose own catalog is found use that one.
+pub fn scan_facts(
+    opts: &RebuildOptions,
+    catalog: Option<&facts::CatalogPart>,
+    progress: &dyn Progress,
+) -> Result<facts::Facts, Error> {
     let Prepared {
         planned,
         units,
-        catalog,
-        mut findings,
-        mut report,
-    } = prepare(opts)?;
+        mut facts,
+    } = prepare(opts, catalog)?;
     let total: u64 = planned
         .iter()
         .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
@@ -97,69 +116,66 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
     if progress.cancelled() {
         return Err(Error::Interrupted);
     }
-
-    for e in &scanned.errors {
-        let path = planned[e.file].found.path.clone();
-        findings.damaged.push(Damaged::new(path, &e.error));
+    let (scan, errors) = scanned.into_facts();
+    for e in &errors {
+        let path = planned[e.file].facts.found.path.clone();
+        facts.damaged.push(Damaged::new(path, &e.error));
     }
-
-    let placement = place::place(&planned, &scanned, &catalog.lbids);
-    findings
-        .catalog
-        .extend(checks::catalog_tokens(&catalog, &placement.extents));
-
-    findings.reassigned = placement.reassigned;
-    findings.uncertain = placement.uncertain;
-    report.bytes_scanned = scanned.bytes;
-    report.files = planned.len();
-    report.extents = placement.extents.len();
-    report.findings = findings.finish();
-    Ok(Rebuilt {
-        map: ExtentMap::from_extents(placement.extents),
-        report,
-    })
+    facts.scan = scan;
+    facts.files = planned.into_iter().map(|p| p.facts).collect();
+    Ok(facts)
 }
 
-/// Everything before the scan, shared by [`rebuild`] and [`floor_pass`].
+/// Everything before the scan, shared by [`scan_facts`] and [`floor_pass`]: the planned files,
+/// their work units, and the facts so far.
 struct Prepared {
     planned: Vec<plan::PlannedFile>,
     units: Vec<units::WorkUnit>,
-    catalog: catalog::CatalogFacts,
-    findings: report::Findings,
-    report: RebuildReport,
+    facts: facts::Facts,
 }
 
 /// Walk, catalog, plan and units.
-fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
+fn prepare(
+    opts: &RebuildOptions,
+    external: Option<&facts::CatalogPart>,
+) -> Result<Prepared, Error> {
     if opts.dbroots.is_empty() {
         return Err(Error::Usage("no DBRoot to scan".into()));
     }
-    let mut report = RebuildReport::default();
-    let mut findings = report::Findings::default();
+    let mut facts = facts::Facts::default();
 
-    let walked = walk::walk(&opts.dbroots);
-    findings.skipped = walked.skipped;
-    findings.damaged.extend(
-        walked
-            .damaged
-            .iter()
-            .map(|(p, e)| Damaged::new(p.clone(), e)),
-    );
-    findings.duplicates = duplicates(&walked.files);
-
-    let catalog = catalog::load(&walked.files, opts.access);
-    let (summary, catalog_findings) = report::catalog_stage(&catalog);
-    report.catalog = summary;
-    findings.catalog = catalog_findings;
-
-    let (planned, unplanned) = plan::plan(walked.files, &catalog, opts.access, opts.string_cp);
-    for p in &planned {
-        *report.kind_sources.entry(p.source).or_default() += 1;
+    // One walk per DBRoot, so that each DBRoot's skipped paths stay its own (a cluster merges
+    // the DBRoots of several machines in DBRoot order).
+    for (&id, root) in &opts.dbroots {
+        let walked = walk::walk(&BTreeMap::from([(id, root.clone())]));
+        facts.found.extend(walked.files);
+        facts.skipped.insert(id, walked.skipped);
+        facts.damaged.extend(
+            walked
+                .damaged
+                .iter()
+                .map(|(p, e)| Damaged::new(p.clone(), e)),
+        );
     }
+    facts.found.sort_by_key(|f| (f.id, f.dbroot));
+
+    let catalog = catalog::load(&facts.found, opts.access);
+    facts.catalog = facts::CatalogPart::from_facts(&catalog);
+    let plan_catalog = match external {
+        Some(part) if !facts.catalog.is_present() => part.plan_facts(),
+        _ => catalog,
+    };
+
+    let (planned, unplanned) = plan::plan(
+        facts.found.clone(),
+        &plan_catalog,
+        opts.access,
+        opts.string_cp,
+    );
     for u in unplanned {
         match u.why {
-            Err(e) => findings.damaged.push(Damaged::new(u.found.path, &e)),
-            Ok(reason) => findings.unresolved.push(Unresolved {
+            Err(e) => facts.damaged.push(Damaged::new(u.found.path, &e)),
+            Ok(reason) => facts.unresolved.push(Unresolved {
                 path: u.found.path,
                 oid: u.found.id.oid,
                 reason,
@@ -170,14 +186,12 @@ fn prepare(opts: &RebuildOptions) -> Result<Prepared, Error> {
     Ok(Prepared {
         planned,
         units,
-        catalog,
-        findings,
-        report,
+        facts,
     })
 }
 
 /// The same segment file on two DBRoots (walk sorts files by identity, then DBRoot).
-fn duplicates(files: &[walk::FoundFile]) -> Vec<Finding> {
+pub(crate) fn duplicates(files: &[walk::FoundFile]) -> Vec<Finding> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for f in files {
@@ -202,7 +216,7 @@ pub struct FloorResult {
 /// chunk read and decompressed (checksum included) on the current pool, classifying nothing.
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
     use rayon::prelude::*;
-    let p = prepare(opts)?;
+    let p = prepare(opts, None)?;
     let bytes = p
         .units
         .par_iter()

@@ -19,17 +19,32 @@ use crate::seg::file::{Access, Layout, SegmentFile};
 use crate::types::{max_column_file_blocks, BLOCK_SIZE};
 use rayon::prelude::*;
 
-/// A segment file ready to scan.
+/// A segment file ready to scan: its facts, the open file and the kernel that classifies its
+/// blocks.
 #[derive(Debug)]
 pub struct PlannedFile {
-    pub found: FoundFile,
+    pub facts: FileFacts,
     pub file: SegmentFile,
+    pub kernel: Kernel,
+}
+
+/// What the plan learnt about a segment file, as a plain value: everything the stages after
+/// the scan (place, checks, report) need, with no open file, so that it can travel in a node's
+/// partial (`super::partial`) and be placed on another machine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileFacts {
+    pub found: FoundFile,
     pub kind: ObjectKind,
     pub source: KindSource,
     /// The header's LBID list (v3 compressed files), zeros included as written.
     pub header_lbids: Vec<i64>,
-    pub kernel: Kernel,
     pub domain: Domain,
+    /// Whether the file has a compressed-file header.
+    pub compressed: bool,
+    /// Blocks the file holds: the header's block count, or the file size in blocks.
+    pub allocated_blocks: u64,
+    /// Chunks of data (4 MiB of uncompressed blocks each).
+    pub chunk_count: u32,
 }
 
 /// A file that cannot be planned: unreadable (damaged), or of unknown kind.
@@ -142,14 +157,20 @@ fn plan_one(
         }));
     }
     let (kernel, domain) = kernel_for(kind, tokens, string_cp);
-    Ok(PlannedFile {
+    let facts = FileFacts {
         found,
-        file,
         kind,
         source,
         header_lbids,
-        kernel,
         domain,
+        compressed: file.is_compressed(),
+        allocated_blocks: file.allocated_blocks(),
+        chunk_count: file.chunk_count(),
+    };
+    Ok(PlannedFile {
+        facts,
+        file,
+        kernel,
     })
 }
 

@@ -34,7 +34,30 @@ pub struct ScanResult {
     pub bytes: u64,
 }
 
+/// What the scan established, as a plain value for the stages after it (and a node's
+/// partial): the per-extent stats, which chunks could not be read, and how many bytes were
+/// examined. The chunk errors themselves become `Damaged` findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanFacts {
+    /// (file index, extent index) → what the scan found.
+    pub stats: BTreeMap<(usize, u32), ExtentStats>,
+    /// (file index, chunk) of every chunk that could not be read.
+    pub damaged: std::collections::BTreeSet<(usize, u32)>,
+    /// Uncompressed bytes examined.
+    pub bytes: u64,
+}
+
 impl ScanResult {
+    /// The facts, and the errors of the chunks that could not be read (sorted by file, chunk).
+    pub fn into_facts(self) -> (ScanFacts, Vec<ChunkError>) {
+        let facts = ScanFacts {
+            stats: self.stats,
+            damaged: self.errors.iter().map(|e| (e.file, e.chunk)).collect(),
+            bytes: self.bytes,
+        };
+        (facts, self.errors)
+    }
+
     fn merge(mut self, other: ScanResult) -> ScanResult {
         // Merge the smaller map into the larger one.
         let (mut big, small) = if self.stats.len() >= other.stats.len() {

@@ -2,20 +2,20 @@
 //! (EM §2.1–2.4; SEG §5.2 for how ColumnStore computes it).
 
 use super::super::kind::ObjectKind;
-use super::super::plan::PlannedFile;
+use super::super::plan::FileFacts;
 use super::super::stats::{Domain, ExtentStats};
 use crate::em::{CasualPartition, CpState, SentinelKind};
 
 /// The creation sentinel of the file's extents: the one rule, [`SentinelKind::for_column`]
 /// (EM §2.2), pinned by the golden table of `tests/em_golden.rs`.
-fn sentinel_kind(pf: &PlannedFile) -> SentinelKind {
+fn sentinel_kind(pf: &FileFacts) -> SentinelKind {
     match pf.kind {
         ObjectKind::Dictionary => SentinelKind::Dictionary,
         ObjectKind::Column { data_type, width } => SentinelKind::for_column(data_type, width),
     }
 }
 
-pub fn sentinel(pf: &PlannedFile, state: i8) -> CasualPartition {
+pub fn sentinel(pf: &FileFacts, state: i8) -> CasualPartition {
     CasualPartition::sentinel(sentinel_kind(pf), state)
 }
 
@@ -28,7 +28,7 @@ pub fn sentinel(pf: &PlannedFile, state: i8) -> CasualPartition {
 /// freshly created catalog holds it in the real map of `../shared/real`: a range no value falls
 /// in, so any predicate on the column eliminates the extent, which is exact for an extent with no
 /// values.
-pub fn casual_partition(pf: &PlannedFile, stats: Option<&ExtentStats>) -> CasualPartition {
+pub fn casual_partition(pf: &FileFacts, stats: Option<&ExtentStats>) -> CasualPartition {
     let valid = CpState::VALID;
     if pf.domain == Domain::None {
         return sentinel(pf, CpState::INVALID);

@@ -7,7 +7,7 @@
 //! known extent has been placed (first fit, as ColumnStore allocates), and is reported as
 //! re-assigned.
 
-use super::super::plan::PlannedFile;
+use super::super::plan::FileFacts;
 use crate::em::ExtentRecord;
 use crate::finding::{ReassignReason, Reassigned};
 use crate::types::{Lbid, Oid, LBID_SPACE_UNITS, LBID_UNIT};
@@ -73,7 +73,7 @@ pub fn assign(pending: Vec<(ExtentRecord, Result<Lbid, ReassignReason>)>) -> Ass
 
 /// The LBID extent `k` of a file had, where the files say so.
 pub fn wanted(
-    pf: &PlannedFile,
+    pf: &FileFacts,
     k: u32,
     syscat: &BTreeMap<Oid, Lbid>,
 ) -> Result<Lbid, ReassignReason> {
@@ -92,10 +92,10 @@ pub fn wanted(
         None if pf.header_lbids.len() >= 48 => {
             Err(ReassignReason::HeaderLbidListFull { extent: k })
         }
-        None if pf.file.is_compressed() && !pf.header_lbids.is_empty() => {
+        None if pf.compressed && !pf.header_lbids.is_empty() => {
             Err(ReassignReason::HeaderLbidMissing { extent: k })
         }
-        None if pf.file.is_compressed() => Err(ReassignReason::OldHeader),
+        None if pf.compressed => Err(ReassignReason::OldHeader),
         None => Err(ReassignReason::Uncompressed),
     }
 }

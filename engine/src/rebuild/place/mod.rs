@@ -15,8 +15,8 @@ pub mod cp;
 pub mod hwm;
 pub mod lbid;
 
-use super::plan::PlannedFile;
-use super::scan::ScanResult;
+use super::plan::FileFacts;
+use super::scan::ScanFacts;
 use super::stats::ExtentStats;
 use crate::em::{CpState, ExtentRecord};
 use crate::finding::{Fact, Reassigned, Uncertain, UncertainCause};
@@ -34,8 +34,8 @@ pub struct Placement {
 /// Place every extent of every planned file.
 /// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file).
 pub fn place(
-    files: &[PlannedFile],
-    scan: &ScanResult,
+    files: &[FileFacts],
+    scan: &ScanFacts,
     syscat_lbids: &BTreeMap<Oid, Lbid>,
 ) -> Placement {
     let damaged = damaged_chunks(scan);
@@ -74,10 +74,10 @@ pub fn place(
 }
 
 /// Chunks that could not be read, per file.
-fn damaged_chunks(scan: &ScanResult) -> BTreeMap<usize, BTreeSet<u32>> {
+fn damaged_chunks(scan: &ScanFacts) -> BTreeMap<usize, BTreeSet<u32>> {
     let mut out: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
-    for e in &scan.errors {
-        out.entry(e.file).or_default().insert(e.chunk);
+    for &(file, chunk) in &scan.damaged {
+        out.entry(file).or_default().insert(chunk);
     }
     out
 }
@@ -91,7 +91,7 @@ struct Hit {
 
 /// Every extent of one file, without its LBID (`range_start` 0), and what damage left unknown.
 fn file_extents(
-    pf: &PlannedFile,
+    pf: &FileFacts,
     per_extent: &BTreeMap<u32, &ExtentStats>,
     damaged: Option<&BTreeSet<u32>>,
 ) -> Vec<(ExtentRecord, Hit)> {
