@@ -30,6 +30,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dictionary", dictionary),
     ("config", config),
     ("catalog", catalog),
+    ("partial", partial),
 ];
 
 /// `BRM_saves_em` bytes: the reader, then the overlap check every writer applies.
@@ -132,4 +133,21 @@ fn padded_blocks(data: &[u8]) -> Vec<u8> {
     let mut v = data.to_vec();
     v.resize(data.len().div_ceil(BLOCK_SIZE).max(1) * BLOCK_SIZE, 0);
     v
+}
+
+/// A node's partial: the bytes as a whole file, then the same bytes as the body of a partial
+/// with a valid header and digest, so that the body's decoder is reached (a digest mismatch
+/// stops the first pass before it).
+pub fn partial(data: &[u8]) {
+    use crate::rebuild::partial::{parse, FORMAT_VERSION, MAGIC, TOOL_VERSION};
+    let _ = parse(data);
+    let mut wrapped = Vec::with_capacity(data.len() + 64);
+    wrapped.extend_from_slice(MAGIC);
+    wrapped.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    wrapped.extend_from_slice(&(TOOL_VERSION.len() as u16).to_le_bytes());
+    wrapped.extend_from_slice(TOOL_VERSION.as_bytes());
+    wrapped.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    wrapped.extend_from_slice(blake3::hash(data).as_bytes());
+    wrapped.extend_from_slice(data);
+    let _ = parse(&wrapped);
 }

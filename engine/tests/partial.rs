@@ -1,0 +1,451 @@
+//! A node's partial (`emengine::rebuild::partial`): writer → reader round trips over arbitrary
+//! facts (proptest), and corrupt partials refused with the byte offset the layout table of the
+//! module names for each field — never a panic.
+
+use emengine::error::{DecodeKind, ErrorKind};
+use emengine::finding::{Damaged, Finding, Skipped, Unresolved, UnresolvedReason};
+use emengine::rebuild::catalog::CatalogKind;
+use emengine::rebuild::facts::{CatalogFileImage, CatalogPart, Facts, TokenInput};
+use emengine::rebuild::kind::{KindSource, ObjectKind, StringCp};
+use emengine::rebuild::partial::{encode, parse, DbRootEntry, PartialBody, TOOL_VERSION};
+use emengine::rebuild::plan::FileFacts;
+use emengine::rebuild::stats::{Domain, ExtentStats};
+use emengine::rebuild::walk::FoundFile;
+use emengine::rebuild::CatalogSummary;
+use emengine::seg::datatype::ColDataType;
+use emengine::seg::path::NotSegmentPath;
+use emengine::types::{DbRootId, Lbid, Oid, SegmentId};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// Any path, UTF-8 or not.
+fn path() -> impl Strategy<Value = PathBuf> {
+    prop::collection::vec(any::<u8>(), 0..24).prop_map(|b| PathBuf::from(OsStr::from_bytes(&b)))
+}
+
+fn found() -> impl Strategy<Value = FoundFile> {
+    (
+        any::<u16>(),
+        any::<i32>(),
+        any::<u32>(),
+        any::<u16>(),
+        path(),
+    )
+        .prop_map(|(dbroot, oid, partition, segment, path)| FoundFile {
+            dbroot: DbRootId(dbroot),
+            id: SegmentId {
+                oid: Oid(oid),
+                partition,
+                segment,
+            },
+            path,
+        })
+}
+
+fn kind() -> impl Strategy<Value = ObjectKind> {
+    prop_oneof![
+        Just(ObjectKind::Dictionary),
+        (
+            prop::sample::select(ColDataType::ALL),
+            prop::sample::select(&[1u16, 2, 4, 8, 16][..])
+        )
+            .prop_map(|(data_type, width)| ObjectKind::Column { data_type, width }),
+    ]
+}
+
+fn file_facts() -> impl Strategy<Value = FileFacts> {
+    (
+        found(),
+        kind(),
+        prop::sample::select(
+            &[
+                KindSource::Header,
+                KindSource::SystemCatalog,
+                KindSource::Catalog,
+            ][..],
+        ),
+        prop::collection::vec(any::<i64>(), 0..4),
+        prop::sample::select(
+            &[
+                Domain::Signed,
+                Domain::Unsigned,
+                Domain::Binary,
+                Domain::None,
+            ][..],
+        ),
+        any::<bool>(),
+        any::<u64>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(
+                found,
+                kind,
+                source,
+                header_lbids,
+                domain,
+                compressed,
+                allocated_blocks,
+                chunk_count,
+            )| {
+                FileFacts {
+                    found,
+                    kind,
+                    source,
+                    header_lbids,
+                    domain,
+                    compressed,
+                    allocated_blocks,
+                    chunk_count,
+                }
+            },
+        )
+}
+
+fn stats() -> impl Strategy<Value = ExtentStats> {
+    (
+        any::<Option<u32>>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<Option<(u64, u64)>>(),
+        any::<Option<(i128, i128)>>(),
+    )
+        .prop_map(|(last_nonempty, values, nulls, keys, wide)| ExtentStats {
+            last_nonempty,
+            values,
+            nulls,
+            keys,
+            wide,
+        })
+}
+
+fn damaged() -> impl Strategy<Value = Damaged> {
+    (
+        path(),
+        prop::sample::select(&[ErrorKind::Io, ErrorKind::Truncated, ErrorKind::BadChecksum][..]),
+        any::<Option<u64>>(),
+        ".*",
+    )
+        .prop_map(|(path, error, offset, detail)| Damaged {
+            path,
+            error,
+            offset,
+            detail,
+        })
+}
+
+fn catalog() -> impl Strategy<Value = CatalogPart> {
+    let image = (
+        any::<i32>(),
+        path(),
+        prop::collection::vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(oid, path, mut blocks)| {
+            // Catalog files are mostly zeros: long runs exercise the compression.
+            blocks.resize(blocks.len() * 8, 0);
+            CatalogFileImage {
+                oid: Oid(oid),
+                path,
+                blocks,
+            }
+        });
+    let tokens = prop_oneof![
+        Just(TokenInput::NoCatalog),
+        Just(TokenInput::NotChecked(Finding::CatalogFitsNoLayout)),
+        prop::collection::vec(image, 0..3).prop_map(TokenInput::Files),
+    ];
+    (
+        prop::collection::btree_map(any::<i32>(), any::<i64>(), 0..4),
+        prop::collection::btree_map(any::<i32>(), (kind(), any::<bool>(), 0..4i32), 0..4),
+        prop::collection::vec(".*", 0..3),
+        tokens,
+    )
+        .prop_map(|(lbids, kinds, rows, tokens)| CatalogPart {
+            summary: CatalogSummary {
+                generation: None,
+                oids: lbids.keys().map(|&o| Oid(o)).collect(),
+                first_free_lbid: lbids.values().next().map(|&l| Lbid(l)),
+            },
+            findings: rows
+                .into_iter()
+                .map(|detail| Finding::CatalogRow { detail })
+                .collect(),
+            lbids: lbids.into_iter().map(|(o, l)| (Oid(o), Lbid(l))).collect(),
+            kinds: kinds
+                .into_iter()
+                .map(|(o, (kind, tokens, compression))| {
+                    (
+                        Oid(o),
+                        CatalogKind {
+                            kind,
+                            tokens,
+                            compression,
+                        },
+                    )
+                })
+                .collect(),
+            tokens,
+        })
+}
+
+fn facts() -> impl Strategy<Value = Facts> {
+    (
+        prop::collection::vec(file_facts(), 0..4),
+        prop::collection::btree_map((0usize..4, any::<u32>()), stats(), 0..4),
+        prop::collection::btree_set((0usize..4, any::<u32>()), 0..3),
+        any::<u64>(),
+        prop::collection::btree_map(
+            any::<u16>(),
+            prop::collection::vec((path(), ".*"), 0..3),
+            0..3,
+        ),
+        prop::collection::vec(damaged(), 0..3),
+        prop::collection::vec((path(), any::<i32>()), 0..3),
+        catalog(),
+    )
+        .prop_map(
+            |(files, stats, chunks, bytes, skipped, damaged, unresolved, catalog)| Facts {
+                found: files.iter().map(|f| f.found.clone()).collect(),
+                files,
+                scan: emengine::rebuild::scan::ScanFacts {
+                    stats,
+                    damaged: chunks,
+                    bytes,
+                },
+                skipped: skipped
+                    .into_iter()
+                    .map(|(id, list)| {
+                        let list = list
+                            .into_iter()
+                            .map(|(path, name)| Skipped {
+                                path,
+                                reason: NotSegmentPath::NotFileName { name },
+                            })
+                            .collect();
+                        (DbRootId(id), list)
+                    })
+                    .collect(),
+                damaged,
+                unresolved: unresolved
+                    .into_iter()
+                    .map(|(path, oid)| Unresolved {
+                        path,
+                        oid: Oid(oid),
+                        reason: UnresolvedReason::OldHeaderNoCatalogRow { header_version: 2 },
+                    })
+                    .collect(),
+                catalog,
+            },
+        )
+}
+
+fn body() -> impl Strategy<Value = PartialBody> {
+    (
+        ".*",
+        prop::collection::vec((any::<u16>(), path()), 0..4),
+        any::<bool>(),
+        any::<[u8; 32]>(),
+        facts(),
+    )
+        .prop_map(|(node, dbroots, binary, planned_with, facts)| PartialBody {
+            node,
+            dbroots: dbroots
+                .into_iter()
+                .map(|(id, path)| DbRootEntry {
+                    id: DbRootId(id),
+                    path,
+                })
+                .collect(),
+            string_cp: if binary {
+                StringCp::Binary
+            } else {
+                StringCp::Invalid
+            },
+            planned_with,
+            facts,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn what_is_written_reads_back_the_same(body in body(), tool in "[ -~]{0,40}") {
+        let bytes = encode(&body, &tool);
+        let back = parse(&bytes).unwrap();
+        prop_assert_eq!(back.tool_version, tool);
+        prop_assert_eq!(back.body, body);
+    }
+
+    #[test]
+    fn any_changed_byte_is_refused_and_never_panics(body in body(), at in any::<prop::sample::Index>(), xor in 1u8..) {
+        let mut bytes = encode(&body, TOOL_VERSION);
+        let i = at.index(bytes.len());
+        bytes[i] ^= xor;
+        // A changed tool version still reads (assemble refuses it); everything else is an error.
+        let tool = 14..14 + TOOL_VERSION.len();
+        match parse(&bytes) {
+            Ok(p) => prop_assert!(tool.contains(&i) && p.tool_version != TOOL_VERSION, "byte {i} changed, still read"),
+            Err(e) => prop_assert!(e.offset <= bytes.len() as u64),
+        }
+    }
+}
+
+/// A small partial with one of everything.
+fn sample() -> PartialBody {
+    let found = FoundFile {
+        dbroot: DbRootId(2),
+        id: SegmentId {
+            oid: Oid(3001),
+            partition: 0,
+            segment: 1,
+        },
+        path: PathBuf::from("/data2/000.dir/000.dir/011.dir/185.dir/000.dir/FILE001.cdf"),
+    };
+    let file = FileFacts {
+        found: found.clone(),
+        kind: ObjectKind::Column {
+            data_type: ColDataType::Int,
+            width: 4,
+        },
+        source: KindSource::Header,
+        header_lbids: vec![235520],
+        domain: Domain::Signed,
+        compressed: true,
+        allocated_blocks: 8192,
+        chunk_count: 16,
+    };
+    PartialBody {
+        node: "pm2".into(),
+        dbroots: vec![DbRootEntry {
+            id: DbRootId(2),
+            path: "/data2".into(),
+        }],
+        string_cp: StringCp::Invalid,
+        planned_with: [7; 32],
+        facts: Facts {
+            found: vec![found],
+            files: vec![file],
+            scan: emengine::rebuild::scan::ScanFacts {
+                stats: BTreeMap::from([((0, 0), ExtentStats::default())]),
+                damaged: Default::default(),
+                bytes: 64 << 20,
+            },
+            ..Facts::default()
+        },
+    }
+}
+
+/// Offsets of the layout table for the 5-byte tool version "0.1.0": magic 0, format version 8,
+/// tool-version length 12, tool version 14, body length 19, digest 27, body 59.
+const BODY_AT: u64 = 59;
+
+#[test]
+fn the_header_is_laid_out_as_the_table_says() {
+    let bytes = encode(&sample(), "0.1.0");
+    assert_eq!(&bytes[0..8], b"EMRBPART");
+    assert_eq!(bytes[8..12], [1, 0, 0, 0]);
+    assert_eq!(bytes[12..14], [5, 0]);
+    assert_eq!(&bytes[14..19], b"0.1.0");
+    let len = u64::from_le_bytes(bytes[19..27].try_into().unwrap());
+    assert_eq!(len, bytes.len() as u64 - BODY_AT);
+    assert_eq!(&bytes[27..59], blake3::hash(&bytes[59..]).as_bytes());
+}
+
+#[test]
+fn every_truncation_is_refused_at_the_field_it_cuts() {
+    let bytes = encode(&sample(), "0.1.0");
+    for cut in 0..bytes.len() {
+        let e = parse(&bytes[..cut]).expect_err("a truncated partial is refused");
+        let field_at = match cut {
+            0..=7 => 0,
+            8..=11 => 8,
+            12..=13 => 12,
+            14..=18 => 14,
+            19..=26 => 19,
+            27..=58 => 27,
+            _ => BODY_AT,
+        };
+        assert!(
+            matches!(e.kind, DecodeKind::Truncated { .. }),
+            "cut at {cut}: {e}"
+        );
+        assert_eq!(e.offset, field_at, "cut at {cut}: {e}");
+    }
+}
+
+#[test]
+fn a_bad_magic_an_other_format_version_and_trailing_bytes_are_named() {
+    let good = encode(&sample(), "0.1.0");
+
+    let mut bytes = good.clone();
+    bytes[0] = b'X';
+    let e = parse(&bytes).unwrap_err();
+    assert!(matches!(e.kind, DecodeKind::BadMagic { .. }), "{e}");
+    assert_eq!(e.offset, 0);
+
+    let mut bytes = good.clone();
+    bytes[8] = 2;
+    let e = parse(&bytes).unwrap_err();
+    assert_eq!(e.offset, 8);
+    assert_eq!(
+        e.to_string(),
+        "at byte 8: invalid format version: expected 1 (the version this emrebuild reads), found 2"
+    );
+
+    let mut bytes = good.clone();
+    bytes.push(0);
+    let e = parse(&bytes).unwrap_err();
+    assert_eq!(e.offset, good.len() as u64);
+    assert!(e.to_string().contains("1 more bytes"), "{e}");
+}
+
+#[test]
+fn a_changed_body_byte_is_a_digest_mismatch_at_the_body() {
+    let good = encode(&sample(), "0.1.0");
+    for at in [BODY_AT as usize, good.len() / 2 + 30, good.len() - 1] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x01;
+        let e = parse(&bytes).unwrap_err();
+        assert_eq!(e.offset, BODY_AT, "{e}");
+        assert!(
+            e.to_string().contains("invalid body digest (blake3)"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_body_that_is_not_the_facts_is_refused_inside_the_body() {
+    // A valid header and digest around bytes that are not CBOR of the facts.
+    for body in [&b""[..], b"\xff", b"\x01\x02\x03", b"\xa1\x61x\x00"] {
+        let mut bytes = b"EMRBPART\x01\x00\x00\x00\x05\x000.1.0".to_vec();
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(blake3::hash(body).as_bytes());
+        bytes.extend_from_slice(body);
+        let e = parse(&bytes).unwrap_err();
+        assert!(e.offset >= BODY_AT, "{e}");
+        assert!(e.to_string().contains("invalid body"), "{e}");
+    }
+}
+
+#[test]
+fn a_written_partial_is_read_back_from_its_file_and_errors_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node2.partial");
+    let written = emengine::rebuild::partial::write(&path, &sample()).unwrap();
+    assert_eq!(written, std::fs::metadata(&path).unwrap().len());
+    let back = emengine::rebuild::partial::read(&path).unwrap();
+    assert_eq!(back.body, sample());
+    assert_eq!(back.tool_version, TOOL_VERSION);
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(10);
+    std::fs::write(&path, &bytes).unwrap();
+    let e = emengine::rebuild::partial::read(&path).unwrap_err();
+    assert_eq!(e.path(), Some(path.as_path()));
+    assert_eq!(e.offset(), Some(8));
+}
