@@ -241,7 +241,7 @@ pub enum AssembleError {
         first: PathBuf,
         expected: StringCp,
     },
-    #[error("catalog facts missing: no partial holds the system catalog's files (scan the node that holds DBRoot 1)")]
+    #[error("catalog facts missing: no partial covers DBRoot 1 or holds the system catalog's files (scan the node that holds DBRoot 1 and give its partial)")]
     NoCatalog,
     #[error("the system catalog's files are in two partials: {} and {}", first.display(), second.display())]
     TwoCatalogs { first: PathBuf, second: PathBuf },
@@ -249,9 +249,10 @@ pub enum AssembleError {
     OtherCatalog { path: PathBuf, catalog: PathBuf },
 }
 
-/// Check that `partials` (path, partial) come from this tool version, cover each DBRoot of
-/// `dbroots` exactly once and nothing else, used one string-CP setting and the catalog facts of
-/// the one partial that holds the catalog, then merge their facts.
+/// Check that `partials` (path, partial) come from this tool version, cover no DBRoot twice and
+/// none outside `dbroots`, that exactly one holds the catalog, that together they cover every
+/// DBRoot of `dbroots`, used one string-CP setting and the catalog facts of the partial that
+/// holds the catalog; then merge their facts.
 pub fn assemble(
     partials: Vec<(PathBuf, Partial)>,
     dbroots: &BTreeSet<DbRootId>,
@@ -283,9 +284,6 @@ pub fn assemble(
             }
         }
     }
-    if let Some(&dbroot) = dbroots.iter().find(|d| !covered.contains_key(d)) {
-        return Err(AssembleError::MissingDbRoot { dbroot });
-    }
     if let Some((first, f)) = partials.first() {
         if let Some((path, p)) = partials
             .iter()
@@ -310,6 +308,9 @@ pub fn assemble(
             first: catalog_path.clone(),
             second: second.clone(),
         });
+    }
+    if let Some(&dbroot) = dbroots.iter().find(|d| !covered.contains_key(d)) {
+        return Err(AssembleError::MissingDbRoot { dbroot });
     }
     let digest = catalog_digest(&catalog_partial.body.facts.catalog.kinds);
     if let Some((path, _)) = partials.iter().find(|(_, p)| p.body.planned_with != digest) {
