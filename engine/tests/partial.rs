@@ -449,3 +449,121 @@ fn a_written_partial_is_read_back_from_its_file_and_errors_name_it() {
     assert_eq!(e.path(), Some(path.as_path()));
     assert_eq!(e.offset(), Some(8));
 }
+
+/// Partials for `assemble`: node 1 holds the catalog (with one kind), node 2 was planned with it.
+fn two_nodes() -> Vec<(PathBuf, emengine::rebuild::partial::Partial)> {
+    use emengine::rebuild::partial::{catalog_digest, Partial};
+    let kinds = BTreeMap::from([(
+        Oid(3001),
+        CatalogKind {
+            kind: ObjectKind::Column {
+                data_type: ColDataType::Int,
+                width: 4,
+            },
+            tokens: false,
+            compression: 0,
+        },
+    )]);
+    let mut n1 = sample();
+    n1.dbroots[0] = DbRootEntry {
+        id: DbRootId(1),
+        path: "/data1".into(),
+    };
+    n1.facts.files[0].found.dbroot = DbRootId(1);
+    n1.facts.found[0].dbroot = DbRootId(1);
+    n1.facts.catalog.summary.oids = vec![Oid(1001)];
+    n1.facts.catalog.kinds = kinds.clone();
+    n1.planned_with = catalog_digest(&kinds);
+    let mut n2 = sample();
+    n2.planned_with = catalog_digest(&kinds);
+    [("n1.partial", n1), ("n2.partial", n2)]
+        .into_iter()
+        .map(|(name, body)| {
+            let p = Partial {
+                tool_version: TOOL_VERSION.into(),
+                body,
+            };
+            (PathBuf::from(name), p)
+        })
+        .collect()
+}
+
+fn ids(list: &[u16]) -> std::collections::BTreeSet<DbRootId> {
+    list.iter().map(|&i| DbRootId(i)).collect()
+}
+
+#[test]
+fn assemble_merges_fitting_partials_in_one_walks_order() {
+    use emengine::rebuild::partial::assemble;
+    let mut parts = two_nodes();
+    parts.reverse(); // the order partials are given in does not matter
+    let facts = assemble(parts, &ids(&[1, 2])).unwrap();
+    assert_eq!(facts.files.len(), 2);
+    assert_eq!(facts.catalog.summary.oids, vec![Oid(1001)]);
+    // Both nodes' file is oid 3001 segment 1, on DBRoot 1 and on DBRoot 2: sorted by
+    // (identity, DBRoot) as one walk sorts them, with the scan's file index following.
+    let dbroots: Vec<u16> = facts.files.iter().map(|f| f.found.dbroot.0).collect();
+    assert_eq!(dbroots, [1, 2]);
+    let keys: Vec<(usize, u32)> = facts.scan.stats.keys().copied().collect();
+    assert_eq!(keys, [(0, 0), (1, 0)]);
+    assert_eq!(facts.scan.bytes, 2 * (64 << 20));
+}
+
+#[test]
+fn assemble_refuses_partials_that_do_not_fit() {
+    use emengine::rebuild::partial::{assemble, AssembleError};
+    let err = |parts, dbroots: &[u16]| assemble(parts, &ids(dbroots)).unwrap_err();
+
+    // Planned with other catalog facts (e.g. scanned without --catalog: no kinds).
+    let mut parts = two_nodes();
+    parts[1].1.body.planned_with = emengine::rebuild::partial::catalog_digest(&BTreeMap::new());
+    assert_eq!(
+        err(parts, &[1, 2]),
+        AssembleError::OtherCatalog {
+            path: "n2.partial".into(),
+            catalog: "n1.partial".into()
+        }
+    );
+
+    // Catalog files in two partials.
+    let mut parts = two_nodes();
+    parts[1].1.body.facts.catalog.summary.oids = vec![Oid(1001)];
+    assert!(matches!(
+        err(parts, &[1, 2]),
+        AssembleError::TwoCatalogs { .. }
+    ));
+
+    // A DBRoot the configuration does not name.
+    assert_eq!(
+        err(two_nodes(), &[1]),
+        AssembleError::UnknownDbRoot {
+            path: "n2.partial".into(),
+            dbroot: DbRootId(2)
+        }
+    );
+
+    // A DBRoot of the configuration that no partial covers.
+    assert_eq!(
+        err(two_nodes(), &[1, 2, 3]),
+        AssembleError::MissingDbRoot {
+            dbroot: DbRootId(3)
+        }
+    );
+
+    // Different --string-cp settings decide different domains.
+    let mut parts = two_nodes();
+    parts[1].1.body.string_cp = StringCp::Binary;
+    assert!(matches!(
+        err(parts, &[1, 2]),
+        AssembleError::StringCp { .. }
+    ));
+
+    // Another tool version.
+    let mut parts = two_nodes();
+    parts[0].1.tool_version = "0.0.1".into();
+    let e = err(parts, &[1, 2]);
+    assert_eq!(
+        e.to_string(),
+        format!("n1.partial: written by emrebuild 0.0.1, this is emrebuild {TOOL_VERSION}: scan the node again with this version")
+    );
+}
