@@ -155,6 +155,53 @@ fn a_mixed_tree_on_three_nodes_assembles_to_the_one_machine_map() {
     assert_eq!(c.nodes.len(), 3);
     assert_eq!(c.nodes[2].1.len(), 2, "node 3 holds DBRoots 3 and 5");
     assert_assembled_equals_rebuild(&c, &[]);
+
+    // verify against the partials says what verify against the DBRoots says, for the map the
+    // generator wrote (a stale backup, --before-loads, would do as well).
+    let partials: Vec<PathBuf> = c.nodes.iter().map(|(n, _)| c.partial(n)).collect();
+    let truth = c.dir.join("gen/BRM_saves_em");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--map",
+            s(&truth),
+            "--config",
+            s(&c.config),
+            "--json",
+        ];
+        args.extend(extra);
+        let out = assert_cmd::Command::cargo_bin("emrebuild")
+            .unwrap()
+            .args(&args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let mut with_partials = vec!["--partials"];
+    with_partials.extend(partials.iter().map(|p| s(p)));
+    let (code_here, here) = run(&[]);
+    let (code_partials, from_partials) = run(&with_partials);
+    assert!(matches!(code_here, Some(0 | 1)), "{here}");
+    assert_eq!(code_partials, code_here);
+    let here: serde_json::Value = serde_json::from_str(&here).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&from_partials).unwrap(),
+        here
+    );
+    // And refuses partials that do not cover the configuration.
+    let (_, err) = text(&emrebuild(
+        &[
+            "verify",
+            "--map",
+            s(&truth),
+            "--config",
+            s(&c.config),
+            "--partials",
+            s(&partials[0]),
+        ],
+        2,
+    ));
+    assert!(err.contains("is in no partial"), "{err}");
 }
 
 #[test]

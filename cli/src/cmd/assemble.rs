@@ -9,8 +9,10 @@ use crate::args::EmVersionArg;
 use crate::exit::ExitCode;
 use crate::threads::Threads;
 use emengine::rebuild::facts::finish;
+use emengine::rebuild::facts::Facts;
 use emengine::rebuild::partial::{self, Partial};
-use std::collections::BTreeSet;
+use emengine::types::DbRootId;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -89,11 +91,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let rebuild_args = args.as_rebuild();
     let plan = validate(&rebuild_args, &args.partials)?;
     let started = Instant::now();
-    let facts = read_and_check(
+    let assembled = read_and_check(
         &args.partials,
         &plan.options.dbroots.keys().copied().collect(),
     )?;
-    let rebuilt = finish(facts, &plan.options.accept);
+    let rebuilt = finish(assembled.facts, &plan.options.accept);
     conclude(
         &rebuild_args,
         &plan,
@@ -102,16 +104,32 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     )
 }
 
-/// Read every partial and check them together (shared with `verify --partials`): the merged
-/// facts, or the first reason they cannot be assembled.
+/// Partials read and checked together (shared with `verify --partials`).
+pub(crate) struct Assembled {
+    /// The merged facts of every node.
+    pub facts: Facts,
+    /// Every DBRoot with its path on the node that scanned it.
+    pub dbroots: BTreeMap<DbRootId, PathBuf>,
+}
+
+/// Read every partial and check them together against the configuration's `dbroots`: the
+/// merged facts, or the first reason they cannot be assembled.
 pub(crate) fn read_and_check(
     paths: &[PathBuf],
-    dbroots: &BTreeSet<emengine::types::DbRootId>,
-) -> anyhow::Result<emengine::rebuild::facts::Facts> {
+    dbroots: &BTreeSet<DbRootId>,
+) -> anyhow::Result<Assembled> {
     let mut partials: Vec<(PathBuf, Partial)> = Vec::new();
+    let mut paths_on_nodes = BTreeMap::new();
     for path in paths {
         let p = partial::read(path)?;
+        for d in &p.body.dbroots {
+            paths_on_nodes.insert(d.id, d.path.clone());
+        }
         partials.push((path.clone(), p));
     }
-    Ok(partial::assemble(partials, dbroots)?)
+    let facts = partial::assemble(partials, dbroots)?;
+    Ok(Assembled {
+        facts,
+        dbroots: paths_on_nodes,
+    })
 }

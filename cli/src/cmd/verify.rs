@@ -14,10 +14,15 @@ use anyhow::bail;
 use emengine::config::ClusterConfig;
 use emengine::em::{CpState, ExtentMap};
 use emengine::finding::Finding;
+use emengine::rebuild::facts::finish;
 use emengine::rebuild::RebuildOptions;
 use emengine::types::DbRootId;
-use emengine::verify::{verify, Detail, ExtentVerdict, Severity, Status, Verification};
+use emengine::types::{ExtentAddress, SegmentId};
+use emengine::verify::{
+    verify, verify_rebuilt, Detail, ExtentVerdict, Severity, Status, Verification,
+};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +37,10 @@ pub struct Args {
     /// A DBRoot to scan, as ID=PATH (repeatable; overrides the same id from --config).
     #[arg(long = "dbroot", value_name = "ID=PATH", value_parser = parse_dbroot_arg)]
     pub dbroots: Vec<(DbRootId, PathBuf)>,
+    /// Compare with the data the nodes of a cluster scanned (`emrebuild scan`) instead of
+    /// scanning here: every DBRoot of --config exactly once, checked as `assemble` checks them.
+    #[arg(long, value_name = "PARTIAL", num_args = 1.., requires = "config", conflicts_with = "dbroots")]
+    pub partials: Vec<PathBuf>,
     /// Print every extent's status and the counts as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -102,9 +111,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         access: access(args.no_mmap),
         ..RebuildOptions::default()
     };
-    let pool = args.threads.pool()?;
-    let bar = Bar::new(!args.json && !args.quiet);
-    let v = pool.install(|| verify(&map, &options, &bar))?;
+    let v = if args.partials.is_empty() {
+        let pool = args.threads.pool()?;
+        let bar = Bar::new(!args.json && !args.quiet);
+        pool.install(|| verify(&map, &options, &bar))?
+    } else {
+        from_partials(&map, &args.partials, &options)?
+    };
 
     let mut out = Stdout::new();
     let safe = v.is_safe();
@@ -133,6 +146,32 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::Differences
     })
+}
+
+/// Verify against the facts of a cluster's partials, assembled as `assemble` does; the
+/// catalog is read from the DBRoot that holds it on this node (the primary).
+fn from_partials(
+    map: &ExtentMap,
+    partials: &[PathBuf],
+    options: &RebuildOptions,
+) -> anyhow::Result<Verification> {
+    let ids = options.dbroots.keys().copied().collect();
+    let assembled = super::assemble::read_and_check(partials, &ids)?;
+    let blocks: BTreeMap<(SegmentId, DbRootId), u64> = assembled
+        .facts
+        .files
+        .iter()
+        .map(|f| ((f.found.id, f.found.dbroot), f.allocated_blocks))
+        .collect();
+    let rebuilt = finish(assembled.facts, &options.accept);
+    let file_blocks = |a: ExtentAddress| blocks.get(&(a.segment_id(), a.dbroot)).copied();
+    Ok(verify_rebuilt(
+        map,
+        &rebuilt,
+        &assembled.dbroots,
+        options.access,
+        &file_blocks,
+    ))
 }
 
 fn severity_name(s: Severity) -> &'static str {

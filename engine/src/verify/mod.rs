@@ -259,30 +259,52 @@ pub fn verify(
     progress: &dyn Progress,
 ) -> Result<Verification, Error> {
     let rebuilt = rebuild(opts, progress)?;
-    let catalog = CatalogView::read(&opts.dbroots, &rebuilt.map, opts.access);
-    let mut v = compare(map, &rebuilt, &catalog, &opts.dbroots, opts.access);
-    // An HWM ahead of the data: whether the blocks it names exist at all (the few files concerned
-    // are opened again, for their header only).
+    // The few files whose HWM the map puts past the data are opened again, for their header.
+    let file_blocks = |a: ExtentAddress| {
+        opts.dbroots
+            .get(&a.dbroot)
+            .map(|root| root.join(segment_rel_path(a.segment_id())))
+            .and_then(|p| SegmentFile::open(&p, opts.access).ok())
+            .map(|f| f.allocated_blocks())
+    };
+    Ok(verify_rebuilt(
+        map,
+        &rebuilt,
+        &opts.dbroots,
+        opts.access,
+        &file_blocks,
+    ))
+}
+
+/// Compare `map` with data already rebuilt from `dbroots` (on this machine, or assembled from
+/// the partials of a cluster's nodes): the catalog is read from the first DBRoot under
+/// `dbroots` that holds it, and `file_blocks` tells how many blocks an extent's segment file
+/// has, for the HWMs the map puts past the data.
+pub fn verify_rebuilt(
+    map: &ExtentMap,
+    rebuilt: &Rebuilt,
+    dbroots: &BTreeMap<DbRootId, PathBuf>,
+    access: Access,
+    file_blocks: &dyn Fn(ExtentAddress) -> Option<u64>,
+) -> Verification {
+    let catalog = CatalogView::read(dbroots, &rebuilt.map, access);
+    let mut v = compare(map, rebuilt, &catalog, dbroots, access);
+    // An HWM ahead of the data: whether the blocks it names exist at all.
     for e in v.extents.iter_mut() {
         for d in e.details.iter_mut() {
             if let Detail::Hwm {
                 map,
                 data,
-                file_blocks,
+                file_blocks: blocks,
             } = d
             {
                 if map > data {
-                    *file_blocks = opts
-                        .dbroots
-                        .get(&e.address.dbroot)
-                        .map(|root| root.join(segment_rel_path(e.address.segment_id())))
-                        .and_then(|p| SegmentFile::open(&p, opts.access).ok())
-                        .map(|f| f.allocated_blocks());
+                    *blocks = file_blocks(e.address);
                 }
             }
         }
     }
-    Ok(v)
+    v
 }
 
 /// Segment file identity on one DBRoot.
