@@ -135,19 +135,26 @@ fn padded_blocks(data: &[u8]) -> Vec<u8> {
     v
 }
 
-/// A node's partial: the bytes as a whole file, then the same bytes as the body of a partial
-/// with a valid header and digest, so that the body's decoder is reached (a digest mismatch
-/// stops the first pass before it).
+/// A node's partial: the bytes as a whole file, then as the body of a partial with a valid
+/// header and digest (reaching the LZ4 decoder), then LZ4-compressed as that body (reaching the
+/// CBOR decoder of the facts); a digest mismatch stops the first pass early.
 pub fn partial(data: &[u8]) {
-    use crate::rebuild::partial::{parse, FORMAT_VERSION, MAGIC, TOOL_VERSION};
+    use crate::rebuild::partial::parse;
     let _ = parse(data);
-    let mut wrapped = Vec::with_capacity(data.len() + 64);
-    wrapped.extend_from_slice(MAGIC);
-    wrapped.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    wrapped.extend_from_slice(&(TOOL_VERSION.len() as u16).to_le_bytes());
-    wrapped.extend_from_slice(TOOL_VERSION.as_bytes());
-    wrapped.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    wrapped.extend_from_slice(blake3::hash(data).as_bytes());
-    wrapped.extend_from_slice(data);
-    let _ = parse(&wrapped);
+    let _ = parse(&wrap_partial_body(data));
+    let _ = parse(&wrap_partial_body(&lz4_flex::compress_prepend_size(data)));
+}
+
+/// `body` behind a valid partial header and digest.
+pub fn wrap_partial_body(body: &[u8]) -> Vec<u8> {
+    use crate::rebuild::partial::{FORMAT_VERSION, MAGIC, TOOL_VERSION};
+    let mut out = Vec::with_capacity(body.len() + 64);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(TOOL_VERSION.len() as u16).to_le_bytes());
+    out.extend_from_slice(TOOL_VERSION.as_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(blake3::hash(body).as_bytes());
+    out.extend_from_slice(body);
+    out
 }

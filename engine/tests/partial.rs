@@ -420,13 +420,23 @@ fn a_changed_body_byte_is_a_digest_mismatch_at_the_body() {
 
 #[test]
 fn a_body_that_is_not_the_facts_is_refused_inside_the_body() {
-    // A valid header and digest around bytes that are not CBOR of the facts.
-    for body in [&b""[..], b"\xff", b"\x01\x02\x03", b"\xa1\x61x\x00"] {
-        let mut bytes = b"EMRBPART\x01\x00\x00\x00\x05\x000.1.0".to_vec();
-        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(blake3::hash(body).as_bytes());
-        bytes.extend_from_slice(body);
-        let e = parse(&bytes).unwrap_err();
+    use emengine::fuzzing::wrap_partial_body;
+    // A valid header and digest around a body that is not an LZ4 block.
+    for body in [&b""[..], b"\x01\x02", b"\xff\xff\xff\xff\x00"] {
+        let e = parse(&wrap_partial_body(body)).unwrap_err();
+        assert!(matches!(e.kind, DecodeKind::Decompress { .. }), "{e}");
+    }
+    // An LZ4 block claiming more than LZ4 can expand to: refused before allocating.
+    let e = parse(&wrap_partial_body(b"\xff\xff\xff\x7f\x00\x00")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("claim 2147483647 bytes uncompressed"),
+        "{e}"
+    );
+    // LZ4 of bytes that are not CBOR of the facts.
+    for cbor in [&b""[..], b"\xff", b"\x01\x02\x03", b"\xa1\x61x\x00"] {
+        let body = lz4_flex::compress_prepend_size(cbor);
+        let e = parse(&wrap_partial_body(&body)).unwrap_err();
         assert!(e.offset >= BODY_AT, "{e}");
         assert!(e.to_string().contains("invalid body"), "{e}");
     }

@@ -80,27 +80,13 @@ pub struct CatalogFileImage {
 mod lz4_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// LZ4 expands at most this many times (a match of 255-byte length codes per byte), so a
-    /// size claiming more is refused before anything is allocated.
-    const MAX_RATIO: usize = 255;
-
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(&lz4_flex::compress_prepend_size(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let packed = serde_bytes::ByteBuf::deserialize(d)?;
-        let claimed = packed
-            .get(..4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(|| serde::de::Error::custom("LZ4 block without its size"))?;
-        if claimed > packed.len().saturating_mul(MAX_RATIO) {
-            return Err(serde::de::Error::custom(format!(
-                "LZ4 block of {} bytes claims {claimed} bytes uncompressed",
-                packed.len()
-            )));
-        }
-        lz4_flex::decompress_size_prepended(&packed).map_err(serde::de::Error::custom)
+        super::super::partial::lz4_unpack(&packed).map_err(serde::de::Error::custom)
     }
 }
 

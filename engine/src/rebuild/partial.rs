@@ -11,12 +11,13 @@
 //! | 14 | `n` | the tool version that wrote it, UTF-8 ([`TOOL_VERSION`]) |
 //! | 14 + n | 8 | length `L` of the body, u64 little-endian |
 //! | 22 + n | 32 | blake3 digest of the body |
-//! | 54 + n | `L` | body: [`PartialBody`] as CBOR (RFC 8949), nothing after it |
+//! | 54 + n | `L` | body: LZ4 block (uncompressed size first, u32 little-endian) of [`PartialBody`] as CBOR (RFC 8949); nothing after it |
 //!
 //! The header is read before the body, so that a partial of another format or tool version is
 //! named as such rather than as garbage; the digest is checked before the body is decoded, so a
 //! changed byte anywhere in the body is reported as such (with the body's offset), never
-//! decoded into different facts. CBOR (through serde) rather than a hand-written layout: the
+//! decoded into different facts. LZ4 because CBOR repeats every field name in every record.
+//! CBOR (through serde) rather than a hand-written layout: the
 //! facts are the engine's own types, findings included, so that facts added to them later
 //! travel without a format change here; CBOR rather than a non-self-describing codec because
 //! the findings are internally tagged enums (shared with the JSON report), which need one.
@@ -41,6 +42,9 @@ pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 const TOOL_AT: usize = 14;
 /// Bytes of the header after the tool version: body length and digest.
 const TAIL_LEN: usize = 8 + 32;
+/// LZ4 expands at most this many times, so a body claiming more is refused before anything is
+/// allocated.
+const LZ4_MAX_RATIO: usize = 255;
 
 /// What one node scanned and found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,8 +95,9 @@ pub fn catalog_digest(kinds: &BTreeMap<Oid, CatalogKind>) -> [u8; 32] {
 
 /// The partial's bytes, with `tool_version` in its header.
 pub fn encode(body: &PartialBody, tool_version: &str) -> Vec<u8> {
-    let mut payload = Vec::new();
-    ciborium::into_writer(body, &mut payload).expect("CBOR into a Vec cannot fail");
+    let mut cbor = Vec::new();
+    ciborium::into_writer(body, &mut cbor).expect("CBOR into a Vec cannot fail");
+    let payload = lz4_flex::compress_prepend_size(&cbor);
     let tool = tool_version.as_bytes();
     let tool_len = u16::try_from(tool.len()).expect("a tool version is short");
     let mut out = Vec::with_capacity(TOOL_AT + tool.len() + TAIL_LEN + payload.len());
@@ -191,7 +196,16 @@ pub fn parse(bytes: &[u8]) -> Result<Partial, DecodeError> {
             format!("{} (the partial was changed or damaged)", actual.to_hex()),
         ));
     }
-    let body: PartialBody = ciborium::from_reader(payload).map_err(|e| {
+    let cbor = lz4_unpack(payload).map_err(|detail| {
+        DecodeError::new(
+            body_at as u64,
+            DecodeKind::Decompress {
+                codec: "lz4",
+                detail,
+            },
+        )
+    })?;
+    let body: PartialBody = ciborium::from_reader(cbor.as_slice()).map_err(|e| {
         let (offset, detail) = match &e {
             ciborium::de::Error::Io(io) => (None, io.to_string()),
             ciborium::de::Error::Syntax(o) => (Some(*o), "CBOR syntax".to_owned()),
@@ -200,14 +214,29 @@ pub fn parse(bytes: &[u8]) -> Result<Partial, DecodeError> {
                 (None, "nesting deeper than the reader allows".to_owned())
             }
         };
-        DecodeError::invalid(
-            (body_at + offset.unwrap_or(0)) as u64,
-            "body",
-            "the facts of a node (CBOR)",
-            detail,
-        )
+        let detail = match offset {
+            Some(o) => format!("{detail} at byte {o} of the uncompressed body"),
+            None => detail,
+        };
+        DecodeError::invalid(body_at as u64, "body", "the facts of a node (CBOR)", detail)
     })?;
     Ok(Partial { tool_version, body })
+}
+
+/// An LZ4 block with its uncompressed size first (`lz4_flex::compress_prepend_size`), checked
+/// before anything is allocated: LZ4 expands at most [`LZ4_MAX_RATIO`] times.
+pub(crate) fn lz4_unpack(packed: &[u8]) -> Result<Vec<u8>, String> {
+    let Some(size) = packed.get(..4) else {
+        return Err(format!("{} bytes, without the 4-byte size", packed.len()));
+    };
+    let claimed = u32::from_le_bytes(size.try_into().unwrap()) as usize;
+    if claimed > packed.len().saturating_mul(LZ4_MAX_RATIO) {
+        return Err(format!(
+            "{} bytes claim {claimed} bytes uncompressed (at most {LZ4_MAX_RATIO} times as many)",
+            packed.len()
+        ));
+    }
+    lz4_flex::decompress_size_prepended(packed).map_err(|e| e.to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {
