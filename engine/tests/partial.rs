@@ -2,8 +2,9 @@
 //! facts (proptest), and corrupt partials refused with the byte offset the layout table of the
 //! module names for each field — never a panic.
 
+use emengine::catalog::syscat::Generation;
 use emengine::error::{DecodeKind, ErrorKind};
-use emengine::finding::{Damaged, Finding, Skipped, Unresolved, UnresolvedReason};
+use emengine::finding::{CatalogCheck, Damaged, Finding, Skipped, Unresolved, UnresolvedReason};
 use emengine::rebuild::catalog::CatalogKind;
 use emengine::rebuild::facts::{CatalogFileImage, CatalogPart, Facts, TokenInput};
 use emengine::rebuild::kind::{KindSource, ObjectKind, StringCp};
@@ -172,6 +173,20 @@ fn catalog() -> impl Strategy<Value = CatalogPart> {
             findings: rows
                 .into_iter()
                 .map(|detail| Finding::CatalogRow { detail })
+                .chain([
+                    Finding::CatalogUpgraded {
+                        original: Generation::A,
+                        detected: Generation::C,
+                        added_later: vec![Oid(1012), Oid(1043)],
+                    },
+                    Finding::CatalogNotChecked {
+                        check: CatalogCheck::Rows,
+                        path: Some(PathBuf::from(OsStr::from_bytes(b"/data1/\xff"))),
+                        error: ErrorKind::Truncated,
+                        offset: Some(8192),
+                        detail: "truncated".into(),
+                    },
+                ])
                 .collect(),
             lbids: lbids.into_iter().map(|(o, l)| (Oid(o), Lbid(l))).collect(),
             kinds: kinds

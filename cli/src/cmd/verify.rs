@@ -1,5 +1,7 @@
 //! `emrebuild verify --map EM (--config XML | --dbroot ID=PATH ...) [--json]`: scan the data as
-//! the rebuild does and compare every extent of the map with it.
+//! the rebuild does and compare every extent of the map with it. With `--partials`, the data is
+//! the facts a cluster's nodes scanned (`emrebuild scan`), checked together as `assemble` checks
+//! them.
 //!
 //! Exit 0 when nothing is dangerous (or unverifiable), 1 otherwise, 2 on error. The text and the
 //! JSON are both rendered here, from the engine's typed [`Verification`].

@@ -179,9 +179,11 @@ impl Facts {
 }
 
 /// Place, check and report from the facts: the stages after the scan, the same for a
-/// single-machine rebuild and for a cluster's assembled partials.
+/// single-machine rebuild and for a cluster's assembled partials. `accept` is what the user
+/// accepts knowingly, for the refusals ([`crate::finding::Refusal`]) the report marks accepted;
+/// the stages here raise none yet.
 pub fn finish(facts: Facts, accept: &Accept) -> Rebuilt {
-    let _ = accept; // refusals the user accepts are decided here (finding::Refusal)
+    let _ = accept;
     let Facts {
         found,
         files,
