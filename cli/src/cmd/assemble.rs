@@ -4,10 +4,8 @@
 //! as `rebuild` would on one machine holding every DBRoot: the same engine stages run on the
 //! merged facts, and `rebuild`'s own code writes, refuses or installs the result.
 
-use super::rebuild::{conclude, validate};
-use crate::args::EmVersionArg;
+use super::rebuild::{conclude, validate, MapArgs, ScanArgs};
 use crate::exit::ExitCode;
-use crate::threads::Threads;
 use emengine::rebuild::facts::finish;
 use emengine::rebuild::facts::Facts;
 use emengine::rebuild::partial::{self, Partial};
@@ -24,42 +22,9 @@ pub struct Args {
     /// The partials written by `emrebuild scan` on every node.
     #[arg(value_name = "PARTIAL", required = true)]
     pub partials: Vec<PathBuf>,
-    /// Where to write the extent map (default: DBRMRoot + "_em.rebuilt"; see `rebuild`).
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Extent-map format version to write.
-    #[arg(long, value_enum, default_value_t)]
-    pub em_version: EmVersionArg,
-    /// Check and report, but write nothing at all.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Write the map even when files are damaged, with what could be established.
-    #[arg(long)]
-    pub allow_damaged: bool,
-    /// Write the map even when tokens point into dictionary extents whose LBIDs the data cannot
-    /// establish (see `rebuild`).
-    #[arg(long)]
-    pub allow_reassigned: bool,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// No summary on stderr (errors are still printed).
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Install the map so that ColumnStore loads exactly it (see `emrebuild install`).
-    #[arg(long, conflicts_with = "dry_run")]
-    pub install: bool,
-    /// With --install: owner of the files put in place.
-    #[arg(
-        long,
-        value_name = "USER:GROUP",
-        default_value = "mysql:mysql",
-        requires = "install"
-    )]
-    pub owner: String,
-    /// Proceed where a safety check would refuse (see `rebuild --force`).
-    #[arg(long)]
-    pub force: bool,
+    /// What is done with the map, as for `rebuild`.
+    #[command(flatten)]
+    pub map: MapArgs,
 }
 
 impl Args {
@@ -68,21 +33,9 @@ impl Args {
         super::rebuild::Args {
             config: Some(self.config.clone()),
             dbroots: Vec::new(),
-            output: self.output.clone(),
-            em_version: self.em_version,
-            dry_run: self.dry_run,
-            threads: Threads::default(),
-            chunk_mib: 16,
-            string_cp: Default::default(),
-            allow_damaged: self.allow_damaged,
-            allow_reassigned: self.allow_reassigned,
-            no_mmap: false,
+            map: self.map.clone(),
+            scan: ScanArgs::default(),
             storagemanager: None,
-            json: self.json,
-            quiet: self.quiet,
-            install: self.install,
-            owner: self.owner.clone(),
-            force: self.force,
         }
     }
 }

@@ -27,6 +27,47 @@ pub struct Args {
     /// A DBRoot to scan, as ID=PATH (repeatable; overrides the same id from --config).
     #[arg(long = "dbroot", value_name = "ID=PATH", value_parser = parse_dbroot_arg)]
     pub dbroots: Vec<(DbRootId, PathBuf)>,
+    #[command(flatten)]
+    pub map: MapArgs,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// storagemanager.cnf: read the segment files through StorageManager (metadata, cache,
+    /// journals; LocalStorage folder or S3 bucket) instead of from the DBRoot folders.
+    #[arg(long, value_name = "FILE")]
+    pub storagemanager: Option<PathBuf>,
+}
+
+/// How the data is scanned: `rebuild`'s options, shared with `scan` on a cluster's nodes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub threads: Threads,
+    /// Work-unit size in MiB of uncompressed data (whole 4 MiB chunks, never crossing an extent).
+    #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub chunk_mib: u32,
+    /// Min/max of inline CHAR/VARCHAR extents: "invalid" (their order depends on the collation)
+    /// or "binary" (memcmp order, as cpimport computes it).
+    #[arg(long, value_enum, default_value_t)]
+    pub string_cp: StringCpArg,
+    /// Read files instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+}
+
+impl Default for ScanArgs {
+    fn default() -> Self {
+        Self {
+            threads: Threads::default(),
+            chunk_mib: 16,
+            string_cp: StringCpArg::default(),
+            no_mmap: false,
+        }
+    }
+}
+
+/// What is done with the map once built: `rebuild`'s options, shared with `assemble`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MapArgs {
     /// Where to write the extent map (default: DBRMRoot + "_em.rebuilt", beside the map
     /// ColumnStore loads but never loaded by it: `--install`, or the `emrebuild install` command
     /// printed, puts it in place; an existing file is moved aside to <name>.bak-<timestamp>).
@@ -38,15 +79,6 @@ pub struct Args {
     /// Scan and report, but write nothing at all.
     #[arg(long)]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub threads: Threads,
-    /// Work-unit size in MiB of uncompressed data (whole 4 MiB chunks, never crossing an extent).
-    #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub chunk_mib: u32,
-    /// Min/max of inline CHAR/VARCHAR extents: "invalid" (their order depends on the collation)
-    /// or "binary" (memcmp order, as cpimport computes it).
-    #[arg(long, value_enum, default_value_t)]
-    pub string_cp: StringCpArg,
     /// Write the map even when files are damaged, with what could be established.
     #[arg(long)]
     pub allow_damaged: bool,
@@ -54,13 +86,6 @@ pub struct Args {
     /// establish (they get the first free range, and the report says so).
     #[arg(long)]
     pub allow_reassigned: bool,
-    /// Read files instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
-    /// storagemanager.cnf: read the segment files through StorageManager (metadata, cache,
-    /// journals; LocalStorage folder or S3 bucket) instead of from the DBRoot folders.
-    #[arg(long, value_name = "FILE")]
-    pub storagemanager: Option<PathBuf>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -127,11 +152,11 @@ pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<P
         bail!("no DBRoot to scan: give --config Columnstore.xml or --dbroot ID=PATH");
     }
     check_dbroots(&cfg.dbroots).map_err(anyhow::Error::msg)?;
-    let output = if args.dry_run {
+    let output = if args.map.dry_run {
         None
-    } else if let Some(o) = &args.output {
+    } else if let Some(o) = &args.map.output {
         Some(o.clone())
-    } else if args.install {
+    } else if args.map.install {
         None // `install` writes <DBRMRoot>_em itself
     } else if let Some(config) = &args.config {
         if cfg.dbrm_root.is_none() {
@@ -156,29 +181,29 @@ pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<P
         dbroots: cfg.dbroots.values().cloned().collect(),
     };
     if let Some(out) = &output {
-        check_output(out, &inputs, args.force)?;
+        check_output(out, &inputs, args.map.force)?;
     }
     let options = RebuildOptions {
         dbroots: cfg.dbroots.clone(),
-        chunk_mib: args.chunk_mib,
-        string_cp: args.string_cp.into(),
-        access: crate::args::access(args.no_mmap),
+        chunk_mib: args.scan.chunk_mib,
+        string_cp: args.scan.string_cp.into(),
+        access: crate::args::access(args.scan.no_mmap),
         accept: emengine::finding::Accept {
-            reassigned: args.allow_reassigned,
+            reassigned: args.map.allow_reassigned,
         },
     };
     Ok(Plan {
         options,
         output,
         inputs,
-        version: args.em_version.into(),
+        version: args.map.em_version.into(),
     })
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let plan = validate(args, &[])?;
-    let pool = args.threads.pool()?;
-    let bar = Bar::new(!args.json && !args.quiet);
+    let pool = args.scan.threads.pool()?;
+    let bar = Bar::new(!args.map.json && !args.map.quiet);
     let started = Instant::now();
     let rebuilt = pool.install(|| match &args.storagemanager {
         Some(cnf) => super::storagemanager::rebuild_through(cnf, &plan.options, &bar),
@@ -197,7 +222,7 @@ pub(crate) fn conclude(
 ) -> anyhow::Result<ExitCode> {
     let report = &rebuilt.report;
 
-    let reasons = blocking_reasons(report, args.allow_damaged);
+    let reasons = blocking_reasons(report, args.map.allow_damaged);
     let blocked = !reasons.is_empty();
     let mut moved_aside = None;
     let mut written = false;
@@ -206,7 +231,7 @@ pub(crate) fn conclude(
         let _writing = crate::interrupt::writing();
         let target = Target {
             inputs: &plan.inputs,
-            force: args.force,
+            force: args.map.force,
             timestamp: &crate::clock::utc_timestamp(),
         };
         moved_aside = write_map(
@@ -219,7 +244,7 @@ pub(crate) fn conclude(
         written = true;
     }
     let mut installed = None;
-    if let (true, false, Some(config)) = (args.install, blocked, &args.config) {
+    if let (true, false, Some(config)) = (args.map.install, blocked, &args.config) {
         let folder = super::install::folder_of(config)?;
         super::install::refuse_unloadable(
             &rebuilt.map,
@@ -230,8 +255,8 @@ pub(crate) fn conclude(
             emengine::dbrm::install::map_files(&folder, rebuilt.map.encode(plan.version), None);
         let place = super::install::PlaceArgs {
             test: false,
-            force: args.force,
-            owner: args.owner.clone(),
+            force: args.map.force,
+            owner: args.map.owner.clone(),
             stop_after_step: None,
         };
         let em = folder.path(&files[0].name);
@@ -239,14 +264,14 @@ pub(crate) fn conclude(
         installed = Some(em);
     }
 
-    if args.json {
+    if args.map.json {
         let outcome = Outcome {
             output: plan.output.as_deref().map(escaped_path),
             written,
             moved_aside: moved_aside.as_deref().map(escaped_path),
-            dry_run: args.dry_run,
-            threads: args.threads.count().get(),
-            chunk_mib: args.chunk_mib,
+            dry_run: args.map.dry_run,
+            threads: args.scan.threads.count().get(),
+            chunk_mib: args.scan.chunk_mib,
             elapsed_seconds: elapsed,
         };
         let doc = JsonReport::new(report, outcome);
@@ -254,7 +279,7 @@ pub(crate) fn conclude(
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     }
-    if args.quiet && blocked {
+    if args.map.quiet && blocked {
         // Quiet hides progress and summaries, never the reason for exit code 2.
         let _ = writeln!(
             std::io::stderr().lock(),
@@ -262,7 +287,7 @@ pub(crate) fn conclude(
             reasons.join("; ")
         );
     }
-    if !args.quiet {
+    if !args.map.quiet {
         summary(
             report,
             elapsed,

@@ -6,11 +6,11 @@
 //! columns hold tokens): a node without DBRoot 1 takes them from the partial of the node that
 //! holds it (`--catalog`), and `assemble` refuses partials planned with other catalog facts.
 
-use crate::args::{access, parse_dbroot_arg, StringCpArg};
+use super::rebuild::ScanArgs;
+use crate::args::{access, parse_dbroot_arg};
 use crate::exit::ExitCode;
 use crate::output::Stdout;
 use crate::progress::Bar;
-use crate::threads::Threads;
 use anyhow::bail;
 use emengine::config::{check_dbroots, ClusterConfig};
 use emengine::fsutil::escaped_path;
@@ -45,17 +45,10 @@ pub struct Args {
     /// (required on a node without DBRoot 1).
     #[arg(long, value_name = "PARTIAL")]
     pub catalog: Option<PathBuf>,
+    /// How the data is scanned, as for `rebuild` (every node of a cluster must use one
+    /// --string-cp).
     #[command(flatten)]
-    pub threads: Threads,
-    /// Work-unit size in MiB of uncompressed data (whole 4 MiB chunks, never crossing an extent).
-    #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub chunk_mib: u32,
-    /// Min/max of inline CHAR/VARCHAR extents (every node of a cluster must use one setting).
-    #[arg(long, value_enum, default_value_t)]
-    pub string_cp: StringCpArg,
-    /// Read files instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
+    pub scan: ScanArgs,
     /// An existing output file that is neither a partial nor an extent map is moved aside.
     #[arg(long)]
     pub force: bool,
@@ -128,12 +121,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let options = RebuildOptions {
         dbroots: dbroots.clone(),
-        chunk_mib: args.chunk_mib,
-        string_cp: args.string_cp.into(),
-        access: access(args.no_mmap),
+        chunk_mib: args.scan.chunk_mib,
+        string_cp: args.scan.string_cp.into(),
+        access: access(args.scan.no_mmap),
         ..RebuildOptions::default()
     };
-    let pool = args.threads.pool()?;
+    let pool = args.scan.threads.pool()?;
     let bar = Bar::new(!args.json && !args.quiet);
     let started = Instant::now();
     let facts = pool.install(|| scan_facts(&options, catalog.as_ref(), &bar))?;
