@@ -24,7 +24,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The DBRoot that holds the system catalog (CAT §1).
+/// The DBRoot that holds the system catalog: dbbuilder creates every catalog file on DBRoot 1
+/// (CAT §1 item 4, `systemcatalog.cpp:57-60`).
 const CATALOG_DBROOT: DbRootId = DbRootId(1);
 
 #[derive(clap::Args, Debug)]
