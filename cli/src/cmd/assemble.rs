@@ -4,7 +4,7 @@
 //! as `rebuild` would on one machine holding every DBRoot: the same engine stages run on the
 //! merged facts, and `rebuild`'s own code writes, refuses or installs the result.
 
-use super::rebuild::{conclude, validate, MapArgs, ScanArgs};
+use super::rebuild::{conclude, validate, MapArgs, ScanArgs, Where};
 use crate::exit::ExitCode;
 use emengine::rebuild::facts::finish;
 use emengine::rebuild::facts::Facts;
@@ -54,6 +54,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &plan,
         &rebuilt,
         started.elapsed().as_secs_f64(),
+        Where::OnTheNodes,
     )
 }
 

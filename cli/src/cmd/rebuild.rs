@@ -118,8 +118,11 @@ struct Outcome {
     written: bool,
     moved_aside: Option<String>,
     dry_run: bool,
-    threads: usize,
-    chunk_mib: u32,
+    /// The scan's settings (absent for `assemble`: the nodes scanned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunk_mib: Option<u32>,
     elapsed_seconds: f64,
 }
 
@@ -209,7 +212,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(cnf) => super::storagemanager::rebuild_through(cnf, &plan.options, &bar),
         None => Ok(rebuild(&plan.options, &bar)?),
     })?;
-    conclude(args, &plan, &rebuilt, started.elapsed().as_secs_f64())
+    let elapsed = started.elapsed().as_secs_f64();
+    conclude(args, &plan, &rebuilt, elapsed, Where::Here)
+}
+
+/// Where the data was scanned: by this command (`rebuild`), or on a cluster's nodes, whose
+/// partials `assemble` placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Where {
+    Here,
+    OnTheNodes,
 }
 
 /// Everything after the map is built, shared by `rebuild` and `assemble`: refuse or write
@@ -219,6 +231,7 @@ pub(crate) fn conclude(
     plan: &Plan,
     rebuilt: &Rebuilt,
     elapsed: f64,
+    scanned: Where,
 ) -> anyhow::Result<ExitCode> {
     let report = &rebuilt.report;
 
@@ -270,8 +283,8 @@ pub(crate) fn conclude(
             written,
             moved_aside: moved_aside.as_deref().map(escaped_path),
             dry_run: args.map.dry_run,
-            threads: args.scan.threads.count().get(),
-            chunk_mib: args.scan.chunk_mib,
+            threads: (scanned == Where::Here).then(|| args.scan.threads.count().get()),
+            chunk_mib: (scanned == Where::Here).then_some(args.scan.chunk_mib),
             elapsed_seconds: elapsed,
         };
         let doc = JsonReport::new(report, outcome);
@@ -291,6 +304,7 @@ pub(crate) fn conclude(
         summary(
             report,
             elapsed,
+            scanned,
             installed.as_deref().or(plan.output.as_deref()),
             written || installed.is_some(),
             moved_aside.as_deref(),
@@ -316,6 +330,7 @@ pub(crate) fn conclude(
 fn summary(
     r: &RebuildReport,
     secs: f64,
+    scanned: Where,
     output: Option<&Path>,
     written: bool,
     moved: Option<&Path>,
@@ -323,15 +338,22 @@ fn summary(
 ) {
     let mut e = std::io::stderr().lock();
     let gb = r.bytes_scanned as f64 / 1e9;
-    let _ = writeln!(
-        e,
-        "scanned {} files, {:.2} GB in {:.2} s ({:.2} GB/s): {} extents",
-        r.files,
-        gb,
-        secs,
-        if secs > 0.0 { gb / secs } else { 0.0 },
-        r.extents
-    );
+    let _ = match scanned {
+        Where::Here => writeln!(
+            e,
+            "scanned {} files, {:.2} GB in {:.2} s ({:.2} GB/s): {} extents",
+            r.files,
+            gb,
+            secs,
+            if secs > 0.0 { gb / secs } else { 0.0 },
+            r.extents
+        ),
+        Where::OnTheNodes => writeln!(
+            e,
+            "assembled {} files, {:.2} GB scanned on the nodes, in {:.2} s: {} extents",
+            r.files, gb, secs, r.extents
+        ),
+    };
     let sources: Vec<String> = r
         .kind_sources
         .iter()
