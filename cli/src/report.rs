@@ -7,6 +7,7 @@ use emengine::finding::{
     CatalogCheck, Damaged, Evidence, Fact, Finding, Inferred, ReassignReason, Refusal,
     RefusalReason, Strength, UncertainCause, UnresolvedReason,
 };
+use emengine::rebuild::place::era::{Era, EraEvidence};
 use emengine::rebuild::RebuildReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -152,6 +153,23 @@ pub fn inferred(i: &Inferred) -> String {
             blocks,
             contradicting,
         } => format!("{tokens} tokens into {blocks} blocks fit it, {contradicting} do not"),
+        Evidence::CreationEra { era, by } => {
+            let era = match era {
+                Era::Before2208 => "ColumnStore 6.x or older (first extent created CP_VALID)",
+                Era::Since2208 => "ColumnStore 22.08 or later (created CP_INVALID)",
+            };
+            let by = match by {
+                EraEvidence::Generation { .. } => "the catalog's generation",
+                EraEvidence::CatalogOriginal { .. } => {
+                    "a catalog file of the original generation of a catalog upgraded in place"
+                }
+                EraEvidence::CatalogAddedByUpgrade => "a catalog file the in-place upgrade added",
+                EraEvidence::TableWithoutAux => {
+                    "its table has no AUX column (auxcolumnoid 0): created before the upgrade to 22.08"
+                }
+            };
+            format!("the state it was created with by {era}, since {by}; nothing computes its CP")
+        }
     };
     let strength = match i.strength {
         Strength::Exact => "exact",
@@ -171,6 +189,12 @@ pub fn refusal_line(r: &Refusal) -> String {
     let what = match &r.reason {
         RefusalReason::DictionaryLbidNotEstablished => {
             "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks"
+        }
+        RefusalReason::CatalogFileMissing => {
+            "system catalog files are missing: their extents are kept at the LBIDs of the full generation's layout, with HWM 0 since no file holds their rows (every other catalog extent keeps its LBID)"
+        }
+        RefusalReason::CatalogLayoutContradicted => {
+            "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout"
         }
     };
     let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();
@@ -192,6 +216,7 @@ fn fact(f: Fact) -> &'static str {
         Fact::MinMax => "min/max",
         Fact::Hwm => "high-water mark",
         Fact::Lbid => "LBID",
+        Fact::CpState => "CP state",
     }
 }
 

@@ -234,6 +234,12 @@ pub enum Evidence {
         blocks: u64,
         contradicting: u64,
     },
+    /// The CP state an extent was created with, by the release that created it (EM §2.1
+    /// "Era"): `era` was decided `by` evidence other than the catalog's generation alone.
+    CreationEra {
+        era: crate::rebuild::place::era::Era,
+        by: crate::rebuild::place::era::EraEvidence,
+    },
 }
 
 /// How strong an inference's evidence is.
@@ -268,6 +274,13 @@ pub enum RefusalReason {
     /// Tokens point into dictionary extents whose LBIDs neither a header nor the tokens
     /// establish; a re-assigned LBID would make every string in them read from wrong blocks.
     DictionaryLbidNotEstablished,
+    /// Files of the catalog's generation are missing (CAT §7.1): their extents keep the LBIDs
+    /// of the generation's layout (as every other catalog extent does), but their HWM cannot
+    /// be established (written as 0).
+    CatalogFileMissing,
+    /// The catalog's own tokens fit no replayed catalog layout (CAT §3.3, §7.2): the catalog
+    /// was moved or is damaged, and its LBIDs cannot be established.
+    CatalogLayoutContradicted,
 }
 
 impl RefusalReason {
@@ -275,6 +288,8 @@ impl RefusalReason {
     pub fn flag(&self) -> &'static str {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
+            RefusalReason::CatalogFileMissing => "--allow-missing-catalog",
+            RefusalReason::CatalogLayoutContradicted => "--allow-catalog-layout",
         }
     }
 
@@ -282,6 +297,8 @@ impl RefusalReason {
     pub fn accepted_by(&self, accept: &Accept) -> bool {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
+            RefusalReason::CatalogFileMissing => accept.missing_catalog,
+            RefusalReason::CatalogLayoutContradicted => accept.catalog_layout,
         }
     }
 }
@@ -291,6 +308,11 @@ impl RefusalReason {
 pub struct Accept {
     /// `--allow-reassigned`: write re-assigned LBIDs of dictionary extents tokens point into.
     pub reassigned: bool,
+    /// `--allow-missing-catalog`: write the extents of missing catalog files with HWM 0.
+    pub missing_catalog: bool,
+    /// `--allow-catalog-layout`: write the replayed catalog layout although the catalog's
+    /// tokens contradict it (dictionaries whose tokens fix one start are put there).
+    pub catalog_layout: bool,
 }
 
 /// A fact about an extent that the scan could not establish.
@@ -308,6 +330,8 @@ pub enum Fact {
     MinMax,
     Hwm,
     Lbid,
+    /// The CP state (`isValid`).
+    CpState,
 }
 
 /// Why a fact could not be established.

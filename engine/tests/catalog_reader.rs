@@ -583,7 +583,7 @@ fn dictionary_starts_that_misfit_the_tokens_are_corrected_and_reported() {
         [(2061, 1021, 77824, 81920), (2064, 1022, 94208, 98304), (2067, 1023, 110592, 114688)]
             .map(|(d, c, given, used)| format!(
                 "{}: at byte 0: {} of {} tokens of {} do not fit dictionary {d} at start LBID {given}; \
-                 start {used} fits them all and is used",
+                 start {used} fits them all, and the catalog's rows are read with it",
                 path(d),
                 if d == 2067 { 3 } else { 1 },
                 if d == 2067 { 3 } else { 1 },

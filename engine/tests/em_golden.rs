@@ -47,12 +47,21 @@ const UNSIGNED_NARROW: Pair = Pair {
     v4_hi: "00*8",
     v4_lo: "ff*8",
 };
-/// Signed width 16, and dictionary stores (width 0): INT128_MAX / INT128_MIN.
+/// Signed width 16: INT128_MAX / INT128_MIN (not writable as V4: the low halves are shown).
 const SIGNED_WIDE: Pair = Pair {
     v5_lo: "ff*15 7f",
     v5_hi: "00*15 80",
     v4_hi: "00*8",
     v4_lo: "ff*8",
+};
+/// Dictionary stores (width 0): INT128_MAX / INT128_MIN in V5; in V4 INT64_MAX / INT64_MIN,
+/// as the 8 dictionary records of the real V4 map hold them (EM §6.2: `00*7 80` at record
+/// offset 40, `ff*7 7f` at 48), not the low halves of the 128-bit pair.
+const DICTIONARY: Pair = Pair {
+    v5_lo: "ff*15 7f",
+    v5_hi: "00*15 80",
+    v4_hi: "00*7 80",
+    v4_lo: "ff*7 7f",
 };
 
 /// EM §2.2 (`isUnsigned()` = UTINYINT … UBIGINT, CHAR, VARCHAR, TEXT, VARBINARY; UDECIMAL,
@@ -73,7 +82,7 @@ const SENTINELS: &[(ColDataType, u16, Pair)] = &[
     (Char, 8, UNSIGNED_NARROW), (Varchar, 2, UNSIGNED_NARROW), (Varchar, 4, UNSIGNED_NARROW),
     (Varchar, 8, UNSIGNED_NARROW), (Text, 8, UNSIGNED_NARROW), (VarBinary, 8, UNSIGNED_NARROW),
     (Decimal, 16, SIGNED_WIDE), (UDecimal, 16, SIGNED_WIDE),
-    (Varchar, 0, SIGNED_WIDE), // dictionary store
+    (Varchar, 0, DICTIONARY), // dictionary store
 ];
 
 #[test]

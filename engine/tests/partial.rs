@@ -4,11 +4,14 @@
 
 use emengine::catalog::syscat::Generation;
 use emengine::error::{DecodeKind, ErrorKind};
-use emengine::finding::{CatalogCheck, Damaged, Finding, Skipped, Unresolved, UnresolvedReason};
+use emengine::finding::{
+    CatalogCheck, Damaged, Finding, Refusal, RefusalReason, Skipped, Unresolved, UnresolvedReason,
+};
 use emengine::rebuild::catalog::CatalogKind;
 use emengine::rebuild::facts::{CatalogFileImage, CatalogPart, Facts, TokenInput};
 use emengine::rebuild::kind::{KindSource, ObjectKind, StringCp};
 use emengine::rebuild::partial::{encode, parse, DbRootEntry, PartialBody, TOOL_VERSION};
+use emengine::rebuild::place::era::Eras;
 use emengine::rebuild::plan::FileFacts;
 use emengine::rebuild::stats::{Domain, ExtentStats};
 use emengine::rebuild::walk::FoundFile;
@@ -80,6 +83,7 @@ fn file_facts() -> impl Strategy<Value = FileFacts> {
         any::<bool>(),
         any::<u64>(),
         any::<u32>(),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -91,8 +95,10 @@ fn file_facts() -> impl Strategy<Value = FileFacts> {
                 compressed,
                 allocated_blocks,
                 chunk_count,
+                tokens,
             )| {
                 FileFacts {
+                    tokens,
                     found,
                     kind,
                     source,
@@ -168,6 +174,7 @@ fn catalog() -> impl Strategy<Value = CatalogPart> {
             summary: CatalogSummary {
                 generation: None,
                 oids: lbids.keys().map(|&o| Oid(o)).collect(),
+                missing: lbids.keys().map(|&o| Oid(o)).take(1).collect(),
                 first_free_lbid: lbids.values().next().map(|&l| Lbid(l)),
             },
             findings: rows
@@ -203,6 +210,16 @@ fn catalog() -> impl Strategy<Value = CatalogPart> {
                 })
                 .collect(),
             tokens,
+            refused: vec![Refusal {
+                reason: RefusalReason::CatalogFileMissing,
+                extents: Vec::new(),
+                accepted: false,
+            }],
+            inferred: Vec::new(),
+            eras: Eras::new(Some(Generation::A), None, [Oid(3001)]),
+            dbroot: Some(DbRootId(1)),
+            missing: vec![Oid(1012)],
+            layout: Vec::new(),
         })
 }
 
@@ -332,6 +349,7 @@ fn sample() -> PartialBody {
         compressed: true,
         allocated_blocks: 8192,
         chunk_count: 16,
+        tokens: false,
     };
     PartialBody {
         node: "pm2".into(),

@@ -11,10 +11,9 @@
 //! The damaged scenario must report every damaged file with the error the manifest expects.
 
 use emengine::catalog::syscat::Generation;
-use emengine::catalog::TokenFault;
 use emengine::config::ClusterConfig;
 use emengine::em::{EmVersion, ExtentMap};
-use emengine::finding::{Finding, ReassignReason};
+use emengine::finding::{Accept, Finding, ReassignReason, RefusalReason};
 use emengine::progress::NoProgress;
 use emengine::rebuild::compare::{self, Class};
 use emengine::rebuild::{rebuild, RebuildOptions, Rebuilt};
@@ -355,53 +354,114 @@ fn damaged_files_are_reported_as_the_manifest_expects() {
     check_scenario(Scenario::Damaged, 12, 14, &skip);
 }
 
-#[test]
-fn catalog_tokens_disagreeing_with_the_replayed_layout_are_reported() {
-    let (dir, m) = gen(Scenario::Mixed, 8, 31);
-    let tree = dir.path().join("t");
-    let clean = rebuild_at(&tree, 2, 16);
-    assert_eq!(
-        clean.report.catalog_findings().count(),
-        0,
-        "{:?}",
-        clean.report.findings
-    );
-
-    // Lose SYSTABLE.auxcolumnoid (1012): the replay then places every SYSCOLUMN file 4096
-    // LBIDs lower, and the catalog's tokens no longer point into their dictionaries.
-    let aux = m
-        .catalog
-        .files
-        .iter()
-        .find(|f| f.oid == 1012)
-        .expect("a generation B or C catalog");
-    std::fs::remove_file(tree.join(&aux.path)).unwrap();
-    let r = rebuild_at(&tree, 2, 16);
-    let tokens: Vec<_> = r
-        .report
-        .findings
-        .iter()
-        .filter_map(|f| match f {
-            Finding::CatalogToken(t) => Some(t),
-            _ => None,
+/// A seed for which the mixed scenario makes a catalog of generation `g`.
+fn mixed_seed(g: Generation) -> u64 {
+    let want = format!("{g:?}");
+    (1..64)
+        .find(|&seed| {
+            let db = emfixtures::scenario::build(Scenario::Mixed, seed, 8 << 20);
+            format!("{:?}", db.generation) == want
         })
-        .collect();
-    assert!(
-        !tokens.is_empty(),
-        "no token disagreement reported: {:?}",
-        r.report.findings
-    );
-    // Only SYSCOLUMN's dictionaries moved (they come after 1012 in creation order): every
-    // finding is a SYSCOLUMN token (columns 1021..) pointing 4096 blocks past where its
-    // dictionary now starts — outside its extent or past the end of its file.
-    assert!(
-        tokens.iter().all(|t| t.column.0 >= 1021
-            && matches!(
-                t.fault,
-                TokenFault::OutsideExtents { .. } | TokenFault::PastEndOfFile { .. }
-            )),
-        "{tokens:?}"
-    );
+        .expect("both generations occur")
+}
+
+#[test]
+fn a_missing_catalog_file_shifts_nothing_and_is_refused() {
+    // Lose SYSTABLE.auxcolumnoid (1012). A replay over the files present would put every
+    // SYSCOLUMN file 4096 LBIDs lower than ColumnStore has it (CAT §7.1, SEG §7.3) and hand
+    // 1012's range to the first extent re-assigned. In a generation-C catalog 1043 still says
+    // "C"; in a generation-B one the files look like generation A, and only the tokens say B.
+    for g in [Generation::B, Generation::C] {
+        let (dir, m) = gen(Scenario::Mixed, 8, mixed_seed(g));
+        assert_eq!(format!("{:?}", m.catalog.generation), format!("{g:?}"));
+        let tree = dir.path().join("t");
+        let clean = rebuild_at(&tree, 2, 16);
+        assert_eq!(
+            clean.report.refusals().count(),
+            0,
+            "{:?}",
+            clean.report.findings
+        );
+        assert_eq!(clean.report.catalog.missing, []);
+
+        let aux = m.catalog.files.iter().find(|f| f.oid == 1012).unwrap();
+        std::fs::remove_file(tree.join(&aux.path)).unwrap();
+        let r = rebuild_at(&tree, 2, 16);
+        assert_eq!(r.report.catalog.generation, Some(g), "{g:?}");
+        assert_eq!(r.report.catalog.missing, [Oid(1012)], "{g:?}");
+        let refusals: Vec<_> = r.report.blocking_refusals().collect();
+        assert_eq!(refusals.len(), 1, "{g:?}: {:?}", r.report.findings);
+        assert_eq!(refusals[0].reason, RefusalReason::CatalogFileMissing);
+        assert_eq!(refusals[0].reason.flag(), "--allow-missing-catalog");
+        assert_eq!(
+            refusals[0]
+                .extents
+                .iter()
+                .map(|e| e.oid)
+                .collect::<Vec<_>>(),
+            [Oid(1012)]
+        );
+        // The tokens still resolve: no dictionary moved.
+        assert_eq!(
+            r.report
+                .findings
+                .iter()
+                .filter(|f| matches!(f, Finding::CatalogToken(_)))
+                .count(),
+            0,
+            "{g:?}: {:?}",
+            r.report.findings
+        );
+        // Every extent — catalog and user, 1012's included — is where the ground truth has it
+        // and holds what it holds, except 1012's HWM, which no file records any more.
+        let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
+        let cmp = compare::against(&truth, &r.map, &r.report, &m.stored_ranges());
+        for d in cmp
+            .differences
+            .iter()
+            .filter(|d| d.class == Class::Disagreement)
+        {
+            let key = d.key.unwrap();
+            assert_eq!(key.oid, Oid(1012), "{g:?}: {key}: {}", d.detail);
+            assert!(d.detail.starts_with("hwm "), "{g:?}: {}", d.detail);
+        }
+        // Re-assigned extents (no file records their LBID) land exactly where first fit over
+        // the full catalog layout puts them, as the manifest predicts — not in 1012's range.
+        check_lbids(Scenario::Mixed, &m, &r, &cmp, &BTreeSet::new());
+        let moved: BTreeSet<ExtentAddress> = r.report.reassigned().map(|x| x.extent).collect();
+        for t in truth
+            .extents
+            .iter()
+            .filter(|t| !moved.contains(&t.address()))
+        {
+            let got = r.map.extents.iter().find(|e| e.address() == t.address());
+            assert_eq!(
+                got.map(|e| e.range_start),
+                Some(t.range_start),
+                "{g:?}: {}",
+                t.address()
+            );
+        }
+        assert_eq!(r.map.extents.len(), truth.extents.len());
+
+        // Accepted knowingly: the same map, the refusal kept in the report as accepted.
+        let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
+        let opts = RebuildOptions {
+            dbroots: cfg.dbroots,
+            accept: Accept {
+                missing_catalog: true,
+                ..Accept::default()
+            },
+            ..RebuildOptions::default()
+        };
+        let accepted = rebuild(&opts, &NoProgress).unwrap();
+        assert_eq!(accepted.report.blocking_refusals().count(), 0);
+        assert!(accepted.report.refusals().all(|x| x.accepted));
+        assert_eq!(
+            accepted.map.encode(EmVersion::V5),
+            r.map.encode(EmVersion::V5)
+        );
+    }
 }
 
 #[test]
@@ -442,6 +502,12 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
         let got = r.map.extents.iter().find(|e| e.oid == t.oid).unwrap();
         assert_eq!(got.range_start, t.range_start, "catalog oid {}", t.oid);
     }
+    // Their CP is that of the release that created them (EM §2.1 "Era"): written by DDL under
+    // 6.x, so invalidated with the signed pair for the token column 1001 and CHAR(1) 1036 —
+    // where the detected generation (C) alone would give the unsigned pair −1/0.
+    for oid in [1001, 1036] {
+        assert_eq!(first_cp(&r.map, Oid(oid)), cp(INVALID, SIGNED), "{oid}");
+    }
     // ... and the two the upgrade added are re-assigned, with the reason.
     let moved: Vec<Oid> = r
         .report
@@ -455,4 +521,120 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
         .reassigned()
         .all(|x| !x.extent.oid.is_system_catalog()
             || x.reason == ReassignReason::CatalogAddedByUpgrade));
+}
+
+/// The OID of `table.column` (or of its dictionary) in the manifest.
+fn column_oid(m: &Manifest, table: &str, column: &str, dict: bool) -> Oid {
+    let c = m
+        .tables
+        .iter()
+        .filter(|t| t.name == table)
+        .flat_map(|t| &t.columns)
+        .find(|c| c.name == column)
+        .unwrap_or_else(|| panic!("{table}.{column} in the manifest"));
+    Oid(if dict { c.dict_oid.unwrap() } else { c.oid })
+}
+
+/// (state, 64-bit lo, 64-bit hi) of the first extent (partition 0, segment 0, offset 0) of `oid`.
+fn first_cp(map: &ExtentMap, oid: Oid) -> (i8, i64, i64) {
+    let e = map
+        .extents
+        .iter()
+        .find(|e| e.oid == oid && e.partition == 0 && e.segment == 0 && e.block_offset == 0)
+        .unwrap_or_else(|| panic!("no first extent of {oid}"));
+    (e.cp.state, e.cp.lo_i64(), e.cp.hi_i64())
+}
+
+// The expected CP of each extent below is a literal from EM §2.1 ("Era") and the sentinel
+// table of EM §2.2: CP_VALID = 2, CP_INVALID = 0; signed pair INT64_MAX/INT64_MIN, unsigned
+// pair −1/0 (UINT64_MAX as i64); CHAR/VARCHAR were signed before MCOL-4580.
+const VALID: i8 = 2;
+const INVALID: i8 = 0;
+const SIGNED: (i64, i64) = (i64::MAX, i64::MIN);
+const UNSIGNED: (i64, i64) = (-1, 0);
+
+fn cp(state: i8, pair: (i64, i64)) -> (i8, i64, i64) {
+    (state, pair.0, pair.1)
+}
+
+#[test]
+fn generation_a_extents_keep_the_older_creation_state() {
+    let (m, r, _) = clean_scenario(Scenario::EraA, 4, 3);
+    let at = |t, c, d| first_cp(&r.map, column_oid(&m, t, c, d));
+    // Loaded by cpimport, which keeps no CP for FLOAT/DOUBLE and tokens: first extent created
+    // CP_VALID with the sentinel pair (VARCHAR's signed then), and left so.
+    assert_eq!(at("probe", "score", false), cp(VALID, SIGNED));
+    assert_eq!(at("probe", "ratio", false), cp(VALID, SIGNED));
+    assert_eq!(at("probe", "city", false), cp(VALID, SIGNED));
+    assert_eq!(
+        at("probe", "city", true),
+        cp(INVALID, (-1, 0)),
+        "V5 dictionary sentinel"
+    );
+    // Inline CHAR(1) holding values: never a valid sentinel pair (it would eliminate them).
+    assert_eq!(at("probe", "state", false), cp(INVALID, SIGNED));
+    // Never loaded: the creation state.
+    assert_eq!(at("wishlist", "customer_id", false), cp(VALID, SIGNED));
+    assert_eq!(at("wishlist", "product", false), cp(VALID, SIGNED));
+    assert_eq!(at("wishlist", "added", false), cp(VALID, SIGNED));
+    // The catalog, written by DDL: invalidated with the era's pairs (tokens and CHAR(1) 1036
+    // signed); its INT/UBIGINT columns get the exact range of their values (not checked here).
+    for oid in [1001, 1036, 1040] {
+        assert_eq!(first_cp(&r.map, Oid(oid)), cp(INVALID, SIGNED), "{oid}");
+    }
+}
+
+#[test]
+fn generation_c_extents_are_created_invalid_except_tables_older_than_the_upgrade() {
+    let (m, r, _) = clean_scenario(Scenario::EraC, 4, 3);
+    let at = |t, c, d| first_cp(&r.map, column_oid(&m, t, c, d));
+    assert_eq!(at("probe", "score", false), cp(INVALID, SIGNED));
+    assert_eq!(at("probe", "ratio", false), cp(INVALID, SIGNED));
+    assert_eq!(at("probe", "city", false), cp(INVALID, UNSIGNED));
+    assert_eq!(at("probe", "state", false), cp(INVALID, UNSIGNED));
+    assert_eq!(at("wishlist", "customer_id", false), cp(INVALID, SIGNED));
+    assert_eq!(at("wishlist", "product", false), cp(INVALID, UNSIGNED));
+    assert_eq!(at("wishlist", "added", false), cp(INVALID, SIGNED));
+    // acct.rates has no AUX column (auxcolumnoid 0): created before the upgrade to 22.08.
+    assert_eq!(at("rates", "rate", false), cp(VALID, SIGNED));
+    assert_eq!(at("rates", "ccy", false), cp(INVALID, SIGNED));
+    for oid in [1001, 1036, 1040] {
+        assert_eq!(first_cp(&r.map, Oid(oid)), cp(INVALID, UNSIGNED), "{oid}");
+    }
+}
+
+#[test]
+fn catalog_tokens_that_fit_no_layout_are_refused() {
+    // Move every token of SYSTABLE.tablename (1001) one block on: its dictionary (2001) then
+    // fits neither the fresh-install layout nor any other, and no start holds their strings.
+    let (dir, m) = gen(Scenario::Mixed, 8, 31);
+    let tree = dir.path().join("t");
+    let col = tree.join(&m.catalog.files.iter().find(|f| f.oid == 1001).unwrap().path);
+    let mut bytes = std::fs::read(&col).unwrap();
+    use emengine::seg::token::{TOKEN_EMPTY, TOKEN_NULL};
+    for v in bytes.chunks_exact_mut(8) {
+        let raw = u64::from_le_bytes(v.try_into().unwrap());
+        if raw != TOKEN_EMPTY && raw != TOKEN_NULL {
+            v.copy_from_slice(&(raw + (1 << 10)).to_le_bytes()); // LBID + 1 (SEG §6.2)
+        }
+    }
+    std::fs::write(&col, bytes).unwrap();
+    let r = rebuild_at(&tree, 2, 16);
+    assert!(r
+        .report
+        .findings
+        .iter()
+        .any(|f| matches!(f, Finding::CatalogFitsNoLayout)));
+    let refusals: Vec<_> = r.report.blocking_refusals().collect();
+    assert_eq!(refusals.len(), 1, "{:?}", r.report.findings);
+    assert_eq!(refusals[0].reason, RefusalReason::CatalogLayoutContradicted);
+    assert_eq!(refusals[0].reason.flag(), "--allow-catalog-layout");
+    assert_eq!(
+        refusals[0]
+            .extents
+            .iter()
+            .map(|e| e.oid)
+            .collect::<Vec<_>>(),
+        [Oid(2001)]
+    );
 }

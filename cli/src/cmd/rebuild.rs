@@ -86,6 +86,14 @@ pub struct MapArgs {
     /// establish (they get the first free range, and the report says so).
     #[arg(long)]
     pub allow_reassigned: bool,
+    /// Write the map even when files of the system catalog's generation are missing (their
+    /// extents keep their replayed LBIDs with HWM 0; no other extent moves).
+    #[arg(long)]
+    pub allow_missing_catalog: bool,
+    /// Write the map even when the system catalog's own tokens fit none of its possible
+    /// layouts (dictionaries whose tokens fix one start are put there, the rest replayed).
+    #[arg(long)]
+    pub allow_catalog_layout: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -193,6 +201,8 @@ pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<P
         access: crate::args::access(args.scan.no_mmap),
         accept: emengine::finding::Accept {
             reassigned: args.map.allow_reassigned,
+            missing_catalog: args.map.allow_missing_catalog,
+            catalog_layout: args.map.allow_catalog_layout,
         },
     };
     Ok(Plan {

@@ -228,7 +228,7 @@ fn choose_extents(
         let starts = list(&g.iter().map(|e| e.start).collect::<Vec<_>>());
         problems.push(format!(
             "{at}: {bad} of {} tokens of {} do not fit dictionary {} at start LBID {starts}; \
-             start {first} fits them all and is used",
+             start {first} fits them all, and the catalog's rows are read with it",
             tokens.len(),
             column.path().display(),
             dict.oid

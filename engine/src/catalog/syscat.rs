@@ -30,7 +30,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::seg::datatype::ColDataType;
 use crate::types::{extent_units, Lbid, Oid, LBID_UNIT};
@@ -147,9 +147,7 @@ impl SyscatObject {
 }
 
 /// Catalog generation (CAT §7.1), decided by which of the late files exist (CAT §5 step 1).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Generation {
     /// ≤ 6.x: 41 files, no `auxcolumnoid` (1012) and no `charsetnum` (1043).
     A,
@@ -290,7 +288,7 @@ pub fn all_syscat_oids() -> BTreeSet<Oid> {
 }
 
 /// One extent of the replayed fresh-install layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyscatExtent {
     /// The catalog file's OID.
     pub oid: Oid,

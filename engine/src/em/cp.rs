@@ -215,6 +215,20 @@ impl CasualPartition {
         }
     }
 
+    /// `(loVal, hiVal)` as a V4 record of an extent `col_width` bytes wide stores them (EM §1.3):
+    /// the 64-bit views, except that a dictionary extent's (width 0) 128-bit sentinel pair
+    /// (INT128_MAX, INT128_MIN) is stored as INT64_MAX/INT64_MIN — what a V4 build gave every
+    /// new dictionary extent, as the real V4 map shows (EM §6.2: the 8 dictionary records) — not
+    /// its low halves (−1, 0). Only for width 0: a narrow unsigned column's sentinel −1/0 with
+    /// HEAD's upper halves has the same 128-bit image and must keep its views.
+    pub fn v4_views(&self, col_width: u16) -> (i64, i64) {
+        if col_width == 0 && (self.lo, self.hi) == (i128::MAX, i128::MIN) {
+            (i64::MAX, i64::MIN)
+        } else {
+            (self.lo_i64(), self.hi_i64())
+        }
+    }
+
     /// The state as an enum.
     pub fn cp_state(&self) -> CpState {
         CpState::from_raw(self.state)

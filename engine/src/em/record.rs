@@ -187,8 +187,9 @@ impl ExtentRecord {
     pub fn encode_v4(&self) -> [u8; RECORD_LEN_V4] {
         let mut out = [0u8; RECORD_LEN_V4];
         self.put_common(&mut out);
-        out[40..48].copy_from_slice(&self.cp.hi_i64().to_le_bytes());
-        out[48..56].copy_from_slice(&self.cp.lo_i64().to_le_bytes());
+        let (lo, hi) = self.cp.v4_views(self.col_width);
+        out[40..48].copy_from_slice(&hi.to_le_bytes());
+        out[48..56].copy_from_slice(&lo.to_le_bytes());
         out[56..60].copy_from_slice(&self.cp.seq_num.to_le_bytes());
         out[60] = self.cp.state as u8;
         out

@@ -147,10 +147,15 @@ fn check_restored(
     stored: &StoredRanges,
 ) -> Result<(), String> {
     let rec = rebuilt.ok_or("the rebuilt extent is missing")?;
+    let range_changed = c.fields.iter().any(|f| f.field == "lo" || f.field == "hi");
     match stored.get(&c.key) {
+        // An extent that keeps no CP (tokens, FLOAT/DOUBLE: absent from `stored`), made valid
+        // with the known map's own sentinel pair: the creation state of its era (EM §2.1),
+        // which DML history the files do not record turned invalid; never used to eliminate.
+        None if !range_changed => Ok(()),
         None => Err("no known range of the stored values to check the restored CP against".into()),
         // No value stored: the range must stay the sentinel pair the known map holds.
-        Some(None) if c.fields.iter().any(|f| f.field == "lo" || f.field == "hi") => {
+        Some(None) if range_changed => {
             Err("the extent stores no value, yet the restored CP is not the sentinel pair".into())
         }
         Some(None) => Ok(()),

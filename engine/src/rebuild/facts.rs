@@ -7,14 +7,18 @@
 use super::catalog::{is_token_file, CatalogFacts, CatalogKind};
 use super::checks;
 use super::place;
+use super::place::era::Eras;
 use super::plan::FileFacts;
 use super::report::{self, CatalogSummary, Findings, RebuildReport};
 use super::scan::ScanFacts;
 use super::walk::FoundFile;
 use super::Rebuilt;
+use crate::catalog::syscat::SyscatExtent;
 use crate::catalog::LoadedCatalog;
 use crate::em::ExtentMap;
-use crate::finding::{Accept, CatalogCheck, Damaged, Finding, Skipped, Unresolved};
+use crate::finding::{
+    Accept, CatalogCheck, Damaged, Finding, Inferred, Refusal, Skipped, Unresolved,
+};
 use crate::types::{DbRootId, Lbid, Oid};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,6 +52,19 @@ pub struct CatalogPart {
     pub kinds: BTreeMap<Oid, CatalogKind>,
     /// What the token checks read after placement.
     pub tokens: TokenInput,
+    /// The catalog stage's refusals as if nothing were accepted ([`finish`] marks the ones the
+    /// user accepts), so that every machine's flags decide alike.
+    pub refused: Vec<Refusal>,
+    /// The catalog LBIDs taken from the catalog's tokens (with their token evidence).
+    pub inferred: Vec<Inferred>,
+    /// The era that created each file's extents (CP).
+    pub eras: Eras,
+    /// The DBRoot holding the catalog.
+    pub dbroot: Option<DbRootId>,
+    /// The generation's catalog files that were not found.
+    pub missing: Vec<Oid>,
+    /// The catalog's replayed layout (where the missing files' extents stay).
+    pub layout: Vec<SyscatExtent>,
 }
 
 /// The input of the token checks (CAT §3.3), decided before placement.
@@ -114,12 +131,19 @@ impl CatalogPart {
                     .collect(),
             )
         };
+        let (refused, inferred) = report::catalog_refusals(facts, &Accept::default());
         CatalogPart {
             summary,
             findings,
             lbids: facts.lbids.clone(),
             kinds: facts.kinds.clone(),
             tokens,
+            refused,
+            inferred,
+            eras: facts.eras.clone(),
+            dbroot: facts.dbroot,
+            missing: facts.missing.clone(),
+            layout: facts.layout.clone(),
         }
     }
 
@@ -179,11 +203,10 @@ impl Facts {
 }
 
 /// Place, check and report from the facts: the stages after the scan, the same for a
-/// single-machine rebuild and for a cluster's assembled partials. `accept` is what the user
-/// accepts knowingly, for the refusals ([`crate::finding::Refusal`]) the report marks accepted;
-/// the stages here raise none yet.
+/// single-machine rebuild and for a cluster's assembled partials: origins → the missing catalog
+/// files' extents → place → checks → era inferences. `accept` is what the user accepts
+/// knowingly: the refusals ([`Refusal`]) the report marks accepted.
 pub fn finish(facts: Facts, accept: &Accept) -> Rebuilt {
-    let _ = accept;
     let Facts {
         found,
         files,
@@ -199,6 +222,15 @@ pub fn finish(facts: Facts, accept: &Accept) -> Rebuilt {
         unresolved,
         duplicates: super::duplicates(&found),
         catalog: catalog.findings,
+        refused: catalog
+            .refused
+            .into_iter()
+            .map(|r| Refusal {
+                accepted: r.reason.accepted_by(accept),
+                ..r
+            })
+            .collect(),
+        inferred: catalog.inferred,
         ..Findings::default()
     };
     let mut report = RebuildReport {
@@ -209,10 +241,22 @@ pub fn finish(facts: Facts, accept: &Accept) -> Rebuilt {
         *report.kind_sources.entry(f.source).or_default() += 1;
     }
 
-    let placement = place::place(&files, &scan, &catalog.lbids);
+    let origins = place::era::origins(&files, &scan, &catalog.eras);
+    let without_file = CatalogFacts {
+        missing: catalog.missing,
+        dbroot: catalog.dbroot,
+        eras: catalog.eras,
+        layout: catalog.layout,
+        ..CatalogFacts::default()
+    }
+    .missing_extents(&files, &origins);
+    let placement = place::place(&files, &scan, &catalog.lbids, &origins, without_file);
     findings
         .catalog
         .extend(token_checks(&catalog.tokens, &placement.extents));
+    findings
+        .inferred
+        .extend(place::era::inferences(&files, &origins, &placement.extents));
 
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;

@@ -15,6 +15,18 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
+    /// What a system-catalog file holds, from the catalog's fixed definition (CAT §2).
+    pub fn of_syscat(obj: &crate::catalog::syscat::SyscatObject) -> Self {
+        if obj.is_dictionary() {
+            ObjectKind::Dictionary
+        } else {
+            ObjectKind::Column {
+                data_type: obj.created_as.data_type(),
+                width: obj.width(),
+            }
+        }
+    }
+
     /// `colWid` as the extent map records it (0 for dictionaries).
     pub fn em_width(self) -> u16 {
         match self {

@@ -39,6 +39,8 @@ pub struct FileFacts {
     /// The header's LBID list (v3 compressed files), zeros included as written.
     pub header_lbids: Vec<i64>,
     pub domain: Domain,
+    /// A dictionary column's token file.
+    pub tokens: bool,
     /// Whether the file has a compressed-file header.
     pub compressed: bool,
     /// Blocks the file holds: the header's block count, or the file size in blocks.
@@ -116,14 +118,7 @@ fn plan_one(
 
     let resolved: Option<(ObjectKind, bool, KindSource)> =
         if let Some(obj) = syscat::syscat_object(oid) {
-            let kind = if obj.is_dictionary() {
-                ObjectKind::Dictionary
-            } else {
-                ObjectKind::Column {
-                    data_type: obj.created_as.data_type(),
-                    width: obj.width(),
-                }
-            };
+            let kind = ObjectKind::of_syscat(obj);
             Some((kind, obj.dict_oid.is_some(), KindSource::SystemCatalog))
         } else if let Some(kind) = header.as_ref().and_then(header_kind) {
             // The catalog knows better whether an 8-byte string column holds tokens.
@@ -163,6 +158,7 @@ fn plan_one(
         source,
         header_lbids,
         domain,
+        tokens,
         compressed: file.is_compressed(),
         allocated_blocks: file.allocated_blocks(),
         chunk_count: file.chunk_count(),

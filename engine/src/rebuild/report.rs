@@ -6,9 +6,10 @@ use super::catalog::{CatalogFacts, LayoutNote};
 use super::kind::KindSource;
 use crate::catalog::syscat::Generation;
 use crate::finding::{
-    CatalogCheck, Damaged, Finding, Inferred, Reassigned, Refusal, Skipped, Uncertain, Unresolved,
+    Accept, CatalogCheck, Damaged, Evidence, Fact, Finding, Inferred, Reassigned, Refusal,
+    RefusalReason, Skipped, Strength, Uncertain, Unresolved,
 };
-use crate::types::{Lbid, Oid};
+use crate::types::{ExtentAddress, Lbid, Oid};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -19,6 +20,8 @@ pub struct CatalogSummary {
     pub generation: Option<Generation>,
     /// Catalog OIDs found.
     pub oids: Vec<Oid>,
+    /// Catalog OIDs of the generation whose files were not found.
+    pub missing: Vec<Oid>,
     /// First LBID after the catalog's layout.
     pub first_free_lbid: Option<Lbid>,
 }
@@ -151,6 +154,7 @@ pub(crate) fn catalog_stage(facts: &CatalogFacts) -> (CatalogSummary, Vec<Findin
     let summary = CatalogSummary {
         generation: facts.generation,
         oids: facts.present.iter().copied().collect(),
+        missing: facts.missing.clone(),
         first_free_lbid: facts.first_free_lbid(),
     };
     let mut findings = Vec::new();
@@ -182,4 +186,56 @@ pub(crate) fn catalog_stage(facts: &CatalogFacts) -> (CatalogSummary, Vec<Findin
         (None, None) => {}
     }
     (summary, findings)
+}
+
+/// What the catalog stage cannot establish ([`Refusal`]s, each accepted or not by `accept`) and
+/// the catalog LBIDs it took from the catalog's tokens instead of the replay ([`Inferred`]).
+pub(crate) fn catalog_refusals(
+    facts: &CatalogFacts,
+    accept: &Accept,
+) -> (Vec<Refusal>, Vec<Inferred>) {
+    let Some(dbroot) = facts.dbroot else {
+        return (Vec::new(), Vec::new());
+    };
+    let first_extent = |oid: Oid| ExtentAddress {
+        oid,
+        dbroot,
+        partition: 0,
+        segment: 0,
+        block_offset: 0,
+    };
+    let refusal = |reason: RefusalReason, oids: &[Oid]| Refusal {
+        accepted: reason.accepted_by(accept),
+        reason,
+        extents: oids.iter().copied().map(first_extent).collect(),
+    };
+    let mut refusals = Vec::new();
+    if !facts.missing.is_empty() {
+        refusals.push(refusal(RefusalReason::CatalogFileMissing, &facts.missing));
+    }
+    if matches!(facts.layout_note, Some(LayoutNote::FitsNoLayout)) {
+        refusals.push(refusal(
+            RefusalReason::CatalogLayoutContradicted,
+            &facts.contradicted,
+        ));
+    }
+    let inferred = facts
+        .token_starts
+        .iter()
+        .map(|(&dict, &lbid)| {
+            let (tokens, blocks) = facts.token_evidence(dict);
+            Inferred {
+                extent: first_extent(dict),
+                fact: Fact::Lbid,
+                value: lbid.0,
+                evidence: Evidence::Tokens {
+                    tokens,
+                    blocks,
+                    contradicting: 0,
+                },
+                strength: Strength::Exact,
+            }
+        })
+        .collect();
+    (refusals, inferred)
 }

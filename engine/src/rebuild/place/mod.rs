@@ -6,19 +6,21 @@
 //! |---|---|
 //! | [`hwm`] | how many extents a file has and the HWM its last extent carries (EM §3.2, SEG §2.3) |
 //! | [`cp`] | min/max and CP state per type (EM §2.1–2.4, SEG §5.2) |
+//! | [`era`] | the CP state an extent is created with, per release (EM §2.1 "Era") |
 //! | [`lbid`] | LBIDs from the header's list or the catalog's replayed layout; first fit for the rest (SEG §2.3, §3.9; EM §1.10) |
 //!
 //! Every extent of every file is built first (with the LBID it wants, or why it has none), then
 //! LBIDs are assigned in one pass: known ones in LBID order, the others first fit.
 
 pub mod cp;
+pub mod era;
 pub mod hwm;
 pub mod lbid;
 
 use super::plan::FileFacts;
 use super::scan::ScanFacts;
 use super::stats::ExtentStats;
-use crate::em::{CpState, ExtentRecord};
+use crate::em::ExtentRecord;
 use crate::finding::{Fact, Reassigned, Uncertain, UncertainCause};
 use crate::types::{Lbid, Oid, BLOCKS_PER_CHUNK};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,11 +34,16 @@ pub struct Placement {
 }
 
 /// Place every extent of every planned file.
-/// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file).
+/// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file);
+/// `origins` say how each file's extents came to be ([`era::origins`], same order as `files`);
+/// `without_file` are extents whose LBID is known but whose file is missing (catalog files,
+/// placed at their `range_start`, so that no other extent takes their range).
 pub fn place(
     files: &[FileFacts],
     scan: &ScanFacts,
     syscat_lbids: &BTreeMap<Oid, Lbid>,
+    origins: &[cp::Origin],
+    without_file: Vec<ExtentRecord>,
 ) -> Placement {
     let damaged = damaged_chunks(scan);
     let mut uncertain = Vec::new();
@@ -48,7 +55,8 @@ pub fn place(
             .map(|(&(_, k), s)| (k, s))
             .collect();
         let damaged = damaged.get(&i);
-        for (record, hit) in file_extents(pf, &per_extent, damaged) {
+        let origin = origins.get(i).copied().unwrap_or_else(cp::Origin::head);
+        for (record, hit) in file_extents(pf, &per_extent, damaged, &origin) {
             if hit.min_max {
                 uncertain.push(uncertain_at(&record, Fact::MinMax));
             }
@@ -60,6 +68,10 @@ pub fn place(
             pending.push((record, wanted));
         }
     }
+    pending.extend(without_file.into_iter().map(|r| {
+        let lbid = r.range_start;
+        (r, Ok(lbid))
+    }));
     let assigned = lbid::assign(pending);
     uncertain.extend(assigned.unplaced.iter().map(|rec| Uncertain {
         extent: rec.address(),
@@ -94,6 +106,7 @@ fn file_extents(
     pf: &FileFacts,
     per_extent: &BTreeMap<u32, &ExtentStats>,
     damaged: Option<&BTreeSet<u32>>,
+    origin: &cp::Origin,
 ) -> Vec<(ExtentRecord, Hit)> {
     let kind = pf.kind;
     let eb = kind.extent_blocks();
@@ -105,9 +118,9 @@ fn file_extents(
             let last_chunk = ((k + 1) * eb).div_ceil(BLOCKS_PER_CHUNK);
             let hit = damaged.is_some_and(|d| d.range(first_chunk..last_chunk).next().is_some());
             let cp = if hit {
-                cp::sentinel(pf, CpState::INVALID)
+                cp::unknown(pf, origin)
             } else {
-                cp::casual_partition(pf, per_extent.get(&k).copied())
+                cp::casual_partition(pf, k, per_extent.get(&k).copied(), origin)
             };
             let is_last = k + 1 == n;
             let record = ExtentRecord {
