@@ -4,7 +4,7 @@
 
 use emengine::catalog::TokenFinding;
 use emengine::finding::{
-    CatalogCheck, Damaged, Evidence, Fact, Finding, Inferred, ReassignReason, Refusal,
+    CatalogCheck, Conflict, Damaged, Evidence, Fact, Finding, Inferred, ReassignReason, Refusal,
     RefusalReason, Strength, UncertainCause, UnresolvedReason,
 };
 use emengine::rebuild::place::era::{Era, EraEvidence};
@@ -43,6 +43,19 @@ pub fn finding_line(f: &Finding) -> String {
             let state = if r.accepted { "accepted" } else { "refused" };
             format!("{state}: {}", refusal_line(r))
         }
+        Finding::Orphan(o) => format!(
+            "orphan {}: the catalog lists no live column, dictionary or AUX column with oid {}; {}",
+            o.path.display(),
+            o.segment.oid,
+            if o.kept {
+                "kept (--include-orphans)"
+            } else {
+                "left out (use --include-orphans to keep it)"
+            }
+        ),
+        Finding::OrphansNotChecked { files } => format!(
+            "warning: the catalog's rows could not be read, so no file was checked against the              live OIDs: all {files} user files were kept, a dropped table's among them if any"
+        ),
         Finding::DuplicateSegment { segment, dbroots } => format!(
             "warning: {segment} is on DBRoot {} and DBRoot {}",
             dbroots[0], dbroots[1]
@@ -83,6 +96,47 @@ pub fn finding_line(f: &Finding) -> String {
         }
         Finding::CatalogToken(t) => format!("catalog: {}", token(t)),
         Finding::CatalogRow { detail } => format!("catalog: {detail}"),
+        Finding::StatusNotInData { from_reference } => {
+            let base = "extent status (out of service, disabled) is recorded in no data file";
+            if *from_reference > 0 {
+                format!(
+                    "note: {base}: the reference map supplied it for {from_reference} extents; \
+                     the others are written available"
+                )
+            } else {
+                format!(
+                    "note: {base}: every extent is written available; --reference OLD_EM \
+                     restores it from an older map"
+                )
+            }
+        }
+        Finding::HwmNotReconciled { files } => format!(
+            "note: the catalog's rows do not say which table {files} column files belong to: \
+             their HWMs are their own, not checked against the other columns of a table"
+        ),
+        Finding::ReferenceContradicted(c) => {
+            format!("reference: {}: {}", c.extent, conflict(&c.conflict))
+        }
+    }
+}
+
+fn conflict(c: &Conflict) -> String {
+    match c {
+        Conflict::LbidDisproved { reference, data } => format!(
+            "holds LBID {reference}, the data establishes {data}: the data's is used"
+        ),
+        Conflict::RangeOverlaps { reference, other } => format!(
+            "its LBID {reference} overlaps {other} as the data places it: not used"
+        ),
+        Conflict::RangeUnusable {
+            reference,
+            range_size,
+        } => format!(
+            "its range (LBID {reference}, {range_size} × 1024 blocks) does not fit the extent: not used"
+        ),
+        Conflict::NotInData { reference } => format!(
+            "an extent at LBID {reference} the data does not have: not written"
+        ),
     }
 }
 
@@ -142,6 +196,12 @@ pub fn reassigned(reason: ReassignReason) -> String {
         }
         ReassignReason::OldHeader => "compressed header records no LBIDs (version 2)".into(),
         ReassignReason::Uncompressed => "uncompressed file records no LBIDs".into(),
+        ReassignReason::HeaderLbidLostConflict { header_lbid } => format!(
+            "header LBID {header_lbid} is claimed by another file too, and the tokens pointing              into it fit the other file's dictionary"
+        ),
+        ReassignReason::HeaderLbidContradicted { header_lbid } => format!(
+            "the tokens pointing into header LBID {header_lbid} do not fit this extent (a v2              header upgraded by cpimport records the loading extent's LBID at index 0)"
+        ),
     }
 }
 
@@ -153,6 +213,25 @@ pub fn inferred(i: &Inferred) -> String {
             blocks,
             contradicting,
         } => format!("{tokens} tokens into {blocks} blocks fit it, {contradicting} do not"),
+        Evidence::TokensOverHeader {
+            header_lbid,
+            tokens,
+            blocks,
+            contradicting,
+        } => format!(
+            "{tokens} tokens into {blocks} blocks fit it, {contradicting} do not; the header's \
+             LBID {header_lbid} for it does not fit them and is set aside"
+        ),
+        Evidence::Reference => "the reference map".to_string(),
+        Evidence::TableRows {
+            table,
+            rows,
+            column_rows,
+            columns,
+        } => format!(
+            "table {table}: {columns} columns hold {rows} rows in this segment, this one's \
+             data only {column_rows} (FastDelete of the last rows)"
+        ),
         Evidence::CreationEra { era, by } => {
             let era = match era {
                 Era::Before2208 => "ColumnStore 6.x or older (first extent created CP_VALID)",
@@ -188,13 +267,28 @@ pub fn inferred(i: &Inferred) -> String {
 pub fn refusal_line(r: &Refusal) -> String {
     let what = match &r.reason {
         RefusalReason::DictionaryLbidNotEstablished => {
-            "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks"
+            "tokens point into dictionary extents whose LBIDs the data cannot establish; re-assigned LBIDs would make their strings read from wrong blocks".to_string()
         }
+        RefusalReason::LbidConflict { lbid } => format!(
+            "files claim overlapping LBID ranges from {lbid} and no token decides which one holds it"
+        ),
+        RefusalReason::ColumnRowsDisagree {
+            table,
+            column,
+            partition,
+            segment,
+            table_rows,
+            column_rows,
+        } => format!(
+            "column {column} holds {column_rows} rows in partition {partition} segment {segment}, \
+             its table {table} {table_rows} (a truncated or damaged file): its own HWM would \
+             disagree with the other columns', the table's would read its missing rows as EMPTY"
+        ),
         RefusalReason::CatalogFileMissing => {
-            "system catalog files are missing: their extents are kept at the LBIDs of the full generation's layout, with HWM 0 since no file holds their rows (every other catalog extent keeps its LBID)"
+            "system catalog files are missing: their extents are kept at the LBIDs of the full generation's layout, with HWM 0 since no file holds their rows (every other catalog extent keeps its LBID)".to_string()
         }
         RefusalReason::CatalogLayoutContradicted => {
-            "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout"
+            "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout".to_string()
         }
     };
     let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();
@@ -216,6 +310,8 @@ fn fact(f: Fact) -> &'static str {
         Fact::MinMax => "min/max",
         Fact::Hwm => "high-water mark",
         Fact::Lbid => "LBID",
+        Fact::Status => "status",
+        Fact::SeqNum => "CP sequence number",
         Fact::CpState => "CP state",
     }
 }

@@ -306,11 +306,11 @@ fn partials_that_do_not_fit_together_are_refused_and_nothing_is_written() {
 
     // Another format version.
     let mut bytes = std::fs::read(p3).unwrap();
-    bytes[8] = 2;
+    bytes[8] = 1; // the format before token evidence and catalog bytes travelled
     std::fs::write(&other, &bytes).unwrap();
     refused(
         &[p1, &other],
-        "at byte 8: invalid format version: expected 1",
+        "at byte 8: invalid format version: expected 2 (the version this emrebuild reads), found 1",
     );
 
     // Not a partial at all.

@@ -16,7 +16,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use util::{emrebuild, s, text};
+use util::{emrebuild, findings, s, text};
 
 fn rec(oid: i32, start: i64, hwm: u32) -> ExtentRecord {
     ExtentRecord {
@@ -106,16 +106,6 @@ fn wait_within(mut child: Child, limit: Duration, args: &[&str]) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// The findings of a `rebuild --json` document of one kind ("damaged", "skipped", ...).
-fn findings<'v>(doc: &'v Value, kind: &str) -> Vec<&'v Value> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
 }
 
 fn one_error_line(err: &str) -> &str {

@@ -6,7 +6,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
-use util::s;
+use util::{findings, s};
 
 /// Run the binary, requiring exit code `expect`; stdout and stderr as text.
 fn emrebuild(args: &[&str], expect: i32) -> (String, String) {
@@ -27,16 +27,6 @@ fn emrebuild_any(args: &[&str]) -> (String, String) {
         out
     );
     util::text(&out)
-}
-
-/// The findings of kind `kind` in a `--json` report.
-fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .expect("a findings array")
-        .iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
 }
 
 fn gen(dir: &Path, scenario: &str, seed: u64) -> PathBuf {

@@ -203,7 +203,11 @@ fn each_alteration_gives_its_status_and_exit_code() {
             let repair = doc["repair"].as_str().unwrap();
             assert_eq!(
                 repair,
-                format!("emrebuild rebuild --reference {}", s(&path))
+                format!(
+                    "emrebuild rebuild --config {} --reference {}",
+                    s(&tree.join("Columnstore.xml")),
+                    s(&path)
+                )
             );
         }
     }
@@ -274,7 +278,8 @@ fn each_alteration_gives_its_status_and_exit_code() {
     let (stdout, _) = text(&out);
     assert!(stdout.contains("overlap"), "{stdout}");
     assert!(stdout.contains(&format!(
-        "repair: emrebuild rebuild --reference {}",
+        "repair: emrebuild rebuild --config {} --reference {}",
+        s(&tree.join("Columnstore.xml")),
         s(&path)
     )));
     assert!(

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// One thing a rebuild found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Finding {
     /// A file that could not be read completely (damaged chunk, bad header, unreadable, ...).
@@ -32,6 +32,11 @@ pub enum Finding {
     Inferred(Inferred),
     /// A reason not to write the map, unless the user accepts it with the flag it names.
     Refused(Refusal),
+    /// A file of an OID the catalog does not list as live (a dropped table's, or a copy).
+    Orphan(Orphan),
+    /// The catalog's rows could not be read, so no file was checked against the live OIDs:
+    /// every file was kept.
+    OrphansNotChecked { files: usize },
     /// The same segment file on two DBRoots.
     DuplicateSegment {
         segment: SegmentId,
@@ -51,22 +56,34 @@ pub enum Finding {
     /// A catalog check could not run because a catalog file could not be loaded.
     CatalogNotChecked {
         check: CatalogCheck,
-        #[serde(
-            serialize_with = "crate::fsutil::serialize_opt_path",
-            deserialize_with = "crate::fsutil::deserialize_opt_path"
-        )]
+        #[serde(serialize_with = "crate::fsutil::serialize_opt_path")]
         path: Option<PathBuf>,
         error: ErrorKind,
         offset: Option<u64>,
         detail: String,
     },
-    /// A token of a catalog column that does not fit its dictionary as placed (found after
-    /// placement, so never carried in a node's partial: not deserialized).
-    #[serde(skip_deserializing)]
+    /// A token of a catalog column that does not fit its dictionary as placed.
     CatalogToken(TokenFinding),
     /// A problem the catalog reader reported about a row (its own sentence, naming file and
     /// byte offset).
     CatalogRow { detail: String },
+    /// Extent status (available, unavailable, out of service) is recorded in no data file: every
+    /// extent is written available, except where `--reference` supplied it (each such extent is
+    /// an [`Inferred`] with [`Evidence::Reference`]).
+    StatusNotInData {
+        /// Extents whose status a reference map supplied.
+        from_reference: usize,
+    },
+    /// The catalog's rows do not say which table some column files belong to (the rows could
+    /// not be read, or no table lists their OIDs): each such file's HWM is its own last
+    /// non-EMPTY block, not reconciled across its table.
+    HwmNotReconciled {
+        /// Column files whose HWM was not checked against their table.
+        files: usize,
+    },
+    /// A reference map (`--reference`) that disagrees with the data: the data wins, the reference
+    /// field is not used.
+    ReferenceContradicted(ReferenceConflict),
 }
 
 impl Finding {
@@ -80,12 +97,17 @@ impl Finding {
             Finding::Uncertain(_) => "uncertain",
             Finding::Inferred(_) => "inferred",
             Finding::Refused(_) => "refused",
+            Finding::Orphan(_) => "orphan",
+            Finding::OrphansNotChecked { .. } => "orphans-not-checked",
             Finding::DuplicateSegment { .. } => "duplicate-segment",
             Finding::CatalogUpgraded { .. } => "catalog-upgraded",
             Finding::CatalogFitsNoLayout => "catalog-fits-no-layout",
             Finding::CatalogNotChecked { .. } => "catalog-not-checked",
             Finding::CatalogToken(_) => "catalog-token",
             Finding::CatalogRow { .. } => "catalog-row",
+            Finding::StatusNotInData { .. } => "status-not-in-data",
+            Finding::HwmNotReconciled { .. } => "hwm-not-reconciled",
+            Finding::ReferenceContradicted(_) => "reference-contradicted",
         }
     }
 
@@ -178,7 +200,7 @@ pub enum UnresolvedReason {
 }
 
 /// An extent that did not get its original LBID.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reassigned {
     pub extent: ExtentAddress,
     /// The LBID it got: the first free range that fits.
@@ -187,7 +209,7 @@ pub struct Reassigned {
 }
 
 /// Why an extent's original LBID is not known or not usable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum ReassignReason {
     /// The header's LBID is not a multiple of 1024 (or negative).
@@ -208,11 +230,29 @@ pub enum ReassignReason {
     OldHeader,
     /// An uncompressed file records no LBIDs.
     Uncompressed,
+    /// The header's LBID range is claimed by another file too, and the tokens pointing into it
+    /// fit the other file's dictionary extent, not this one.
+    HeaderLbidLostConflict { header_lbid: Lbid },
+    /// The tokens pointing into the header's LBID range do not fit this extent's blocks (a v2
+    /// header upgraded by cpimport records the LBID of the extent being loaded at index 0, which
+    /// can be the file's second extent, SEG §3.9).
+    HeaderLbidContradicted { header_lbid: Lbid },
+}
+
+/// A file of an OID the catalog's rows do not list as a live column, dictionary or AUX column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub path: PathBuf,
+    pub segment: SegmentId,
+    pub dbroot: DbRootId,
+    /// Kept in the map (`--include-orphans`), or left out.
+    pub kept: bool,
 }
 
 /// A fact the files do not record directly, derived from other evidence, with how strong the
 /// evidence is. Every inference a rebuild makes is reported, so that a reader can check it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Inferred {
     pub extent: ExtentAddress,
     pub fact: Fact,
@@ -223,7 +263,7 @@ pub struct Inferred {
 }
 
 /// What an inference rests on. Each variant names the evidence and counts it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "evidence", rename_all = "kebab-case")]
 pub enum Evidence {
     /// Tokens of the owning token column(s) point into this dictionary extent (SEG §6.2):
@@ -234,6 +274,28 @@ pub enum Evidence {
         blocks: u64,
         contradicting: u64,
     },
+    /// As [`Evidence::Tokens`], against the file's header, which records `header_lbid` for this
+    /// extent (a v2 header upgraded by cpimport records the loading extent's LBID at index 0,
+    /// SEG §3.9): the header's LBID was set aside.
+    TokensOverHeader {
+        header_lbid: Lbid,
+        tokens: u64,
+        blocks: u64,
+        contradicting: u64,
+    },
+    /// The reference map (`--reference`, a backup, perhaps stale) holds this value for the
+    /// extent, and nothing in the data contradicts it.
+    Reference,
+    /// The columns of the extent's table agree on `rows` rows in its (partition, segment): the
+    /// HWM is the block holding the last of them in this column's width (cpimport's rule,
+    /// `writeengine/bulk/we_tableinfo.cpp:2000-2144`). `column_rows` is what the column's own
+    /// data shows: fewer in an AUX column after a FastDelete of the last rows.
+    TableRows {
+        table: Oid,
+        rows: u64,
+        column_rows: u64,
+        columns: u64,
+    },
     /// The CP state an extent was created with, by the release that created it (EM §2.1
     /// "Era"): `era` was decided `by` evidence other than the catalog's generation alone.
     CreationEra {
@@ -242,8 +304,33 @@ pub enum Evidence {
     },
 }
 
+/// Where a reference map and the data disagree about one extent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReferenceConflict {
+    pub extent: ExtentAddress,
+    #[serde(flatten)]
+    pub conflict: Conflict,
+}
+
+/// What a reference map says that the data disproves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "conflict", rename_all = "kebab-case")]
+pub enum Conflict {
+    /// The data (header, catalog replay) gives this extent another LBID.
+    LbidDisproved { reference: Lbid, data: Lbid },
+    /// The reference's LBID range overlaps an extent the data places.
+    RangeOverlaps {
+        reference: Lbid,
+        other: ExtentAddress,
+    },
+    /// The reference's LBID is not a multiple of 1024, or its range has another size.
+    RangeUnusable { reference: Lbid, range_size: u32 },
+    /// The reference has an extent the data does not: no file (or no such extent in its file).
+    NotInData { reference: Lbid },
+}
+
 /// How strong an inference's evidence is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strength {
     /// The evidence admits exactly this value and nothing contradicts it.
@@ -257,7 +344,7 @@ pub enum Strength {
 /// A reason not to write the map: the data cannot establish a fact a correct map needs. The
 /// map is written only when every refusal is accepted by the user with [`RefusalReason::flag`];
 /// an accepted refusal stays in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
     #[serde(flatten)]
     pub reason: RefusalReason,
@@ -268,12 +355,27 @@ pub struct Refusal {
 }
 
 /// Why a map would be wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum RefusalReason {
     /// Tokens point into dictionary extents whose LBIDs neither a header nor the tokens
     /// establish; a re-assigned LBID would make every string in them read from wrong blocks.
     DictionaryLbidNotEstablished,
+    /// Two files claim one LBID range and the tokens pointing into it do not decide which one
+    /// holds it.
+    LbidConflict { lbid: Lbid },
+    /// A column holds fewer rows than its table in one (partition, segment) — a truncated or
+    /// damaged file — so no HWM both honours its data and agrees with the other columns
+    /// (cpimport and DML stop on HWMs that do not agree). Accepted, the column gets the
+    /// table's HWM: its missing rows read as EMPTY.
+    ColumnRowsDisagree {
+        table: Oid,
+        column: Oid,
+        partition: u32,
+        segment: u16,
+        table_rows: u64,
+        column_rows: u64,
+    },
     /// Files of the catalog's generation are missing (CAT §7.1): their extents keep the LBIDs
     /// of the generation's layout (as every other catalog extent does), but their HWM cannot
     /// be established (written as 0).
@@ -288,6 +390,8 @@ impl RefusalReason {
     pub fn flag(&self) -> &'static str {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => "--allow-reassigned",
+            RefusalReason::LbidConflict { .. } => "--allow-lbid-conflict",
+            RefusalReason::ColumnRowsDisagree { .. } => "--allow-hwm-mismatch",
             RefusalReason::CatalogFileMissing => "--allow-missing-catalog",
             RefusalReason::CatalogLayoutContradicted => "--allow-catalog-layout",
         }
@@ -297,6 +401,8 @@ impl RefusalReason {
     pub fn accepted_by(&self, accept: &Accept) -> bool {
         match self {
             RefusalReason::DictionaryLbidNotEstablished => accept.reassigned,
+            RefusalReason::LbidConflict { .. } => accept.lbid_conflict,
+            RefusalReason::ColumnRowsDisagree { .. } => accept.hwm_mismatch,
             RefusalReason::CatalogFileMissing => accept.missing_catalog,
             RefusalReason::CatalogLayoutContradicted => accept.catalog_layout,
         }
@@ -308,6 +414,12 @@ impl RefusalReason {
 pub struct Accept {
     /// `--allow-reassigned`: write re-assigned LBIDs of dictionary extents tokens point into.
     pub reassigned: bool,
+    /// `--allow-lbid-conflict`: where two files claim one LBID range and no token decides,
+    /// keep the lower OID's claim and re-assign the other.
+    pub lbid_conflict: bool,
+    /// `--allow-hwm-mismatch`: write a column that holds fewer rows than its table with the
+    /// table's HWM.
+    pub hwm_mismatch: bool,
     /// `--allow-missing-catalog`: write the extents of missing catalog files with HWM 0.
     pub missing_catalog: bool,
     /// `--allow-catalog-layout`: write the replayed catalog layout although the catalog's
@@ -316,7 +428,7 @@ pub struct Accept {
 }
 
 /// A fact about an extent that the scan could not establish.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Uncertain {
     pub extent: ExtentAddress,
     pub fact: Fact,
@@ -324,18 +436,22 @@ pub struct Uncertain {
 }
 
 /// A field of an extent record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fact {
     MinMax,
     Hwm,
     Lbid,
+    /// The extent's status (available, unavailable, out of service).
+    Status,
+    /// The CP sequence number.
+    SeqNum,
     /// The CP state (`isValid`).
     CpState,
 }
 
 /// Why a fact could not be established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UncertainCause {
     /// A chunk of the extent could not be read.
@@ -345,7 +461,7 @@ pub enum UncertainCause {
 }
 
 /// A catalog check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CatalogCheck {
     /// The catalog's tokens against the replayed layouts of each generation.

@@ -45,9 +45,9 @@ pub fn extent_map(data: &[u8]) {
 /// scan decodes it.
 pub fn segment_header(data: &[u8]) {
     if let Ok(file) = SegmentFile::from_bytes(Path::new("fuzz"), data.to_vec().into()) {
-        let mut scratch = Vec::new();
+        let mut reader = crate::seg::file::ChunkReader::new();
         for c in 0..file.chunk_count().min(64) {
-            let _ = file.chunk_data(c, &mut scratch);
+            let _ = file.chunk_data(c, &mut reader);
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod output;
+pub mod pagecache;
 pub mod progress;
 pub mod rebuild;
 pub mod seg;

@@ -90,7 +90,7 @@ fn write_seeds() {
     let files = emengine::catalog::locate::catalog_files_in(&tree.join("data1"));
     let mut catalog = Vec::new();
     let mut dicts = 0;
-    let mut scratch = Vec::new();
+    let mut scratch = emengine::seg::file::ChunkReader::new();
     for (oid, path) in &files {
         let seg = SegmentFile::open(path, Access::Read).unwrap();
         let first = seg.chunk_data(0, &mut scratch).unwrap();
@@ -118,12 +118,13 @@ fn write_seeds() {
             continue;
         };
         chunk_seeds += 1;
-        let raw = &seg.bytes()[slot.offset as usize..(slot.offset + slot.len) as usize];
+        let bytes = std::fs::read(&path).unwrap();
+        let raw = &bytes[slot.offset as usize..(slot.offset + slot.len) as usize];
         let mut input = vec![header.compression.code() as u8];
         input.extend_from_slice(raw);
         write("chunk", &format!("user_{chunk_seeds}"), &input);
         let end = (slot.offset + slot.len) as usize;
-        let mut image = seg.bytes()[..end].to_vec();
+        let mut image = bytes[..end].to_vec();
         // Keep pointers 0 and 1 (the first chunk), zero the rest of the pointer section.
         image[4096 + 16..header.header_size as usize].fill(0);
         write("segment_header", &format!("user_{chunk_seeds}"), &image);

@@ -2,23 +2,20 @@
 //! facts (proptest), and corrupt partials refused with the byte offset the layout table of the
 //! module names for each field — never a panic.
 
-use emengine::catalog::syscat::Generation;
 use emengine::error::{DecodeKind, ErrorKind};
-use emengine::finding::{
-    CatalogCheck, Damaged, Finding, Refusal, RefusalReason, Skipped, Unresolved, UnresolvedReason,
+use emengine::finding::{Damaged, Skipped, UnresolvedReason};
+use emengine::rebuild::evidence::{DictEvidence, TokenUse};
+use emengine::rebuild::facts::{
+    CarriedError, CatalogPart, CatalogRead, Facts, Lz4Bytes, UnplannedFact,
 };
-use emengine::rebuild::catalog::CatalogKind;
-use emengine::rebuild::facts::{CatalogFileImage, CatalogPart, Facts, TokenInput};
 use emengine::rebuild::kind::{KindSource, ObjectKind, StringCp};
 use emengine::rebuild::partial::{encode, parse, DbRootEntry, PartialBody, TOOL_VERSION};
-use emengine::rebuild::place::era::Eras;
 use emengine::rebuild::plan::FileFacts;
 use emengine::rebuild::stats::{Domain, ExtentStats};
 use emengine::rebuild::walk::FoundFile;
-use emengine::rebuild::CatalogSummary;
 use emengine::seg::datatype::ColDataType;
 use emengine::seg::path::NotSegmentPath;
-use emengine::types::{DbRootId, Lbid, Oid, SegmentId};
+use emengine::types::{DbRootId, Oid, SegmentId};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -114,19 +111,22 @@ fn file_facts() -> impl Strategy<Value = FileFacts> {
 
 fn stats() -> impl Strategy<Value = ExtentStats> {
     (
-        any::<Option<u32>>(),
+        (any::<Option<u32>>(), any::<Option<u64>>()),
         any::<u64>(),
         any::<u64>(),
         any::<Option<(u64, u64)>>(),
         any::<Option<(i128, i128)>>(),
     )
-        .prop_map(|(last_nonempty, values, nulls, keys, wide)| ExtentStats {
-            last_nonempty,
-            values,
-            nulls,
-            keys,
-            wide,
-        })
+        .prop_map(
+            |((last_nonempty, last_row), values, nulls, keys, wide)| ExtentStats {
+                last_nonempty,
+                last_row,
+                values,
+                nulls,
+                keys,
+                wide,
+            },
+        )
 }
 
 fn damaged() -> impl Strategy<Value = Damaged> {
@@ -145,82 +145,56 @@ fn damaged() -> impl Strategy<Value = Damaged> {
 }
 
 fn catalog() -> impl Strategy<Value = CatalogPart> {
-    let image = (
-        any::<i32>(),
+    let read = (
         path(),
         prop::collection::vec(any::<u8>(), 0..300),
+        any::<bool>(),
+        any::<Option<u64>>(),
+        ".*",
     )
-        .prop_map(|(oid, path, mut blocks)| {
+        .prop_map(|(path, mut bytes, failed, offset, detail)| {
             // Catalog files are mostly zeros: long runs exercise the compression.
-            blocks.resize(blocks.len() * 8, 0);
-            CatalogFileImage {
-                oid: Oid(oid),
+            bytes.resize(bytes.len() * 8, 0);
+            CatalogRead {
                 path,
-                blocks,
+                bytes: if failed {
+                    Err(CarriedError {
+                        kind: ErrorKind::Truncated,
+                        offset,
+                        detail,
+                    })
+                } else {
+                    Ok(Lz4Bytes(bytes))
+                },
             }
         });
-    let tokens = prop_oneof![
-        Just(TokenInput::NoCatalog),
-        Just(TokenInput::NotChecked(Finding::CatalogFitsNoLayout)),
-        prop::collection::vec(image, 0..3).prop_map(TokenInput::Files),
-    ];
+    prop::collection::vec(read, 0..4).prop_map(|reads| CatalogPart { reads })
+}
+
+/// Token evidence of a dictionary file (`file` indexes the facts' files).
+fn evidence() -> impl Strategy<Value = DictEvidence> {
     (
-        prop::collection::btree_map(any::<i32>(), any::<i64>(), 0..4),
-        prop::collection::btree_map(any::<i32>(), (kind(), any::<bool>(), 0..4i32), 0..4),
-        prop::collection::vec(".*", 0..3),
-        tokens,
+        0usize..4,
+        found(),
+        prop::collection::vec(any::<i32>(), 0..3),
+        prop::collection::vec(prop::collection::vec(any::<u16>(), 0..20), 0..3),
+        prop::collection::btree_map(any::<i64>(), (any::<u16>(), any::<u64>()), 0..6),
+        any::<u64>(),
     )
-        .prop_map(|(lbids, kinds, rows, tokens)| CatalogPart {
-            summary: CatalogSummary {
-                generation: None,
-                oids: lbids.keys().map(|&o| Oid(o)).collect(),
-                missing: lbids.keys().map(|&o| Oid(o)).take(1).collect(),
-                first_free_lbid: lbids.values().next().map(|&l| Lbid(l)),
+        .prop_map(
+            |(file, found, columns, counts, tokens, malformed)| DictEvidence {
+                file,
+                dict: found.id,
+                dbroot: found.dbroot,
+                columns: columns.into_iter().map(Oid).collect(),
+                counts,
+                tokens: tokens
+                    .into_iter()
+                    .map(|(l, (max_op, tokens))| (l, TokenUse { max_op, tokens }))
+                    .collect(),
+                malformed,
             },
-            findings: rows
-                .into_iter()
-                .map(|detail| Finding::CatalogRow { detail })
-                .chain([
-                    Finding::CatalogUpgraded {
-                        original: Generation::A,
-                        detected: Generation::C,
-                        added_later: vec![Oid(1012), Oid(1043)],
-                    },
-                    Finding::CatalogNotChecked {
-                        check: CatalogCheck::Rows,
-                        path: Some(PathBuf::from(OsStr::from_bytes(b"/data1/\xff"))),
-                        error: ErrorKind::Truncated,
-                        offset: Some(8192),
-                        detail: "truncated".into(),
-                    },
-                ])
-                .collect(),
-            lbids: lbids.into_iter().map(|(o, l)| (Oid(o), Lbid(l))).collect(),
-            kinds: kinds
-                .into_iter()
-                .map(|(o, (kind, tokens, compression))| {
-                    (
-                        Oid(o),
-                        CatalogKind {
-                            kind,
-                            tokens,
-                            compression,
-                        },
-                    )
-                })
-                .collect(),
-            tokens,
-            refused: vec![Refusal {
-                reason: RefusalReason::CatalogFileMissing,
-                extents: Vec::new(),
-                accepted: false,
-            }],
-            inferred: Vec::new(),
-            eras: Eras::new(Some(Generation::A), None, [Oid(3001)]),
-            dbroot: Some(DbRootId(1)),
-            missing: vec![Oid(1012)],
-            layout: Vec::new(),
-        })
+        )
 }
 
 fn facts() -> impl Strategy<Value = Facts> {
@@ -235,14 +209,32 @@ fn facts() -> impl Strategy<Value = Facts> {
             0..3,
         ),
         prop::collection::vec(damaged(), 0..3),
-        prop::collection::vec((path(), any::<i32>()), 0..3),
-        catalog(),
+        prop::collection::vec((found(), any::<bool>(), damaged()), 0..3),
+        (
+            catalog(),
+            prop::collection::vec(evidence(), 0..3),
+            prop::collection::vec(prop::collection::btree_set(any::<u16>(), 0..3), 0..3),
+        ),
     )
         .prop_map(
-            |(files, stats, chunks, bytes, skipped, damaged, unresolved, catalog)| Facts {
+            |(
+                files,
+                stats,
+                chunks,
+                bytes,
+                skipped,
+                damaged,
+                unplanned,
+                (catalog, evidence, machines),
+            )| Facts {
                 found: files.iter().map(|f| f.found.clone()).collect(),
                 files,
                 scan: emengine::rebuild::scan::ScanFacts {
+                    errors: chunks
+                        .iter()
+                        .zip(&damaged)
+                        .map(|(&(i, _), d)| (i, d.clone()))
+                        .collect(),
                     stats,
                     damaged: chunks,
                     bytes,
@@ -260,16 +252,24 @@ fn facts() -> impl Strategy<Value = Facts> {
                         (DbRootId(id), list)
                     })
                     .collect(),
-                damaged,
-                unresolved: unresolved
+                walk_damaged: BTreeMap::from([(DbRootId(1), damaged)]),
+                unplanned: unplanned
                     .into_iter()
-                    .map(|(path, oid)| Unresolved {
-                        path,
-                        oid: Oid(oid),
-                        reason: UnresolvedReason::OldHeaderNoCatalogRow { header_version: 2 },
+                    .map(|(found, resolved, damaged)| UnplannedFact {
+                        found,
+                        outcome: if resolved {
+                            Ok(UnresolvedReason::OldHeaderNoCatalogRow { header_version: 2 })
+                        } else {
+                            Err(damaged)
+                        },
                     })
                     .collect(),
                 catalog,
+                evidence,
+                machines: machines
+                    .into_iter()
+                    .map(|m| m.into_iter().map(DbRootId).collect())
+                    .collect(),
             },
         )
 }
@@ -364,8 +364,8 @@ fn sample() -> PartialBody {
             files: vec![file],
             scan: emengine::rebuild::scan::ScanFacts {
                 stats: BTreeMap::from([((0, 0), ExtentStats::default())]),
-                damaged: Default::default(),
                 bytes: 64 << 20,
+                ..Default::default()
             },
             ..Facts::default()
         },
@@ -380,7 +380,7 @@ const BODY_AT: u64 = 59;
 fn the_header_is_laid_out_as_the_table_says() {
     let bytes = encode(&sample(), "0.1.0");
     assert_eq!(&bytes[0..8], b"EMRBPART");
-    assert_eq!(bytes[8..12], [1, 0, 0, 0]);
+    assert_eq!(bytes[8..12], [2, 0, 0, 0]);
     assert_eq!(bytes[12..14], [5, 0]);
     assert_eq!(&bytes[14..19], b"0.1.0");
     let len = u64::from_le_bytes(bytes[19..27].try_into().unwrap());
@@ -421,12 +421,12 @@ fn a_bad_magic_an_other_format_version_and_trailing_bytes_are_named() {
     assert_eq!(e.offset, 0);
 
     let mut bytes = good.clone();
-    bytes[8] = 2;
+    bytes[8] = 1;
     let e = parse(&bytes).unwrap_err();
     assert_eq!(e.offset, 8);
     assert_eq!(
         e.to_string(),
-        "at byte 8: invalid format version: expected 1 (the version this emrebuild reads), found 2"
+        "at byte 8: invalid format version: expected 2 (the version this emrebuild reads), found 1"
     );
 
     let mut bytes = good.clone();
@@ -493,20 +493,15 @@ fn a_written_partial_is_read_back_from_its_file_and_errors_name_it() {
     assert_eq!(e.offset(), Some(8));
 }
 
-/// Partials for `assemble`: node 1 holds the catalog (with one kind), node 2 was planned with it.
+/// Partials for `assemble`: node 1 holds the catalog (one file), node 2 was planned with it.
 fn two_nodes() -> Vec<(PathBuf, emengine::rebuild::partial::Partial)> {
     use emengine::rebuild::partial::{catalog_digest, Partial};
-    let kinds = BTreeMap::from([(
-        Oid(3001),
-        CatalogKind {
-            kind: ObjectKind::Column {
-                data_type: ColDataType::Int,
-                width: 4,
-            },
-            tokens: false,
-            compression: 0,
-        },
-    )]);
+    let catalog = CatalogPart {
+        reads: vec![CatalogRead {
+            path: "/data1/000.dir/000.dir/003.dir/233.dir/000.dir/FILE000.cdf".into(),
+            bytes: Ok(Lz4Bytes(vec![0; 8192])),
+        }],
+    };
     let mut n1 = sample();
     n1.dbroots[0] = DbRootEntry {
         id: DbRootId(1),
@@ -514,11 +509,10 @@ fn two_nodes() -> Vec<(PathBuf, emengine::rebuild::partial::Partial)> {
     };
     n1.facts.files[0].found.dbroot = DbRootId(1);
     n1.facts.found[0].dbroot = DbRootId(1);
-    n1.facts.catalog.summary.oids = vec![Oid(1001)];
-    n1.facts.catalog.kinds = kinds.clone();
-    n1.planned_with = catalog_digest(&kinds);
+    n1.facts.catalog = catalog.clone();
+    n1.planned_with = catalog_digest(&catalog);
     let mut n2 = sample();
-    n2.planned_with = catalog_digest(&kinds);
+    n2.planned_with = catalog_digest(&catalog);
     [("n1.partial", n1), ("n2.partial", n2)]
         .into_iter()
         .map(|(name, body)| {
@@ -542,7 +536,7 @@ fn assemble_merges_fitting_partials_in_one_walks_order() {
     parts.reverse(); // the order partials are given in does not matter
     let facts = assemble(parts, &ids(&[1, 2])).unwrap();
     assert_eq!(facts.files.len(), 2);
-    assert_eq!(facts.catalog.summary.oids, vec![Oid(1001)]);
+    assert_eq!(facts.catalog, two_nodes()[0].1.body.facts.catalog);
     // Both nodes' file is oid 3001 segment 1, on DBRoot 1 and on DBRoot 2: sorted by
     // (identity, DBRoot) as one walk sorts them, with the scan's file index following.
     let dbroots: Vec<u16> = facts.files.iter().map(|f| f.found.dbroot.0).collect();
@@ -559,7 +553,8 @@ fn assemble_refuses_partials_that_do_not_fit() {
 
     // Planned with other catalog facts (e.g. scanned without --catalog: no kinds).
     let mut parts = two_nodes();
-    parts[1].1.body.planned_with = emengine::rebuild::partial::catalog_digest(&BTreeMap::new());
+    parts[1].1.body.planned_with =
+        emengine::rebuild::partial::catalog_digest(&CatalogPart::default());
     assert_eq!(
         err(parts, &[1, 2]),
         AssembleError::OtherCatalog {
@@ -570,7 +565,7 @@ fn assemble_refuses_partials_that_do_not_fit() {
 
     // Catalog files in two partials.
     let mut parts = two_nodes();
-    parts[1].1.body.facts.catalog.summary.oids = vec![Oid(1001)];
+    parts[1].1.body.facts.catalog = parts[0].1.body.facts.catalog.clone();
     assert!(matches!(
         err(parts, &[1, 2]),
         AssembleError::TwoCatalogs { .. }
@@ -648,9 +643,12 @@ fn per_dbroot_partials_assemble_to_the_single_rebuild_in_every_scenario() {
                 dbroots: BTreeMap::from([(id, path.clone())]),
                 ..RebuildOptions::default()
             };
-            let facts = scan_facts(&node, primary.as_ref(), &NoProgress).unwrap();
+            let external = primary
+                .as_ref()
+                .map(|(c, f): &(CatalogPart, Vec<_>)| (c, f.as_slice()));
+            let facts = scan_facts(&node, external, &NoProgress).unwrap();
             if id == DbRootId(1) {
-                primary = Some(facts.catalog.clone());
+                primary = Some((facts.catalog.clone(), facts.found.clone()));
             }
             let body = PartialBody {
                 node: format!("node{id}"),
@@ -659,14 +657,18 @@ fn per_dbroot_partials_assemble_to_the_single_rebuild_in_every_scenario() {
                     path: path.clone(),
                 }],
                 string_cp: StringCp::Invalid,
-                planned_with: catalog_digest(&primary.as_ref().unwrap().kinds),
+                planned_with: catalog_digest(&primary.as_ref().unwrap().0),
                 facts,
             };
             let read = parse(&encode(&body, TOOL_VERSION)).unwrap();
             partials.push((PathBuf::from(format!("node{id}.partial")), read));
         }
         let ids = config.dbroots.keys().copied().collect();
-        let assembled = finish(assemble(partials, &ids).unwrap(), &Default::default());
+        let assembled = finish(
+            assemble(partials, &ids).unwrap(),
+            &RebuildOptions::default(),
+        )
+        .unwrap();
         assert_eq!(
             assembled.map.encode(EmVersion::V5),
             one.map.encode(EmVersion::V5),

@@ -115,9 +115,38 @@ fn check_lbids(
         .expected_rebuild
         .reassigned
         .iter()
-        .filter(|r| !skip.contains(&r.oid))
+        .filter(|r| !skip.contains(&r.oid) && !r.from_tokens)
         .map(|r| (address(r), r))
         .collect();
+    // The dictionary extents tokens point into: inferred from them, at the ground truth's LBID.
+    let from_tokens: BTreeMap<ExtentAddress, i64> = m
+        .expected_rebuild
+        .reassigned
+        .iter()
+        .filter(|r| !skip.contains(&r.oid) && r.from_tokens)
+        .map(|r| (address(r), r.lbid))
+        .collect();
+    let inferred: BTreeMap<ExtentAddress, i64> = rebuilt
+        .report
+        .inferred()
+        .filter(|i| i.fact == emengine::finding::Fact::Lbid)
+        .filter(|i| !skip.contains(&i.extent.oid.0))
+        .map(|i| (i.extent, i.value))
+        .collect();
+    assert_eq!(
+        inferred, from_tokens,
+        "{scenario:?}: the LBIDs inferred from tokens are not the dictionary extents' true LBIDs"
+    );
+    // No dictionary LBID left unestablished, no LBID conflict.
+    assert!(
+        rebuilt.report.refusals().all(|x| !matches!(
+            x.reason,
+            emengine::finding::RefusalReason::DictionaryLbidNotEstablished
+                | emengine::finding::RefusalReason::LbidConflict { .. }
+        )),
+        "{scenario:?}: {:?}",
+        rebuilt.report.refusals().collect::<Vec<_>>()
+    );
     let reported: BTreeMap<ExtentAddress, (i64, ReassignReason)> = rebuilt
         .report
         .reassigned()
@@ -238,6 +267,13 @@ fn mixed_rebuilds_to_ground_truth() {
         "{reasons:?}"
     );
     assert!(reasons.contains(&UnrecordedLbid::V2Header), "{reasons:?}");
+    // The legacy tables' dictionaries record no LBID: tokens point into them, and their LBIDs
+    // come from the tokens (checked against the ground truth by `check_lbids`).
+    assert!(
+        m.expected_rebuild.reassigned.iter().any(|r| r.from_tokens),
+        "{:?}",
+        m.expected_rebuild.reassigned
+    );
 }
 
 #[test]
@@ -278,6 +314,16 @@ fn legacy_rebuilds_to_ground_truth() {
         x.reason,
         ReassignReason::Uncompressed | ReassignReason::OldHeader
     )));
+    // ... except the dictionaries, whose LBIDs the tokens establish, each exactly.
+    assert!(r
+        .report
+        .inferred()
+        .any(|i| i.fact == emengine::finding::Fact::Lbid));
+    assert!(r
+        .report
+        .inferred()
+        .filter(|i| i.fact == emengine::finding::Fact::Lbid)
+        .all(|i| i.strength == emengine::finding::Strength::Exact));
     assert_eq!(
         r.report.catalog.generation,
         Some(Generation::A),
@@ -521,6 +567,47 @@ fn a_catalog_upgraded_in_place_keeps_its_original_layout() {
         .reassigned()
         .all(|x| !x.extent.oid.is_system_catalog()
             || x.reason == ReassignReason::CatalogAddedByUpgrade));
+}
+
+#[test]
+fn dictionaries_no_file_records_rebuild_from_their_tokens() {
+    // Uncompressed and v2-header tables: no file records a dictionary LBID. `check_lbids`
+    // asserts each dictionary extent tokens point into is inferred at the ground truth's LBID,
+    // and nothing is refused.
+    let (m, r, _) = clean_scenario(Scenario::DictionaryLbids, 8, 51);
+    let from_tokens: Vec<&ReassignedExtent> = m
+        .expected_rebuild
+        .reassigned
+        .iter()
+        .filter(|x| x.from_tokens)
+        .collect();
+    let reasons: BTreeSet<UnrecordedLbid> = from_tokens.iter().map(|x| x.reason).collect();
+    assert_eq!(
+        reasons,
+        BTreeSet::from([UnrecordedLbid::UncompressedFile, UnrecordedLbid::V2Header])
+    );
+    // First fit would be wrong for them: a hole room for a dictionary extent (8192 blocks) lies
+    // below every one of them.
+    let lowest = from_tokens.iter().map(|x| x.lbid).min().unwrap();
+    assert!(
+        m.lbid_holes
+            .iter()
+            .any(|h| h.start < lowest && h.blocks >= 8192),
+        "{:?}",
+        m.lbid_holes
+    );
+    assert_eq!(
+        r.report
+            .inferred()
+            .filter(|i| i.fact == emengine::finding::Fact::Lbid)
+            .count(),
+        from_tokens.len()
+    );
+    assert!(r
+        .report
+        .inferred()
+        .filter(|i| i.fact == emengine::finding::Fact::Lbid)
+        .all(|i| i.strength == emengine::finding::Strength::Exact));
 }
 
 /// The OID of `table.column` (or of its dictionary) in the manifest.

@@ -82,7 +82,7 @@ impl Sample {
         let _ = std::fs::remove_file(&path);
         std::fs::write(&path, bytes).unwrap();
         let f = SegmentFile::open(&path, access)?;
-        let mut scratch = Vec::new();
+        let mut scratch = emengine::seg::file::ChunkReader::new();
         for i in 0..f.chunk_count() + 1 {
             f.chunk_data(i, &mut scratch)?;
         }
@@ -122,7 +122,7 @@ fn seg_the_sample_reads_back() {
     for c in [CompressionType::Snappy2, CompressionType::Lz4] {
         let s = sample(c);
         let f = s.read(&s.bytes, Access::Mmap).unwrap();
-        let mut scratch = Vec::new();
+        let mut scratch = emengine::seg::file::ChunkReader::new();
         for (i, data) in s.chunks.iter().enumerate() {
             assert_eq!(f.chunk_data(i as u32, &mut scratch).unwrap(), &data[..]);
         }

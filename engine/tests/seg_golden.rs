@@ -466,7 +466,7 @@ use real_support::real;
 fn only_block(path: &Path) -> Vec<u8> {
     let f = SegmentFile::open(path, Access::Mmap).unwrap();
     assert_eq!(f.layout(), &Layout::Uncompressed { blocks: 1 });
-    let mut scratch = Vec::new();
+    let mut scratch = emengine::seg::file::ChunkReader::new();
     f.chunk_data(0, &mut scratch).unwrap().to_vec()
 }
 

@@ -113,8 +113,8 @@ fn rebuild_through_local_storage_equals_the_plain_rebuild() {
     }
     // Segment files open from memory with the layout the original file has on disk.
     let moved = t.dir.path().join("moved");
-    let mut scratch_a = Vec::new();
-    let mut scratch_b = Vec::new();
+    let mut scratch_a = emengine::seg::file::ChunkReader::new();
+    let mut scratch_b = emengine::seg::file::ChunkReader::new();
     let found = sm.walk(&t.dbroots).files;
     assert!(!found.is_empty());
     for f in &found {
@@ -133,8 +133,7 @@ fn rebuild_through_local_storage_equals_the_plain_rebuild() {
         dbroots: t.dbroots.clone(),
         ..RebuildOptions::default()
     };
-    let scratch = t.dir.path().join("view");
-    let rebuilt = view::rebuild(&sm, &opts, &scratch, &NoProgress).unwrap();
+    let rebuilt = view::rebuild(&sm, &opts, &NoProgress).unwrap();
     assert!(
         rebuilt.report.is_clean(),
         "{:?}",
@@ -212,7 +211,7 @@ fn damaged_logical_files_name_the_object() {
         dbroots: t.dbroots.clone(),
         ..RebuildOptions::default()
     };
-    let rebuilt = view::rebuild(&sm, &opts, &t.dir.path().join("view"), &NoProgress).unwrap();
+    let rebuilt = view::rebuild(&sm, &opts, &NoProgress).unwrap();
     let d: Vec<_> = rebuilt.report.damaged().collect();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].path, path);
@@ -311,4 +310,32 @@ fn journal_longer_than_its_header_says_is_refused() {
             && msg.contains("at byte 52: invalid journal record: expected a write ending at or before max_offset 0"),
         "{msg}"
     );
+}
+
+#[test]
+fn logical_files_stream_from_their_objects_and_keep_nothing_once_read() {
+    use emengine::seg::file::RangeSource;
+    use emengine::sm::stream::{SmFile, KEPT_BYTES};
+    let t = trees(13);
+    let sm = storage(&t.layout.cnf);
+    let mut several = 0;
+    for (path, original) in &t.originals {
+        let Ok(file) = SmFile::open(&sm, path) else {
+            continue;
+        };
+        several += usize::from(sm.metadata(path).unwrap().objects.len() > 1);
+        assert_eq!(file.len(), original.len() as u64);
+        // Everything announced at once: fetched ahead on another thread, within the budget.
+        file.will_need(0..file.len());
+        assert!(file.kept().1 <= KEPT_BYTES);
+        // Read back in pieces that straddle object boundaries (objects are 256 KiB).
+        let mut back = vec![0u8; original.len()];
+        for (i, piece) in back.chunks_mut(100_000).enumerate() {
+            file.read_at(i as u64 * 100_000, piece).unwrap();
+        }
+        assert!(back == *original, "{} differs", path.display());
+        file.done_with(0..file.len());
+        assert_eq!(file.kept(), (0, 0), "{}", path.display());
+    }
+    assert!(several > 0);
 }

@@ -123,8 +123,7 @@ fn rebuild_reading_objects_over_s3_equals_the_plain_rebuild() {
     let sm = Storage::open(SmConfig::read(&cnf, &|_| None).unwrap())
         .unwrap()
         .with_range_bytes(128 << 10);
-    let scratch = dir.path().join("view");
-    let rebuilt = view::rebuild(&sm, &ropts, &scratch, &NoProgress).unwrap();
+    let rebuilt = view::rebuild(&sm, &ropts, &NoProgress).unwrap();
     // The one object never uploaded is a damaged file naming its key; nothing else is.
     let d: Vec<_> = rebuilt.report.damaged().collect();
     assert_eq!(d.len(), 1, "{d:?}");
@@ -140,8 +139,7 @@ fn rebuild_reading_objects_over_s3_equals_the_plain_rebuild() {
         .put_object(Some(&creds), &missing_key)
         .sign(Duration::from_secs(60));
     agent.put(url.as_str()).send_bytes(&withheld).unwrap();
-    std::fs::remove_dir_all(&scratch).unwrap();
-    let rebuilt = view::rebuild(&sm, &ropts, &scratch, &NoProgress).unwrap();
+    let rebuilt = view::rebuild(&sm, &ropts, &NoProgress).unwrap();
     assert!(
         rebuilt.report.is_clean(),
         "{:?}",

@@ -48,7 +48,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &args.partials,
         &plan.options.dbroots.keys().copied().collect(),
     )?;
-    let rebuilt = finish(assembled.facts, &plan.options.accept);
+    let rebuilt = finish(assembled.facts, &plan.options)?;
     conclude(
         &rebuild_args,
         &plan,

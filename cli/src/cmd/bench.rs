@@ -1,6 +1,16 @@
-//! `emrebuild bench`: reproducible rebuild throughput on a generated (or given) tree, reported
-//! as a ratio against a floor measured in the same run on the same pool: reading and
-//! decompressing every chunk of the same files without looking at the values.
+//! `emrebuild bench`: a rebuild timed as a user runs it, against floors measured in the same
+//! run on the same files and pool, with the memory it holds and the time of each stage.
+//!
+//! Stages are not instrumented on the hot path: each is the difference between two passes of
+//! [`emengine::rebuild::floors`] (walk; walk to units = plan; + reading every stored byte =
+//! read; + checksum and decompression = decompress; + classifying every value = classify; the
+//! whole rebuild − that = place), each the best of `--runs`; `write` is encoding the map and
+//! writing it atomically to a temporary folder. Peak `RssAnon`/`RssFile` are sampled while each
+//! pass runs ([`rss`]). `--cold` drops the tree's files from the page cache before each cold
+//! pass and checks that it worked ([`pagecache`]).
+
+mod pagecache;
+mod rss;
 
 use crate::exit::ExitCode;
 use crate::output::Stdout;
@@ -8,11 +18,12 @@ use crate::threads::Threads;
 use anyhow::{bail, Context};
 use emengine::config::ClusterConfig;
 use emengine::progress::NoProgress;
+use emengine::rebuild::floors::{self, PassFigures};
 use emengine::rebuild::{floor_pass, rebuild, RebuildOptions};
+use rss::{timed, Timed};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -25,6 +36,9 @@ pub struct Args {
     /// Seed of the generated tree.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Scenario of the generated tree (see `gen --scenario`).
+    #[arg(long, default_value = "mixed")]
+    pub scenario: emfixtures::Scenario,
     #[command(flatten)]
     pub threads: Threads,
     /// Timed runs of each pass; the best is reported.
@@ -36,22 +50,104 @@ pub struct Args {
     /// Read files instead of memory-mapping them.
     #[arg(long)]
     pub no_mmap: bool,
+    /// Also time cold runs: the tree's files are dropped from the page cache
+    /// (posix_fadvise DONTNEED, no root needed) before each cold pass.
+    #[arg(long)]
+    pub cold: bool,
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
+/// Every figure of one `bench` run (the `--json` output).
 #[derive(Serialize)]
 struct Figures {
-    machine: String,
+    machine: Machine,
+    tree: String,
     threads: usize,
+    access: &'static str,
+    chunk_mib: u32,
+    runs: u32,
+    data: Data,
+    /// Best-of-runs of every warm pass, each with the memory before it and its peak.
+    passes: Passes,
+    /// Seconds per stage, derived from the passes.
+    stages: Stages,
+    warm: Warm,
+    /// `null` without `--cold`.
+    cold: Option<Cold>,
+}
+
+#[derive(Serialize)]
+struct Machine {
+    cpu: String,
+    cores: usize,
+    memory_bytes: u64,
+    /// `/proc/loadavg`'s 1-minute figure when the run started: other work on the machine
+    /// makes every figure noisy, and this says how much there was.
+    load_average: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Data {
     files: usize,
+    units: usize,
+    extents: usize,
+    /// Bytes as stored on disk (compressed chunks compressed), and of those in compressed files.
+    stored_bytes: u64,
+    stored_compressed_bytes: u64,
+    /// Bytes the scan classified.
     uncompressed_bytes: u64,
-    floor_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct Passes {
+    walk: Timed,
+    plan: Timed,
+    read: Timed,
+    decompress: Timed,
+    scan: Timed,
+    rebuild: Timed,
+    write: Timed,
+}
+
+#[derive(Serialize)]
+struct Stages {
+    walk: f64,
+    plan: f64,
+    read: f64,
+    /// Checksum and decompression (zero for uncompressed files).
+    decompress: f64,
+    classify: f64,
+    /// Place, checks and report.
+    place: f64,
+    write: f64,
+    /// Walk and plan per segment file, in microseconds.
+    walk_us_per_file: f64,
+    plan_us_per_file: f64,
+}
+
+#[derive(Serialize)]
+struct Warm {
     rebuild_seconds: f64,
-    floor_gb_per_s: f64,
     rebuild_gb_per_s: f64,
-    /// rebuild time ÷ floor time: 1.0 means the scan costs nothing beyond reading and decompressing.
+    /// Reading every stored byte (the floor of uncompressed files).
+    read_floor_seconds: f64,
+    /// Reading, checksumming and decompressing every chunk (the floor of compressed files).
+    decompress_floor_seconds: f64,
+    ratio_to_read_floor: f64,
+    ratio_to_decompress_floor: f64,
+}
+
+#[derive(Serialize)]
+struct Cold {
+    /// The eviction before the last cold pass, and whether it worked.
+    eviction: pagecache::Eviction,
+    eviction_worked: Option<bool>,
+    note: String,
+    read_floor: Timed,
+    rebuild: Timed,
+    /// cold rebuild ÷ max(cold read floor, warm rebuild): the target is ≤ 1.15.
     ratio: f64,
 }
 
@@ -61,19 +157,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let threads = args.threads.count().get();
     let pool = args.threads.pool()?;
-    let tmp;
+    let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
     let tree = match &args.tree {
         Some(t) => t.clone(),
         None => {
-            tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
             let opts = emfixtures::GenOptions {
                 seed: args.seed,
                 logical_bytes: emfixtures::parse_size(&args.size).map_err(anyhow::Error::msg)?,
-                scenario: emfixtures::Scenario::Mixed,
+                scenario: args.scenario,
                 threads: None,
             };
-            pool.install(|| emfixtures::generate(tmp.path(), &opts, &NoProgress))?;
-            tmp.path().to_path_buf()
+            let out = tmp.path().join("tree");
+            pool.install(|| emfixtures::generate(&out, &opts, &NoProgress))?;
+            out
         }
     };
     let cfg = ClusterConfig::read(&tree.join("Columnstore.xml"))?;
@@ -84,56 +180,233 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ..RebuildOptions::default()
     };
 
-    // Warm the page cache once so both passes read from memory, then take the best of N.
-    let floor = pool.install(|| floor_pass(&opts))?;
-    let mut floor_best = f64::MAX;
-    let mut rebuild_best = f64::MAX;
-    for _ in 0..args.runs {
-        let t = Instant::now();
-        pool.install(|| floor_pass(&opts))?;
-        floor_best = floor_best.min(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        let r = pool.install(|| rebuild(&opts, &NoProgress))?;
-        rebuild_best = rebuild_best.min(t.elapsed().as_secs_f64());
-        if !r.report.is_clean() {
-            bail!("the tree has damaged or unresolved files; bench needs a clean tree");
-        }
+    // One rebuild warms the page cache and checks the tree; its map is what `write` writes.
+    let first = pool.install(|| rebuild(&opts, &NoProgress))?;
+    if !first.report.is_clean() {
+        bail!("the tree has damaged or unresolved files; bench needs a clean tree");
     }
-    let gb = floor.bytes as f64 / 1e9;
+    let map_path = tmp.path().join("BRM_saves_em");
+    let best = |a: &mut Option<Timed>, t: Timed| {
+        if a.is_none_or(|b| t.seconds < b.seconds) {
+            *a = Some(t);
+        }
+    };
+    let mut p: [Option<Timed>; 7] = [None; 7];
+    let (mut walked, mut read, mut scanned) = Default::default();
+    for _ in 0..args.runs {
+        let (w, t) = timed(|| pool.install(|| floors::walk_pass(&opts)));
+        best(&mut p[0], t);
+        walked = w;
+        let (_, t) = timed(|| pool.install(|| floors::plan_pass(&opts)));
+        best(&mut p[1], t);
+        let (r, t) = timed(|| pool.install(|| floors::read_pass(&opts)));
+        best(&mut p[2], t);
+        read = r?;
+        let (_, t) = timed(|| pool.install(|| floor_pass(&opts)));
+        best(&mut p[3], t);
+        let (s, t) = timed(|| pool.install(|| floors::scan_pass(&opts, &NoProgress)));
+        best(&mut p[4], t);
+        scanned = s?;
+        let (r, t) = timed(|| pool.install(|| rebuild(&opts, &NoProgress)));
+        best(&mut p[5], t);
+        r?;
+        let (w, t) = timed(|| {
+            emengine::fsutil::write_atomic(&map_path, &first.map.encode(Default::default()))
+        });
+        best(&mut p[6], t);
+        w?;
+    }
+    let [Some(walk), Some(plan), Some(read_t), Some(decompress), Some(scan), Some(rebuild_t), Some(write)] =
+        p
+    else {
+        unreachable!("every pass ran at least once");
+    };
+    let (walked, read, scanned): (PassFigures, PassFigures, PassFigures) = (walked, read, scanned);
+
+    let cold = args
+        .cold
+        .then(|| cold_runs(args, &opts, &pool, rebuild_t.seconds))
+        .transpose()?;
+
+    let diff = |a: &Timed, b: &Timed| (a.seconds - b.seconds).max(0.0);
+    let per_file = |s: f64, n: usize| s * 1e6 / n.max(1) as f64;
     let f = Figures {
         machine: machine(),
+        tree: tree.display().to_string(),
         threads,
-        files: floor.files,
-        uncompressed_bytes: floor.bytes,
-        floor_seconds: floor_best,
-        rebuild_seconds: rebuild_best,
-        floor_gb_per_s: gb / floor_best,
-        rebuild_gb_per_s: gb / rebuild_best,
-        ratio: rebuild_best / floor_best,
+        access: if args.no_mmap { "read" } else { "mmap" },
+        chunk_mib: args.chunk_mib,
+        runs: args.runs,
+        data: Data {
+            files: read.files,
+            units: read.units,
+            extents: first.report.extents,
+            stored_bytes: read.stored_bytes,
+            stored_compressed_bytes: read.stored_compressed_bytes,
+            uncompressed_bytes: scanned.uncompressed_bytes,
+        },
+        stages: Stages {
+            walk: walk.seconds,
+            plan: diff(&plan, &walk),
+            read: diff(&read_t, &plan),
+            decompress: diff(&decompress, &read_t),
+            classify: diff(&scan, &decompress),
+            place: diff(&rebuild_t, &scan),
+            write: write.seconds,
+            walk_us_per_file: per_file(walk.seconds, walked.files),
+            plan_us_per_file: per_file(diff(&plan, &walk), read.files),
+        },
+        warm: Warm {
+            rebuild_seconds: rebuild_t.seconds,
+            rebuild_gb_per_s: scanned.uncompressed_bytes as f64 / 1e9 / rebuild_t.seconds,
+            read_floor_seconds: read_t.seconds,
+            decompress_floor_seconds: decompress.seconds,
+            ratio_to_read_floor: rebuild_t.seconds / read_t.seconds,
+            ratio_to_decompress_floor: rebuild_t.seconds / decompress.seconds,
+        },
+        passes: Passes {
+            walk,
+            plan,
+            read: read_t,
+            decompress,
+            scan,
+            rebuild: rebuild_t,
+            write,
+        },
+        cold,
     };
     let mut out = Stdout::new();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &f)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "machine: {} ({} threads)", f.machine, f.threads)?;
-        writeln!(out, "data: {} files, {:.2} GB uncompressed", f.files, gb)?;
-        writeln!(
-            out,
-            "floor (read + decompress + checksum): {:.3} s, {:.2} GB/s",
-            f.floor_seconds, f.floor_gb_per_s
-        )?;
-        writeln!(
-            out,
-            "rebuild (every value classified):     {:.3} s, {:.2} GB/s",
-            f.rebuild_seconds, f.rebuild_gb_per_s
-        )?;
-        writeln!(out, "ratio rebuild/floor: {:.2}", f.ratio)?;
+        text(&mut out, &f)?;
     }
     Ok(ExitCode::Ok)
 }
 
-fn machine() -> String {
+/// `--runs` cold passes of the read floor and of the rebuild, each after dropping the tree's
+/// files from the page cache; the best of each.
+fn cold_runs(
+    args: &Args,
+    opts: &RebuildOptions,
+    pool: &rayon::ThreadPool,
+    warm_rebuild: f64,
+) -> anyhow::Result<Cold> {
+    let paths: Vec<PathBuf> = emengine::rebuild::walk::walk(&opts.dbroots)
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    let (mut read, mut rebuilt): (Option<Timed>, Option<Timed>) = (None, None);
+    let mut eviction = pagecache::Eviction::default();
+    let mut all_worked = Some(true);
+    let mut note = |e: pagecache::Eviction| {
+        all_worked = match (all_worked, e.worked()) {
+            (Some(a), Some(b)) => Some(a && b),
+            _ => None,
+        };
+        eviction = e;
+    };
+    for _ in 0..args.runs {
+        note(pagecache::evict(&paths));
+        let (r, t) = timed(|| pool.install(|| floors::read_pass(opts)));
+        r?;
+        if read.is_none_or(|b| t.seconds < b.seconds) {
+            read = Some(t);
+        }
+        note(pagecache::evict(&paths));
+        let (r, t) = timed(|| pool.install(|| rebuild(opts, &NoProgress)));
+        r?;
+        if rebuilt.is_none_or(|b| t.seconds < b.seconds) {
+            rebuilt = Some(t);
+        }
+    }
+    let (Some(read), Some(rebuilt)) = (read, rebuilt) else {
+        unreachable!("--runs is at least 1");
+    };
+    Ok(Cold {
+        eviction,
+        eviction_worked: all_worked,
+        note: eviction.describe(),
+        ratio: rebuilt.seconds / read.seconds.max(warm_rebuild),
+        read_floor: read,
+        rebuild: rebuilt,
+    })
+}
+
+fn text(out: &mut impl Write, f: &Figures) -> std::io::Result<()> {
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    let d = &f.data;
+    writeln!(
+        out,
+        "machine: {}, {} cores, {:.0} GiB, load average {}; {} threads, {}, units of {} MiB, best of {}",
+        f.machine.cpu,
+        f.machine.cores,
+        f.machine.memory_bytes as f64 / f64::from(1 << 30),
+        f.machine.load_average.map_or("?".into(), |l| format!("{l:.1}")),
+        f.threads,
+        f.access,
+        f.chunk_mib,
+        f.runs
+    )?;
+    writeln!(
+        out,
+        "data: {} files, {} extents, {} units; {:.1} MiB stored ({:.1} MiB in compressed files), {:.1} MiB uncompressed",
+        d.files,
+        d.extents,
+        d.units,
+        mib(d.stored_bytes),
+        mib(d.stored_compressed_bytes),
+        mib(d.uncompressed_bytes)
+    )?;
+    let w = &f.warm;
+    writeln!(
+        out,
+        "warm rebuild: {:.3} s ({:.2} GB/s); read floor {:.3} s → ratio {:.2}; read+checksum+decompress floor {:.3} s → ratio {:.2}",
+        w.rebuild_seconds,
+        w.rebuild_gb_per_s,
+        w.read_floor_seconds,
+        w.ratio_to_read_floor,
+        w.decompress_floor_seconds,
+        w.ratio_to_decompress_floor
+    )?;
+    if let Some(c) = &f.cold {
+        writeln!(
+            out,
+            "cold rebuild: {:.3} s; cold read floor {:.3} s → ratio to max(cold read, warm rebuild) {:.2}",
+            c.rebuild.seconds, c.read_floor.seconds, c.ratio
+        )?;
+        writeln!(out, "cold: {}", c.note)?;
+    } else {
+        writeln!(out, "cold: not measured (--cold)")?;
+    }
+    let s = &f.stages;
+    writeln!(
+        out,
+        "stages (s): walk {:.3}, plan {:.3}, read {:.3}, decompress {:.3}, classify {:.3}, place {:.3}, write {:.3}; walk {:.1} µs/file, plan {:.1} µs/file",
+        s.walk, s.plan, s.read, s.decompress, s.classify, s.place, s.write, s.walk_us_per_file, s.plan_us_per_file
+    )?;
+    writeln!(out, "peak memory (MiB)  RssAnon  RssFile")?;
+    let p = &f.passes;
+    let mut row = |name: &str, t: &Timed| {
+        writeln!(
+            out,
+            "  {name:<18} {:>7.1}  {:>7.1}",
+            mib(t.peak.anon),
+            mib(t.peak.file)
+        )
+    };
+    row("warm rebuild", &p.rebuild)?;
+    if let Some(c) = &f.cold {
+        row("cold rebuild", &c.rebuild)?;
+    }
+    row("read floor", &p.read)?;
+    row("decompress floor", &p.decompress)?;
+    Ok(())
+}
+
+fn machine() -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -143,6 +416,22 @@ fn machine() -> String {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {cores} cores")
+    let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .map_or(0, |k| k * 1024);
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()));
+    Machine {
+        cpu,
+        cores: crate::threads::cores().get(),
+        memory_bytes,
+        load_average,
+    }
 }

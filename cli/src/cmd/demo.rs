@@ -51,8 +51,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .map
         .write(&rebuilt_path, emengine::em::EmVersion::V5)?;
     let cmp = compare_with_truth(&mut out, &tree, &rebuilt, &manifest.stored_ranges())?;
+    let misread = misread_dictionaries(&mut out, &manifest, &rebuilt)?;
+    let refused = rebuilt.report.blocking_refusals().count();
 
-    let ok = cmp.agrees() && rebuilt.report.is_clean();
+    let ok = cmp.agrees() && rebuilt.report.is_clean() && misread == 0 && refused == 0;
     if ok {
         writeln!(
             out,
@@ -158,6 +160,51 @@ fn rebuild_tree(out: &mut Stdout, tree: &Path, threads: Threads) -> anyhow::Resu
         writeln!(out, "   {}", finding_line(f))?;
     }
     Ok(rebuilt)
+}
+
+/// Dictionary extents the tokens point into (as the generator's manifest says) that the
+/// rebuild placed at another LBID than the ground truth's: every string in them would be read
+/// from the wrong blocks, so they never count as agreeing, re-assigned or not.
+fn misread_dictionaries(
+    out: &mut Stdout,
+    manifest: &emfixtures::Manifest,
+    rebuilt: &Rebuilt,
+) -> anyhow::Result<usize> {
+    let placed: std::collections::BTreeMap<_, _> = rebuilt
+        .map
+        .extents
+        .iter()
+        .map(|e| (e.address(), e.range_start.0))
+        .collect();
+    let mut n = 0;
+    for f in manifest.files.iter().filter(|f| f.kind == "dictionary") {
+        for x in f.extents.iter().filter(|x| x.tokens_point_here) {
+            let key = emengine::types::ExtentAddress {
+                oid: emengine::types::Oid(f.oid),
+                dbroot: emengine::types::DbRootId(f.dbroot),
+                partition: f.partition,
+                segment: f.segment,
+                block_offset: x.block_offset,
+            };
+            let got = placed.get(&key).copied();
+            if got != Some(x.lbid) {
+                n += 1;
+                let got = got.map_or("left out".to_string(), |l| format!("at LBID {l}"));
+                writeln!(
+                    out,
+                    "         DISAGREE {key}: tokens point into it at LBID {}, rebuilt {got}",
+                    x.lbid
+                )?;
+            }
+        }
+    }
+    if n > 0 {
+        writeln!(
+            out,
+            "   {n:>5} dictionary extents tokens point into are not at their LBID: their strings would be read from wrong blocks"
+        )?;
+    }
+    Ok(n)
 }
 
 /// Step 3: extent by extent against the generator's ground truth, every difference classified.

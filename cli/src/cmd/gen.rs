@@ -27,7 +27,7 @@ pub struct Args {
     /// Seed: the same seed, size and scenario give byte-identical trees.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,
-    /// mixed, dictionary-heavy, legacy or damaged.
+    /// mixed, dictionary-heavy, legacy, damaged, dictionary-lbids or hwm-status.
     #[arg(long, default_value = "mixed", value_name = "NAME")]
     pub scenario: String,
     /// Write the tree as it stood before the history's last N loads (the same tables, LBIDs and

@@ -83,9 +83,28 @@ pub struct MapArgs {
     #[arg(long)]
     pub allow_damaged: bool,
     /// Write the map even when tokens point into dictionary extents whose LBIDs the data cannot
-    /// establish (they get the first free range, and the report says so).
+    /// establish exactly: each gets the LBID the tokens suggest (reported with how strong the
+    /// evidence is) or, without one, the first free range; the report says so.
     #[arg(long)]
     pub allow_reassigned: bool,
+    /// Write the map even when two files claim one LBID range and no token decides which one
+    /// holds it (the lower OID keeps it; the other is re-assigned and reported).
+    #[arg(long)]
+    pub allow_lbid_conflict: bool,
+    /// Keep the files of OIDs the catalog does not list as live (a dropped table's files, or
+    /// copies); by default they are reported and left out of the map.
+    #[arg(long)]
+    pub include_orphans: bool,
+    /// Write the map even when a column holds fewer rows than its table in a segment (a
+    /// truncated or damaged file): it gets the table's HWM, and the report says so.
+    #[arg(long)]
+    pub allow_hwm_mismatch: bool,
+    /// An older extent map (a backup, perhaps stale): supplies the LBIDs of extents the data
+    /// cannot settle, extent status (out of service) and CP sequence numbers. The data still
+    /// decides HWM, min/max and every LBID it records; every field taken from the reference,
+    /// and every place it contradicts the data, is in the report.
+    #[arg(long, value_name = "OLD_EM")]
+    pub reference: Option<PathBuf>,
     /// Write the map even when files of the system catalog's generation are missing (their
     /// extents keep their replayed LBIDs with HWM 0; no other extent moves).
     #[arg(long)]
@@ -188,7 +207,13 @@ pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<P
         bail!("no --output given and no --config to take DBRMRoot from");
     };
     let inputs = Inputs {
-        files: args.config.iter().chain(more_inputs).cloned().collect(),
+        files: args
+            .config
+            .iter()
+            .chain(args.map.reference.iter())
+            .chain(more_inputs)
+            .cloned()
+            .collect(),
         dbroots: cfg.dbroots.values().cloned().collect(),
     };
     if let Some(out) = &output {
@@ -201,9 +226,18 @@ pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<P
         access: crate::args::access(args.scan.no_mmap),
         accept: emengine::finding::Accept {
             reassigned: args.map.allow_reassigned,
+            lbid_conflict: args.map.allow_lbid_conflict,
+            hwm_mismatch: args.map.allow_hwm_mismatch,
             missing_catalog: args.map.allow_missing_catalog,
             catalog_layout: args.map.allow_catalog_layout,
         },
+        include_orphans: args.map.include_orphans,
+        reference: args
+            .map
+            .reference
+            .as_deref()
+            .map(emengine::em::ExtentMap::read)
+            .transpose()?,
     };
     Ok(Plan {
         options,

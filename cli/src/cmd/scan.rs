@@ -100,7 +100,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     path.display()
                 );
             }
-            Some(p.body.facts.catalog)
+            Some((p.body.facts.catalog, p.body.facts.found))
         }
         None if !dbroots.contains_key(&CATALOG_DBROOT) => bail!(
             "DBRoot 1, which holds the system catalog, is not scanned on this node: scan the node \
@@ -130,10 +130,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let pool = args.scan.threads.pool()?;
     let bar = Bar::new(!args.json && !args.quiet);
     let started = Instant::now();
-    let facts = pool.install(|| scan_facts(&options, catalog.as_ref(), &bar))?;
-    let kinds = match &catalog {
-        Some(c) => &c.kinds,
-        None => &facts.catalog.kinds,
+    let external = catalog.as_ref().map(|(c, found)| (c, found.as_slice()));
+    let facts = pool.install(|| scan_facts(&options, external, &bar))?;
+    let planned_with = match &catalog {
+        Some((c, _)) => c,
+        None => &facts.catalog,
     };
     let body = PartialBody {
         node: args.node.clone().unwrap_or_else(host_name),
@@ -145,7 +146,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             })
             .collect(),
         string_cp: options.string_cp,
-        planned_with: partial::catalog_digest(kinds),
+        planned_with: partial::catalog_digest(planned_with),
         facts,
     };
     let written = {
@@ -168,8 +169,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         files: facts.files.len(),
         extents_scanned: facts.scan.stats.len(),
         bytes_scanned: facts.scan.bytes,
-        damaged: facts.damaged.len(),
-        unresolved: facts.unresolved.len(),
+        damaged: facts.damaged_paths(),
+        unresolved: facts.unresolved(),
         skipped: facts.skipped.values().map(Vec::len).sum(),
         holds_catalog: facts.catalog.is_present(),
         elapsed_seconds: started.elapsed().as_secs_f64(),

@@ -59,15 +59,24 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// The command that repairs a map verify rejects.
-fn repair(map: &Path) -> String {
-    format!("emrebuild rebuild --reference {}", map.display())
+/// The command that repairs a map verify rejects: a rebuild from the same data, with the map as
+/// its reference.
+fn repair(args: &Args) -> String {
+    let mut cmd = String::from("emrebuild rebuild");
+    if let Some(c) = &args.config {
+        cmd.push_str(&format!(" --config {}", c.display()));
+    }
+    for (id, path) in &args.dbroots {
+        cmd.push_str(&format!(" --dbroot {}={}", id.0, path.display()));
+    }
+    cmd.push_str(&format!(" --reference {}", args.map.display()));
+    cmd
 }
 
 /// What the repair command is, in words (printed and in the JSON).
-const REPAIR_NOTE: &str = "rebuilds the map from the data, keeping the reference map's LBIDs \
-    where the data cannot establish them; --reference is being added in the hard-cases issue — \
-    until it lands, `emrebuild rebuild` rebuilds from the data alone";
+const REPAIR_NOTE: &str = "rebuilds the map from the data, taking from this map only the LBIDs \
+    the data cannot establish, extent status and sequence numbers; the report lists every field \
+    taken and every place the map contradicts the data";
 
 /// The `--json` document.
 #[derive(Serialize)]
@@ -133,7 +142,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             unverifiable: v.count(Severity::Unverifiable),
             stale: v.count(Severity::Stale),
             benign: v.count(Severity::Benign),
-            repair: dangerous.then(|| repair(&args.map)),
+            repair: dangerous.then(|| repair(args)),
             repair_note: dangerous.then_some(REPAIR_NOTE),
             verification: &v,
         };
@@ -165,7 +174,7 @@ fn from_partials(
         .iter()
         .map(|f| ((f.found.id, f.found.dbroot), f.allocated_blocks))
         .collect();
-    let rebuilt = finish(assembled.facts, &options.accept);
+    let rebuilt = finish(assembled.facts, options)?;
     let file_blocks = |a: ExtentAddress| blocks.get(&(a.segment_id(), a.dbroot)).copied();
     Ok(verify_rebuilt(
         map,
@@ -373,7 +382,7 @@ fn text(
             "verdict: DANGEROUS — {dangerous} extents disagree with the data in ways that lose rows, \
              return wrong results or fail queries: do not restore or keep this map"
         )?;
-        writeln!(out, "repair: {}", repair(&args.map))?;
+        writeln!(out, "repair: {}", repair(args))?;
         writeln!(out, "  ({REPAIR_NOTE})")?;
     } else if unverifiable > 0 {
         writeln!(

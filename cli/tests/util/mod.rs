@@ -65,3 +65,13 @@ pub fn real(name: &str) -> Option<PathBuf> {
 pub fn real_v4() -> Option<PathBuf> {
     real("BRM_saves_em.v4-syscat")
 }
+
+/// The findings of kind `kind` in a `rebuild --json` report.
+pub fn findings<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .expect("a findings array")
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DecodeError, Error};
-use crate::seg::file::{Access, FileBytes, Layout, SegmentFile};
+use crate::seg::file::{
+    Access, ChunkReader, FileBytes, FileOpener, Layout, LocalFiles, SegmentFile,
+};
 use crate::seg::header::ControlHeader;
 use crate::types::{Oid, BLOCK_SIZE, CHUNK_BYTES};
 
@@ -47,9 +49,14 @@ impl LoadedCatalog {
 
     /// Load every file of `files` with `access`, keeping the ones that fail with their error.
     pub fn load_each(files: &CatalogFiles, access: Access) -> Self {
+        Self::load_each_with(files, access, &LocalFiles)
+    }
+
+    /// [`LoadedCatalog::load_each`], reading the files through `opener`.
+    pub fn load_each_with(files: &CatalogFiles, access: Access, opener: &dyn FileOpener) -> Self {
         let mut out = Self::default();
         for (&oid, path) in files {
-            match CatalogFile::load(path, access) {
+            match CatalogFile::load_with(path, access, opener) {
                 Ok(f) => {
                     out.files.insert(oid, f);
                 }
@@ -97,16 +104,6 @@ impl LoadedCatalog {
             .map(|f| f.raw.clone())
     }
 
-    /// The loaded files `keep` selects, as [`LoadedCatalog::from_memory`] takes them back
-    /// (path, uncompressed blocks): what a node's partial carries for the token checks.
-    pub fn to_memory(&self, keep: impl Fn(Oid) -> bool) -> BTreeMap<Oid, (PathBuf, Vec<u8>)> {
-        self.files
-            .iter()
-            .filter(|(&oid, _)| keep(oid))
-            .map(|(&oid, f)| (oid, (f.path.clone(), f.bytes().to_vec())))
-            .collect()
-    }
-
     /// The path of `oid`'s file, loaded or not.
     pub fn path(&self, oid: Oid) -> Option<&Path> {
         self.files
@@ -127,9 +124,14 @@ pub(crate) struct CatalogFile {
 }
 
 impl CatalogFile {
-    /// Read `path` with `access`; it must be a whole number of blocks, or a compressed file.
-    pub(crate) fn load(path: &Path, access: Access) -> Result<Self, Error> {
-        let bytes = FileBytes::load(path, access)?;
+    /// Read `path` through `opener` with `access`; it must be a whole number of blocks, or a
+    /// compressed file.
+    pub(crate) fn load_with(
+        path: &Path,
+        access: Access,
+        opener: &dyn FileOpener,
+    ) -> Result<Self, Error> {
+        let bytes = opener.load(path, access)?;
         if ControlHeader::is_compressed(&bytes) {
             return Self::load_compressed(path, bytes);
         }
@@ -162,9 +164,9 @@ impl CatalogFile {
             Layout::Uncompressed { .. } => Vec::new(),
         };
         let mut bytes = Vec::new();
-        let mut scratch = Vec::new();
+        let mut reader = ChunkReader::new();
         for (i, slot) in chunks.iter().enumerate() {
-            let data = file.chunk_data(i as u32, &mut scratch)?;
+            let data = file.chunk_data(i as u32, &mut reader)?;
             if data.len() != CHUNK_BYTES && i + 1 < chunks.len() {
                 return Err(DecodeError::invalid(
                     slot.offset,

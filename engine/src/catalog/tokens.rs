@@ -260,8 +260,19 @@ pub fn resolve_string(
     extents: &[DictExtent],
     token: Token,
 ) -> Result<Vec<u8>, TokenFault> {
+    resolve_strings(dict, extents, [token]).remove(0)
+}
+
+/// [`resolve_string`] for many tokens of one dictionary file (of any dictionary, user or
+/// catalog): each block is parsed once.
+pub fn resolve_strings(
+    dict: &[u8],
+    extents: &[DictExtent],
+    tokens: impl IntoIterator<Item = Token>,
+) -> Vec<Result<Vec<u8>, TokenFault>> {
     let file = CatalogFile::from_bytes(PathBuf::new(), dict.to_vec());
-    DictStore::new(Some(&file), extents.to_vec()).resolve(token)
+    let mut store = DictStore::new(Some(&file), extents.to_vec());
+    tokens.into_iter().map(|t| store.resolve(t)).collect()
 }
 
 /// A token of a catalog column that does not fit its dictionary.

@@ -155,6 +155,15 @@ impl CatalogFacts {
 
 /// Load the catalog files among `found` with `access` and derive the catalog's facts.
 pub fn load(found: &[FoundFile], access: Access) -> CatalogFacts {
+    load_with(found, access, &crate::seg::file::LocalFiles)
+}
+
+/// [`load`], reading the files through `opener`.
+pub fn load_with(
+    found: &[FoundFile],
+    access: Access,
+    opener: &dyn crate::seg::file::FileOpener,
+) -> CatalogFacts {
     let files: CatalogFiles = found
         .iter()
         .filter(|f| syscat::is_syscat_oid(f.id.oid) && f.id.partition == 0 && f.id.segment == 0)
@@ -164,7 +173,7 @@ pub fn load(found: &[FoundFile], access: Access) -> CatalogFacts {
         return CatalogFacts::default();
     }
     let present: BTreeSet<Oid> = files.keys().copied().collect();
-    let loaded = LoadedCatalog::load_each(&files, access);
+    let loaded = LoadedCatalog::load_each_with(&files, access, opener);
     let dbroot = found
         .iter()
         .find(|f| files.contains_key(&f.id.oid))

@@ -4,17 +4,27 @@
 //! dictionary at the LBIDs just placed (CAT §3.3): a replayed layout that disagrees with the
 //! catalog's own tokens is reported, never silently kept. Nothing is read from disk again.
 
+use super::catalog::{is_token_file, CatalogFacts};
 use crate::catalog::syscat;
-use crate::catalog::{check_loaded_token_lbids, DictExtent, LoadedCatalog};
+use crate::catalog::{check_loaded_token_lbids, DictExtent};
 use crate::em::ExtentRecord;
-use crate::finding::Finding;
+use crate::finding::{CatalogCheck, Finding};
 use crate::types::Oid;
 use std::collections::BTreeMap;
 
-/// Check the placed catalog dictionaries against the LBIDs the catalog's own tokens hold, in
-/// `loaded` (the token columns' and dictionaries' files; whether they could all be loaded was
-/// decided before placement, `super::facts::TokenInput`).
-pub fn catalog_tokens(loaded: &LoadedCatalog, extents: &[ExtentRecord]) -> Vec<Finding> {
+/// Check the placed catalog dictionaries against the LBIDs the catalog's own tokens hold.
+pub fn catalog_tokens(catalog: &CatalogFacts, extents: &[ExtentRecord]) -> Vec<Finding> {
+    if catalog.loaded.is_empty() {
+        return Vec::new();
+    }
+    if let Some((_, e)) = catalog
+        .loaded
+        .failed()
+        .iter()
+        .find(|(&o, _)| is_token_file(o))
+    {
+        return vec![Finding::catalog_not_checked(CatalogCheck::Tokens, e)];
+    }
     let mut dict: BTreeMap<Oid, Vec<DictExtent>> = BTreeMap::new();
     for e in extents
         .iter()
@@ -26,7 +36,7 @@ pub fn catalog_tokens(loaded: &LoadedCatalog, extents: &[ExtentRecord]) -> Vec<F
             block_offset: e.block_offset,
         });
     }
-    check_loaded_token_lbids(loaded, &dict)
+    check_loaded_token_lbids(&catalog.loaded, &dict)
         .into_iter()
         .map(Finding::CatalogToken)
         .collect()

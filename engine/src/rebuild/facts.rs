@@ -1,170 +1,246 @@
-//! Facts: everything the stages before and including the scan established, as plain values
-//! with no open file — what [`super::place`], [`super::checks`] and [`super::report`] work
+//! Facts: everything the stages that read files established, as plain values with no open
+//! file — what [`finish`] (orphans, table rows, token decisions, place, checks, report) works
 //! from. A single-machine rebuild builds one [`Facts`] from its own scan; a cluster builds one
 //! per node, carries it in a partial ([`super::partial`]) and merges them on the primary
 //! ([`Facts::merge`]), then runs the same [`finish`].
+//!
+//! What stays on the node is what needs the open files: walk, catalog files' bytes, plan, scan,
+//! and the token evidence of dictionaries ([`super::evidence`]). A node gathers evidence for
+//! every dictionary the primary may need it for that the node can tell: an extent whose LBID its
+//! header does not settle, or a claim overlapping another claim on that node. A claim that
+//! overlaps only a claim of another node's file cannot be seen there: [`finish`] refuses to go
+//! on without that evidence (naming both files) rather than decide without it.
+//!
+//! The owning token column a dictionary's evidence reads lives on the dictionary's DBRoot:
+//! ColumnStore creates a dictionary store file for the (DBRoot, partition, segment) of the
+//! column file it belongs to (`writeengine/wrapper/writeengine.cpp:1436-1457`,
+//! `writeengine/bulk/we_columninfo.cpp:424`). A token file found only on another machine's
+//! DBRoot (a copy) is refused the same way.
+//!
+//! Everything that needs the whole cluster or the catalog's rows runs in [`finish`]: the catalog
+//! stage again from the catalog files' bytes (so that its refusals follow the primary's accept
+//! flags), orphans, table rows and HWM reconciliation, LBID claims and token decisions, LBID
+//! conflicts, the reference map.
 
-use super::catalog::{is_token_file, CatalogFacts, CatalogKind};
-use super::checks;
+use super::catalog::CatalogFacts;
+use super::evidence::{self, DictEvidence};
 use super::place;
-use super::place::era::Eras;
 use super::plan::FileFacts;
-use super::report::{self, CatalogSummary, Findings, RebuildReport};
+use super::report::{self, Findings, RebuildReport};
 use super::scan::ScanFacts;
 use super::walk::FoundFile;
-use super::Rebuilt;
-use crate::catalog::syscat::SyscatExtent;
-use crate::catalog::LoadedCatalog;
+use super::{orphans, reconcile, RebuildOptions, Rebuilt};
 use crate::em::ExtentMap;
-use crate::finding::{
-    Accept, CatalogCheck, Damaged, Finding, Inferred, Refusal, Skipped, Unresolved,
-};
-use crate::types::{DbRootId, Lbid, Oid};
+use crate::error::Error;
+use crate::finding::{Damaged, Finding, Skipped, Unresolved, UnresolvedReason};
+use crate::seg::file::{Access, FileBytes, FileOpener, SegmentFile};
+use crate::types::{DbRootId, SegmentId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// What one machine's stages established about its DBRoots, up to and including the scan.
+/// What one machine's stages established about its DBRoots, from the walk to the evidence.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
     /// Every segment file the walk found (planned or not), sorted by (identity, DBRoot).
     pub found: Vec<FoundFile>,
-    /// The planned files, sorted by (identity, DBRoot); `scan` refers to them by index.
+    /// The planned files, sorted by (identity, DBRoot); `scan` and `evidence` refer to them by
+    /// index.
     pub files: Vec<FileFacts>,
     pub scan: ScanFacts,
     /// Paths that are not segment files, per DBRoot in walk order.
     pub skipped: BTreeMap<DbRootId, Vec<Skipped>>,
-    pub damaged: Vec<Damaged>,
-    pub unresolved: Vec<Unresolved>,
-    /// What the catalog gave (empty on a machine without the catalog's files).
+    /// Paths the walk could not read, per DBRoot in walk order.
+    pub walk_damaged: BTreeMap<DbRootId, Vec<Damaged>>,
+    /// Files the plan could not take: unreadable (damaged) or of unknown kind, by (identity,
+    /// DBRoot).
+    pub unplanned: Vec<UnplannedFact>,
+    /// The system catalog's files as read (empty on a machine without them).
     pub catalog: CatalogPart,
+    /// Token evidence of the dictionaries that may need it (see the module documentation).
+    pub evidence: Vec<DictEvidence>,
+    /// The DBRoots of each machine that scanned (one set on a single machine).
+    pub machines: Vec<BTreeSet<DbRootId>>,
 }
 
-/// What the rest of the rebuild needs from the system catalog.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CatalogPart {
-    pub summary: CatalogSummary,
-    /// The catalog stage's findings (layout, rows).
-    pub findings: Vec<Finding>,
-    /// Catalog OID → LBID of its first extent (the catalog stage's layout).
-    pub lbids: BTreeMap<Oid, Lbid>,
-    /// The kinds the catalog's rows give user OIDs (the plan's input on every machine).
-    pub kinds: BTreeMap<Oid, CatalogKind>,
-    /// What the token checks read after placement.
-    pub tokens: TokenInput,
-    /// The catalog stage's refusals as if nothing were accepted ([`finish`] marks the ones the
-    /// user accepts), so that every machine's flags decide alike.
-    pub refused: Vec<Refusal>,
-    /// The catalog LBIDs taken from the catalog's tokens (with their token evidence).
-    pub inferred: Vec<Inferred>,
-    /// The era that created each file's extents (CP).
-    pub eras: Eras,
-    /// The DBRoot holding the catalog.
-    pub dbroot: Option<DbRootId>,
-    /// The generation's catalog files that were not found.
-    pub missing: Vec<Oid>,
-    /// The catalog's replayed layout (where the missing files' extents stay).
-    pub layout: Vec<SyscatExtent>,
-}
-
-/// The input of the token checks (CAT §3.3), decided before placement.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub enum TokenInput {
-    /// No catalog file was found: nothing to check.
-    #[default]
-    NoCatalog,
-    /// A token column or dictionary file could not be loaded: the finding that says so.
-    NotChecked(Finding),
-    /// The token columns' and dictionaries' files (uncompressed blocks).
-    Files(Vec<CatalogFileImage>),
-}
-
-/// One catalog file's blocks, as loaded.
+/// A file the plan could not take.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogFileImage {
-    pub oid: Oid,
+pub struct UnplannedFact {
+    pub found: FoundFile,
+    /// Why: its kind is unknown, or it could not be read.
+    pub outcome: Result<UnresolvedReason, Damaged>,
+}
+
+/// The system catalog's files as one machine read them: the catalog stage runs again from
+/// these bytes on any machine ([`CatalogPart::facts`]) and finds what it found there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogPart {
+    pub reads: Vec<CatalogRead>,
+}
+
+/// One catalog file: its bytes, or the error reading it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogRead {
     #[serde(
         serialize_with = "crate::fsutil::serialize_path",
         deserialize_with = "crate::fsutil::deserialize_path"
     )]
     pub path: PathBuf,
-    /// Stored LZ4-compressed: catalog files are mostly preallocated, empty blocks.
-    #[serde(with = "lz4_bytes")]
-    pub blocks: Vec<u8>,
+    pub bytes: Result<Lz4Bytes, CarriedError>,
 }
 
-/// A byte string stored LZ4-compressed (size prepended), for [`CatalogFileImage::blocks`].
-mod lz4_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
+/// A byte string stored LZ4-compressed (size prepended): catalog files are mostly
+/// preallocated, empty blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lz4Bytes(pub Vec<u8>);
 
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&lz4_flex::compress_prepend_size(bytes))
+impl Serialize for Lz4Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&lz4_flex::compress_prepend_size(&self.0))
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+impl<'de> Deserialize<'de> for Lz4Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let packed = serde_bytes::ByteBuf::deserialize(d)?;
-        super::super::partial::lz4_unpack(&packed).map_err(serde::de::Error::custom)
+        super::partial::lz4_unpack(&packed)
+            .map(Lz4Bytes)
+            .map_err(serde::de::Error::custom)
     }
+}
+
+/// An [`Error`] as the machine that met it reports it ([`Error::Carried`] again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedError {
+    pub kind: crate::error::ErrorKind,
+    pub offset: Option<u64>,
+    pub detail: String,
 }
 
 impl CatalogPart {
-    /// The catalog stage's result as plain values; the token files are copied out of the
-    /// loaded catalog (a few small files).
-    pub fn from_facts(facts: &CatalogFacts) -> Self {
-        let (summary, findings) = report::catalog_stage(facts);
-        let tokens = if facts.loaded.is_empty() {
-            TokenInput::NoCatalog
-        } else if let Some((_, e)) = facts
-            .loaded
-            .failed()
-            .iter()
-            .find(|(&o, _)| is_token_file(o))
-        {
-            TokenInput::NotChecked(Finding::catalog_not_checked(CatalogCheck::Tokens, e))
-        } else {
-            TokenInput::Files(
-                facts
-                    .loaded
-                    .to_memory(is_token_file)
-                    .into_iter()
-                    .map(|(oid, (path, blocks))| CatalogFileImage { oid, path, blocks })
-                    .collect(),
-            )
-        };
-        let (refused, inferred) = report::catalog_refusals(facts, &Accept::default());
-        CatalogPart {
-            summary,
-            findings,
-            lbids: facts.lbids.clone(),
-            kinds: facts.kinds.clone(),
-            tokens,
-            refused,
-            inferred,
-            eras: facts.eras.clone(),
-            dbroot: facts.dbroot,
-            missing: facts.missing.clone(),
-            layout: facts.layout.clone(),
-        }
-    }
-
     /// Whether any catalog file was found.
     pub fn is_present(&self) -> bool {
-        !self.summary.oids.is_empty()
+        !self.reads.is_empty()
     }
 
-    /// The facts the plan stage reads on a machine without the catalog's files: the kinds the
-    /// rows give user OIDs (nothing else of the catalog is used by the plan for user files).
-    pub fn plan_facts(&self) -> CatalogFacts {
-        CatalogFacts {
-            kinds: self.kinds.clone(),
-            ..CatalogFacts::default()
+    /// The catalog stage's facts from these bytes; `found` are the files the walk found (the
+    /// catalog's among them).
+    pub fn facts(&self, found: &[FoundFile]) -> CatalogFacts {
+        super::catalog::load_with(found, Access::Read, self)
+    }
+
+    /// Run the catalog stage on the files among `found`, reading through `opener`, and keep
+    /// what was read.
+    fn load(
+        found: &[FoundFile],
+        access: Access,
+        opener: &dyn FileOpener,
+    ) -> (CatalogFacts, CatalogPart) {
+        let recording = Recording {
+            inner: opener,
+            reads: Mutex::new(Vec::new()),
+        };
+        let facts = super::catalog::load_with(found, access, &recording);
+        let mut reads = recording
+            .reads
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        reads.sort_by(|a, b| a.path.cmp(&b.path));
+        (facts, CatalogPart { reads })
+    }
+}
+
+/// The catalog files' bytes as a [`FileOpener`] (the catalog stage only loads whole files).
+impl FileOpener for CatalogPart {
+    fn load(&self, path: &Path, _access: Access) -> Result<FileBytes, Error> {
+        match self.reads.iter().find(|r| r.path == path).map(|r| &r.bytes) {
+            Some(Ok(bytes)) => Ok(FileBytes::from(bytes.0.clone())),
+            Some(Err(e)) => Err(Error::Carried {
+                path: path.to_path_buf(),
+                kind: e.kind,
+                offset: e.offset,
+                detail: e.detail.clone(),
+            }),
+            None => Err(Error::Carried {
+                path: path.to_path_buf(),
+                kind: crate::error::ErrorKind::Io,
+                offset: None,
+                detail: "not read on the machine that holds it".into(),
+            }),
         }
+    }
+
+    fn open_segment(
+        &self,
+        path: &Path,
+        _access: Access,
+        _max_len: Option<u64>,
+    ) -> Result<SegmentFile, Error> {
+        Err(Error::Usage(format!(
+            "{}: a catalog part holds whole catalog files only",
+            path.display()
+        )))
+    }
+}
+
+/// A [`FileOpener`] that keeps a copy of every whole file it loads.
+struct Recording<'a> {
+    inner: &'a dyn FileOpener,
+    reads: Mutex<Vec<CatalogRead>>,
+}
+
+impl FileOpener for Recording<'_> {
+    fn load(&self, path: &Path, access: Access) -> Result<FileBytes, Error> {
+        let loaded = self.inner.load(path, access);
+        let bytes = match &loaded {
+            Ok(b) => Ok(Lz4Bytes(b.to_vec())),
+            Err(e) => Err(CarriedError {
+                kind: e.kind(),
+                offset: e.offset(),
+                detail: e.detail(),
+            }),
+        };
+        let read = CatalogRead {
+            path: path.to_path_buf(),
+            bytes,
+        };
+        self.reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(read);
+        loaded
+    }
+
+    fn open_segment(
+        &self,
+        path: &Path,
+        access: Access,
+        max_len: Option<u64>,
+    ) -> Result<SegmentFile, Error> {
+        self.inner.open_segment(path, access, max_len)
+    }
+}
+
+/// The catalog stage on one machine: its own catalog files (and their bytes, for its facts),
+/// or, on a machine without any, the catalog facts of `external` (the part of the machine that
+/// holds them, with the files that machine found).
+pub(crate) fn catalog_stage(
+    found: &[FoundFile],
+    access: Access,
+    opener: &dyn FileOpener,
+    external: Option<(&CatalogPart, &[FoundFile])>,
+) -> (CatalogFacts, CatalogPart) {
+    let (facts, part) = CatalogPart::load(found, access, opener);
+    match external {
+        Some((other, other_found)) if !part.is_present() => (other.facts(other_found), part),
+        _ => (facts, part),
     }
 }
 
 impl Facts {
     /// One machine's facts from the facts of machines that each walked distinct DBRoots, in
-    /// the order a single walk over all of them gives (files by identity then DBRoot); scan
+    /// the order a single walk over all of them gives (files by identity then DBRoot); file
     /// indexes are renumbered. `catalog` is the part of the machine that holds the catalog.
     pub fn merge(parts: Vec<Facts>, catalog: CatalogPart) -> Facts {
         let mut out = Facts {
@@ -173,15 +249,19 @@ impl Facts {
         };
         let mut files: Vec<(FileFacts, usize, usize)> = Vec::new();
         let mut scans = Vec::new();
+        let mut evidence = Vec::new();
         for (p, part) in parts.into_iter().enumerate() {
             out.found.extend(part.found);
             files.extend(part.files.into_iter().enumerate().map(|(i, f)| (f, p, i)));
             out.skipped.extend(part.skipped);
-            out.damaged.extend(part.damaged);
-            out.unresolved.extend(part.unresolved);
+            out.walk_damaged.extend(part.walk_damaged);
+            out.unplanned.extend(part.unplanned);
+            out.machines.extend(part.machines);
+            evidence.extend(part.evidence.into_iter().map(|e| (p, e)));
             scans.push(part.scan);
         }
         out.found.sort_by_key(|f| (f.id, f.dbroot));
+        out.unplanned.sort_by_key(|u| (u.found.id, u.found.dbroot));
         files.sort_by_key(|(f, _, _)| (f.found.id, f.found.dbroot));
         let index: BTreeMap<(usize, usize), usize> = files
             .iter()
@@ -196,92 +276,273 @@ impl Facts {
             for (i, c) in scan.damaged {
                 out.scan.damaged.insert((index[&(p, i)], c));
             }
+            out.scan
+                .errors
+                .extend(scan.errors.into_iter().map(|(i, d)| (index[&(p, i)], d)));
         }
+        // Stable: each file's chunk errors keep their chunk order.
+        out.scan.errors.sort_by_key(|(i, _)| *i);
+        out.evidence = evidence
+            .into_iter()
+            .map(|(p, e)| DictEvidence {
+                file: index[&(p, e.file)],
+                ..e
+            })
+            .collect();
+        out.evidence.sort_by_key(|e| e.file);
         out.files = files.into_iter().map(|(f, _, _)| f).collect();
         out
     }
+
+    /// Paths found damaged so far: by the walk, the plan, or a chunk the scan could not read.
+    pub fn damaged_paths(&self) -> usize {
+        let chunks: BTreeSet<usize> = self.scan.errors.iter().map(|(i, _)| *i).collect();
+        self.walk_damaged.values().map(Vec::len).sum::<usize>()
+            + self.unplanned.iter().filter(|u| u.outcome.is_err()).count()
+            + chunks.len()
+    }
+
+    /// Files of unknown kind.
+    pub fn unresolved(&self) -> usize {
+        self.unplanned.iter().filter(|u| u.outcome.is_ok()).count()
+    }
+
+    /// The same facts without the files `keep` rejects (scan and evidence renumbered).
+    fn retain_files(&mut self, keep: impl Fn(&FileFacts) -> bool) {
+        let mut new_index = Vec::with_capacity(self.files.len());
+        let mut n = 0;
+        for f in &self.files {
+            new_index.push(keep(f).then(|| {
+                n += 1;
+                n - 1
+            }));
+        }
+        let files = std::mem::take(&mut self.files);
+        self.files = files.into_iter().filter(|f| keep(f)).collect();
+        let scan = std::mem::take(&mut self.scan);
+        self.scan = ScanFacts {
+            stats: scan
+                .stats
+                .into_iter()
+                .filter_map(|((i, k), s)| Some(((new_index[i]?, k), s)))
+                .collect(),
+            damaged: scan
+                .damaged
+                .into_iter()
+                .filter_map(|(i, c)| Some((new_index[i]?, c)))
+                .collect(),
+            errors: scan
+                .errors
+                .into_iter()
+                .filter_map(|(i, d)| Some((new_index[i]?, d)))
+                .collect(),
+            bytes: scan.bytes,
+        };
+        self.evidence = std::mem::take(&mut self.evidence)
+            .into_iter()
+            .filter_map(|e| {
+                Some(DictEvidence {
+                    file: new_index[e.file]?,
+                    ..e
+                })
+            })
+            .collect();
+    }
 }
 
-/// Place, check and report from the facts: the stages after the scan, the same for a
-/// single-machine rebuild and for a cluster's assembled partials: origins → the missing catalog
-/// files' extents → place → checks → era inferences. `accept` is what the user accepts
-/// knowingly: the refusals ([`Refusal`]) the report marks accepted.
-pub fn finish(facts: Facts, accept: &Accept) -> Rebuilt {
-    let Facts {
-        found,
-        files,
-        scan,
-        skipped,
-        damaged,
-        unresolved,
-        catalog,
-    } = facts;
+/// The stages after the scan, the same for a single-machine rebuild and for a cluster's
+/// assembled partials: the catalog stage (from the catalog files' bytes) → orphans → table
+/// rows → era origins → LBID claims → token decisions → place (reference included) → checks →
+/// report. `opts` gives what the user accepts knowingly (`accept`, `include_orphans`) and the
+/// reference map; the scan options are the nodes'.
+pub fn finish(mut facts: Facts, opts: &RebuildOptions) -> Result<Rebuilt, Error> {
+    let catalog = facts.catalog.facts(&facts.found);
+    let mut report = RebuildReport::default();
     let mut findings = Findings {
-        skipped: skipped.into_values().flatten().collect(),
-        damaged,
-        unresolved,
-        duplicates: super::duplicates(&found),
-        catalog: catalog.findings,
-        refused: catalog
-            .refused
-            .into_iter()
-            .map(|r| Refusal {
-                accepted: r.reason.accepted_by(accept),
-                ..r
-            })
+        skipped: std::mem::take(&mut facts.skipped)
+            .into_values()
+            .flatten()
             .collect(),
-        inferred: catalog.inferred,
+        duplicates: super::duplicates(&facts.found),
         ..Findings::default()
     };
-    let mut report = RebuildReport {
-        catalog: catalog.summary,
-        ..RebuildReport::default()
-    };
+    findings.damaged.extend(
+        std::mem::take(&mut facts.walk_damaged)
+            .into_values()
+            .flatten(),
+    );
+    let (summary, catalog_findings) = report::catalog_stage(&catalog);
+    report.catalog = summary;
+    findings.catalog = catalog_findings;
+    let (refused, inferred) = report::catalog_refusals(&catalog, &opts.accept);
+    findings.refused.extend(refused);
+    findings.inferred.extend(inferred);
+
+    let (kept, orphans) = orphans::split(facts.files.clone(), &catalog, opts.include_orphans);
+    findings.orphans = orphans;
+    let kept: BTreeSet<(SegmentId, DbRootId)> =
+        kept.iter().map(|f| (f.found.id, f.found.dbroot)).collect();
+    facts.retain_files(|f| kept.contains(&(f.found.id, f.found.dbroot)));
+    let Facts {
+        files,
+        scan,
+        unplanned,
+        evidence,
+        machines,
+        ..
+    } = facts;
+
     for f in &files {
         *report.kind_sources.entry(f.source).or_default() += 1;
     }
-
-    let origins = place::era::origins(&files, &scan, &catalog.eras);
-    let without_file = CatalogFacts {
-        missing: catalog.missing,
-        dbroot: catalog.dbroot,
-        eras: catalog.eras,
-        layout: catalog.layout,
-        ..CatalogFacts::default()
+    for u in unplanned {
+        match u.outcome {
+            Err(damaged) => findings.damaged.push(damaged),
+            Ok(reason) => findings.unresolved.push(Unresolved {
+                path: u.found.path,
+                oid: u.found.id.oid,
+                reason,
+            }),
+        }
     }
-    .missing_extents(&files, &origins);
-    let placement = place::place(&files, &scan, &catalog.lbids, &origins, without_file);
+    for (_, damaged) in &scan.errors {
+        // Chunks that fail for one cause (a missing StorageManager object under several
+        // chunks) are one finding.
+        if findings.damaged.last() != Some(damaged) {
+            findings.damaged.push(damaged.clone());
+        }
+    }
+
+    let rows = reconcile::reconcile(&files, &scan, &catalog);
+    let origins = place::era::origins(&files, &scan, &catalog.eras);
+    let without_file = catalog.missing_extents(&files, &origins);
+    let extents = place::extent_counts(&files, &scan);
+    let claims = place::lbid::claims(&files, &extents, &catalog.lbids);
+    let evidence = needed_evidence(&files, &extents, &claims, evidence, &machines, &catalog)?;
+    let decided = place::tokens::decide(&files, &claims, &evidence, &opts.accept);
+    findings.inferred.extend(decided.inferred);
+    findings.refused.extend(decided.refused);
+    let placement = place::place(
+        &files,
+        &scan,
+        place::LbidSources {
+            syscat: &catalog.lbids,
+            decided: &decided.lbids,
+            reference: opts.reference.as_ref(),
+        },
+        &rows,
+        &origins,
+        without_file,
+    );
     findings
         .catalog
-        .extend(token_checks(&catalog.tokens, &placement.extents));
+        .extend(super::checks::catalog_tokens(&catalog, &placement.extents));
+
+    let (inferred, refused) = reconcile::findings(&rows, &placement.extents, &opts.accept);
+    findings.inferred.extend(inferred);
+    findings.refused.extend(refused);
+    findings.limits = limits(&rows, &placement);
+    findings.inferred.extend(placement.from_reference.inferred);
     findings
         .inferred
         .extend(place::era::inferences(&files, &origins, &placement.extents));
-
     findings.reassigned = placement.reassigned;
     findings.uncertain = placement.uncertain;
     report.bytes_scanned = scan.bytes;
     report.files = files.len();
     report.extents = placement.extents.len();
     report.findings = findings.finish();
-    Rebuilt {
+    Ok(Rebuilt {
         map: ExtentMap::from_extents(placement.extents),
         report,
-    }
+    })
 }
 
-fn token_checks(input: &TokenInput, extents: &[crate::em::ExtentRecord]) -> Vec<Finding> {
-    match input {
-        TokenInput::NoCatalog => Vec::new(),
-        TokenInput::NotChecked(f) => vec![f.clone()],
-        TokenInput::Files(images) => {
-            let loaded = LoadedCatalog::from_memory(
-                images
-                    .iter()
-                    .map(|i| (i.oid, (i.path.clone(), i.blocks.clone())))
-                    .collect(),
-            );
-            checks::catalog_tokens(&loaded, extents)
-        }
+/// What the data cannot tell — status (always: no data file records it), HWMs not reconciled
+/// for want of the catalog's rows — and where a reference map contradicts the data.
+fn limits(rows: &reconcile::TableRows, placement: &place::Placement) -> Vec<Finding> {
+    let from_reference = placement
+        .from_reference
+        .inferred
+        .iter()
+        .filter(|i| i.fact == crate::finding::Fact::Status)
+        .count();
+    let mut out = vec![Finding::StatusNotInData { from_reference }];
+    if rows.unreconciled_files > 0 {
+        out.push(Finding::HwmNotReconciled {
+            files: rows.unreconciled_files,
+        });
     }
+    out.extend(
+        placement
+            .from_reference
+            .conflicts
+            .iter()
+            .cloned()
+            .map(Finding::ReferenceContradicted),
+    );
+    out
+}
+
+/// The evidence of exactly the dictionaries [`evidence::wanted`] names for the whole set of
+/// files (the nodes gathered a superset), or an error when a node could not gather one: its
+/// claim overlaps only another machine's claim, or its token file is on another machine.
+fn needed_evidence(
+    files: &[FileFacts],
+    extents: &[u32],
+    claims: &[place::lbid::Claim],
+    gathered: Vec<DictEvidence>,
+    machines: &[BTreeSet<DbRootId>],
+    catalog: &CatalogFacts,
+) -> Result<Vec<DictEvidence>, Error> {
+    let machine_of = |d: DbRootId| machines.iter().position(|m| m.contains(&d));
+    let mut gathered: BTreeMap<usize, DictEvidence> =
+        gathered.into_iter().map(|e| (e.file, e)).collect();
+    let owners = evidence::owners(catalog);
+    let mut out = Vec::new();
+    for i in evidence::wanted(files, extents, claims) {
+        let dict = &files[i].found;
+        let Some(e) = gathered.remove(&i) else {
+            let others: Vec<String> = place::lbid::overlapping(claims)
+                .into_iter()
+                .filter(|g| g.iter().any(|c| c.file == i))
+                .flatten()
+                .filter(|c| c.file != i)
+                .map(|c| files[c.file].found.path.display().to_string())
+                .collect();
+            return Err(Error::Usage(format!(
+                "{}: its token evidence was not gathered on its node (DBRoot {}): its LBIDs \
+                 overlap those of {} on another node; rebuild on one machine that reads both",
+                dict.path.display(),
+                dict.dbroot,
+                others.join(", ")
+            )));
+        };
+        // The token file the evidence stage reads: the one on the dictionary's DBRoot, else
+        // the first found (super::evidence::gather).
+        for col in owners.get(&dict.id.oid).into_iter().flatten() {
+            let mut candidates = files.iter().filter(|f| {
+                f.found.id.oid == *col
+                    && f.found.id.partition == dict.id.partition
+                    && f.found.id.segment == dict.id.segment
+            });
+            let first = candidates.clone().next();
+            let token = candidates.find(|f| f.found.dbroot == dict.dbroot).or(first);
+            if let Some(t) = token {
+                if machine_of(t.found.dbroot) != machine_of(dict.dbroot) {
+                    return Err(Error::Usage(format!(
+                        "{}: the tokens pointing into it are in {} (DBRoot {}), on another \
+                         node than the dictionary (DBRoot {}); rebuild on one machine that \
+                         reads both",
+                        dict.path.display(),
+                        t.found.path.display(),
+                        t.found.dbroot,
+                        dict.dbroot
+                    )));
+                }
+            }
+        }
+        out.push(e);
+    }
+    Ok(out)
 }

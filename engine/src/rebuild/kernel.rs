@@ -4,6 +4,23 @@
 //! as rows but not as values, everything else updates min/max in the column's order (SEG §5,
 //! EM §2.3). [`kernel_for`] picks a file's kernel from its kind; [`Kernel::scan`] runs it on
 //! the uncompressed bytes of consecutive blocks. The scan stage calls it from its workers.
+//!
+//! One pass per block, in two steps:
+//!
+//! 1. A block whose bytes equal the column's EMPTY block (the EMPTY value repeated, SEG §5.1) is
+//!    skipped whole by one byte comparison (`memcmp`, which stops at the first difference): the
+//!    never-written tails of extents cost no more than reading them.
+//! 2. Any other block runs one branch-free loop over 64-byte stripes that classifies every value
+//!    and reduces at once — EMPTY and NULL counts and the min/max of the values' order keys —
+//!    into per-lane accumulators of the value's own width (64 × 8-bit, 32 × 16-bit, 16 × 32-bit
+//!    or 8 × 64-bit lanes), which the compiler turns into one vector instruction per step; the
+//!    AVX-512, AVX2, SSE4.1 or NEON build is chosen at run time (`multiversion`). A block holds
+//!    8192 / 64 = 128 stripes, so a lane counts at most 128 per block and cannot overflow even
+//!    8 bits; the lane counts are summed after each block. 16-byte decimals skip EMPTY blocks
+//!    the same way, then classify one value at a time.
+//!
+//! [`Kernel::scan_plain`] is the obvious one-value-at-a-time loop the kernels are tested and
+//! benchmarked against.
 
 use super::kind::{ObjectKind, StringCp};
 use super::stats::{Domain, ExtentStats};
@@ -55,6 +72,75 @@ impl Kernel {
             Kernel::Dictionary => scan_dictionary(data, first_fbo, out),
         }
     }
+
+    /// The same result as [`Kernel::scan`] by the obvious loop: every value read on its own as
+    /// a little-endian integer and classified with `if`s, nothing skipped. The reference the
+    /// kernels are tested against, and the "plain loop" of the benchmarks.
+    pub fn scan_plain(&self, data: &[u8], first_fbo: u32, out: &mut ExtentStats) {
+        let mut s = ExtentStats::default();
+        match *self {
+            Kernel::Narrow {
+                width,
+                empty,
+                null,
+                alt_null,
+                domain,
+            } => {
+                let w = width as usize;
+                for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
+                    for v in block.chunks_exact(w) {
+                        let mut b = [0u8; 8];
+                        b[..w].copy_from_slice(v);
+                        let raw = u64::from_le_bytes(b);
+                        if raw == empty {
+                            continue;
+                        }
+                        s.last_nonempty = Some(first_fbo + i as u32);
+                        let row_in_block = (v.as_ptr() as usize - block.as_ptr() as usize) / w;
+                        s.last_row = Some(
+                            u64::from(first_fbo + i as u32) * (BLOCK_SIZE / w) as u64
+                                + row_in_block as u64,
+                        );
+                        if raw == null || raw == alt_null {
+                            s.nulls += 1;
+                            continue;
+                        }
+                        s.values += 1;
+                        if domain != Domain::None {
+                            let k = domain.key(raw, width);
+                            s.keys = Some(s.keys.map_or((k, k), |(l, h)| (l.min(k), h.max(k))));
+                        }
+                    }
+                }
+            }
+            Kernel::Wide { empty, null } => {
+                for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
+                    for v in block.chunks_exact(16) {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(v);
+                        let x = i128::from_le_bytes(b);
+                        if x == empty {
+                            continue;
+                        }
+                        s.last_nonempty = Some(first_fbo + i as u32);
+                        let row_in_block = (v.as_ptr() as usize - block.as_ptr() as usize) / 16;
+                        s.last_row = Some(
+                            u64::from(first_fbo + i as u32) * (BLOCK_SIZE / 16) as u64
+                                + row_in_block as u64,
+                        );
+                        if x == null {
+                            s.nulls += 1;
+                            continue;
+                        }
+                        s.values += 1;
+                        s.wide = Some(s.wide.map_or((x, x), |(l, h)| (l.min(x), h.max(x))));
+                    }
+                }
+            }
+            Kernel::Dictionary => return scan_dictionary(data, first_fbo, out),
+        }
+        out.merge(&s);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -68,6 +154,9 @@ const SIGNED: u8 = 0;
 const UNSIGNED: u8 = 1;
 const BINARY: u8 = 2;
 const NO_CP: u8 = 3;
+
+/// Bytes one step of the narrow kernel classifies: 64 × 8-bit … 8 × 64-bit lanes.
+const STRIPE: usize = 64;
 
 fn dispatch_domain<T: Lane>(
     domain: Domain,
@@ -86,9 +175,12 @@ fn dispatch_domain<T: Lane>(
 
 /// A column value of one storage width, as its native unsigned integer.
 trait Lane: bytemuck::Pod + Ord {
+    /// One 64-byte stripe of values: the lanes of the kernel's accumulators.
+    type Stripe: bytemuck::Pod + AsRef<[Self]> + AsMut<[Self]>;
     const SIGN: Self;
     const MIN: Self;
     const MAX: Self;
+    fn splat(x: Self) -> Self::Stripe;
     /// Little-endian bytes to the value (a no-op on little-endian hosts).
     fn le_to_native(self) -> Self;
     fn from_le_slice(b: &[u8]) -> Self;
@@ -96,14 +188,21 @@ trait Lane: bytemuck::Pod + Ord {
     fn widen(self) -> u64;
     fn swap(self) -> Self;
     fn xor(self, other: Self) -> Self;
+    /// `self + 1` when `yes` (wrapping; lane counts stay far below the lane's range).
+    fn count_if(self, yes: bool) -> Self;
 }
 
 macro_rules! lane {
     ($t:ty) => {
         impl Lane for $t {
+            type Stripe = [$t; STRIPE / std::mem::size_of::<$t>()];
             const SIGN: Self = 1 << (<$t>::BITS - 1);
             const MIN: Self = <$t>::MIN;
             const MAX: Self = <$t>::MAX;
+            #[inline(always)]
+            fn splat(x: Self) -> Self::Stripe {
+                [x; STRIPE / std::mem::size_of::<$t>()]
+            }
             #[inline(always)]
             fn le_to_native(self) -> Self {
                 <$t>::from_le(self)
@@ -129,6 +228,10 @@ macro_rules! lane {
             #[inline(always)]
             fn xor(self, other: Self) -> Self {
                 self ^ other
+            }
+            #[inline(always)]
+            fn count_if(self, yes: bool) -> Self {
+                self.wrapping_add(<$t>::from(yes))
             }
         }
     };
@@ -158,57 +261,134 @@ fn narrow_raw<T: Lane, const D: u8>(key: T) -> T {
     }
 }
 
-/// The per-value loop, monomorphised per width and domain, over the block's values as native
-/// integers (a typed view of the bytes when they are aligned), branch-free so that it
-/// vectorises: EMPTY values count for nothing, NULLs count as rows, the keys of everything
-/// else are folded into min/max.
-#[multiversion::multiversion(targets("x86_64+avx2", "x86_64+sse4.1", "aarch64+neon"))]
+/// A block of nothing but `value` (`value.len()` bytes, repeated; a trailing partial copy is
+/// never compared, as blocks hold whole values).
+fn repeated_block(value: &[u8]) -> [u8; BLOCK_SIZE] {
+    let mut block = [0u8; BLOCK_SIZE];
+    for v in block.chunks_exact_mut(value.len()) {
+        v.copy_from_slice(value);
+    }
+    block
+}
+
+/// Whether `block` is nothing but EMPTY values: `empty_block` cut to its length, compared as
+/// bytes.
+#[inline(always)]
+fn all_empty(block: &[u8], empty_block: &[u8; BLOCK_SIZE]) -> bool {
+    block == &empty_block[..block.len()]
+}
+
+/// Per-lane accumulators of the narrow kernel.
+struct Lanes<T: Lane> {
+    empties: T::Stripe,
+    nulls: T::Stripe,
+    lo: T::Stripe,
+    hi: T::Stripe,
+}
+
+/// Classify one value into lane accumulators, branch-free: EMPTY and NULL (that is not EMPTY)
+/// are counted, the keys of everything else are folded into min/max.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn classify<T: Lane, const D: u8>(
+    raw: T,
+    empty: T,
+    null: T,
+    alt_null: T,
+    empties: &mut T,
+    nulls: &mut T,
+    lo: &mut T,
+    hi: &mut T,
+) {
+    let is_empty = raw == empty;
+    let is_null = ((raw == null) | (raw == alt_null)) & !is_empty;
+    *empties = empties.count_if(is_empty);
+    *nulls = nulls.count_if(is_null);
+    if D != NO_CP {
+        let k = narrow_key::<T, D>(raw);
+        let is_value = !(is_empty | is_null);
+        *lo = (*lo).min(if is_value { k } else { T::MAX });
+        *hi = (*hi).max(if is_value { k } else { T::MIN });
+    }
+}
+
+/// The narrow kernel, monomorphised per width and domain (see the module documentation).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl",
+    "x86_64+avx2",
+    "x86_64+sse4.1",
+    "aarch64+neon"
+))]
 fn scan_narrow<T: Lane, const D: u8>(
     data: &[u8],
     first_fbo: u32,
     m: NarrowMarkers,
     out: &mut ExtentStats,
 ) {
+    let w = std::mem::size_of::<T>();
     let (empty, null, alt_null) = (
         T::truncate(m.empty),
         T::truncate(m.null),
         T::truncate(m.alt_null),
     );
-    let (mut lo, mut hi) = (T::MAX, T::MIN);
+    let empty_block = repeated_block(&m.empty.to_le_bytes()[..w]);
+    let zero = T::truncate(0);
+    let mut acc = Lanes::<T> {
+        empties: T::splat(zero),
+        nulls: T::splat(zero),
+        lo: T::splat(T::MAX),
+        hi: T::splat(T::MIN),
+    };
     let (mut values, mut nulls) = (0u64, 0u64);
     let mut last = None;
     for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
-        // Per-block counters are u32 (a block holds at most 8192 values): 64-bit counters keep
-        // the compiler from vectorising the loop over narrow values.
-        let (mut rows, mut block_nulls) = (0u32, 0u32);
-        let (mut block_lo, mut block_hi) = (T::MAX, T::MIN);
-        let mut visit = |raw: T| {
-            let is_row = raw != empty;
-            let is_null = (raw == null) | (raw == alt_null);
-            rows += u32::from(is_row);
-            block_nulls += u32::from(is_row & is_null);
-            if D != NO_CP {
-                let k = narrow_key::<T, D>(raw);
-                let is_value = is_row & !is_null;
-                block_lo = block_lo.min(if is_value { k } else { T::MAX });
-                block_hi = block_hi.max(if is_value { k } else { T::MIN });
-            }
-        };
-        match bytemuck::try_cast_slice::<u8, T>(block) {
-            Ok(values) => values.iter().for_each(|&v| visit(v.le_to_native())),
-            Err(_) => block
-                .chunks_exact(std::mem::size_of::<T>())
-                .for_each(|v| visit(T::from_le_slice(v))),
+        if all_empty(block, &empty_block) {
+            continue;
         }
+        acc.empties = T::splat(zero);
+        acc.nulls = T::splat(zero);
+        let stripes = block.chunks_exact(STRIPE);
+        let tail = stripes.remainder();
+        let lanes = STRIPE / w;
+        for s in stripes {
+            let v: T::Stripe = bytemuck::pod_read_unaligned(s);
+            let (v, e, n) = (v.as_ref(), acc.empties.as_mut(), acc.nulls.as_mut());
+            let (l, h) = (acc.lo.as_mut(), acc.hi.as_mut());
+            for j in 0..lanes {
+                classify::<T, D>(
+                    v[j].le_to_native(),
+                    empty,
+                    null,
+                    alt_null,
+                    &mut e[j],
+                    &mut n[j],
+                    &mut l[j],
+                    &mut h[j],
+                );
+            }
+        }
+        // A block cut short (not a multiple of 64 bytes): its last values go to lane 0, which
+        // then counts at most 128 + 63.
+        for v in tail.chunks_exact(w) {
+            let (e, n) = (&mut acc.empties.as_mut()[0], &mut acc.nulls.as_mut()[0]);
+            let (l, h) = (&mut acc.lo.as_mut()[0], &mut acc.hi.as_mut()[0]);
+            classify::<T, D>(T::from_le_slice(v), empty, null, alt_null, e, n, l, h);
+        }
+        let count = |s: &T::Stripe| s.as_ref().iter().map(|c| c.widen()).sum::<u64>();
+        let rows = (block.len() / w) as u64 - count(&acc.empties);
         if rows > 0 {
+            let block_nulls = count(&acc.nulls);
             last = Some(first_fbo + i as u32);
-            nulls += u64::from(block_nulls);
-            values += u64::from(rows - block_nulls);
-            lo = lo.min(block_lo);
-            hi = hi.max(block_hi);
+            nulls += block_nulls;
+            values += rows - block_nulls;
         }
     }
     let width = std::mem::size_of::<T>() as u32;
+    let last_row = last.map(|b| {
+        let block = &data[(b - first_fbo) as usize * BLOCK_SIZE..];
+        let block = &block[..block.len().min(BLOCK_SIZE)];
+        last_row_in(block, b, width as usize, |v| T::from_le_slice(v) != empty)
+    });
     let domain = match D {
         SIGNED => Domain::Signed,
         UNSIGNED => Domain::Unsigned,
@@ -216,11 +396,14 @@ fn scan_narrow<T: Lane, const D: u8>(
         _ => Domain::None,
     };
     let keys = (values > 0 && D != NO_CP).then(|| {
-        let to_key = |k: T| domain.key(narrow_raw::<T, D>(k).widen(), width);
+        let lo = acc.lo.as_ref().iter().copied().min().unwrap_or(T::MAX);
+        let hi = acc.hi.as_ref().iter().copied().max().unwrap_or(T::MIN);
+        let to_key = |k: T| domain.key(narrow_raw::<T, D>(k).widen(), w as u32);
         (to_key(lo), to_key(hi))
     });
     out.merge(&ExtentStats {
         last_nonempty: last,
+        last_row,
         values,
         nulls,
         keys,
@@ -228,39 +411,62 @@ fn scan_narrow<T: Lane, const D: u8>(
     });
 }
 
+/// The 16-byte kernel: EMPTY blocks skipped as bytes, then one value at a time.
 fn scan_wide(data: &[u8], first_fbo: u32, empty: i128, null: i128, out: &mut ExtentStats) {
+    let empty_block = repeated_block(&empty.to_le_bytes());
     let (mut lo, mut hi) = (i128::MAX, i128::MIN);
     let (mut values, mut nulls) = (0u64, 0u64);
     let mut last = None;
     for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
-        let mut rows = 0u64;
+        if all_empty(block, &empty_block) {
+            continue;
+        }
+        // Branches, not selects: 128-bit min/max by select costs more than predictable jumps
+        // (criterion `kernel/*/decimal128`).
+        let mut rows = false;
         for v in block.chunks_exact(16) {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(v);
-            let x = i128::from_le_bytes(b);
+            let x = i128::from_le_bytes(v.try_into().unwrap_or([0; 16]));
             if x == empty {
                 continue;
             }
-            rows += 1;
+            rows = true;
             if x == null {
                 nulls += 1;
-                continue;
+            } else {
+                values += 1;
+                lo = lo.min(x);
+                hi = hi.max(x);
             }
-            values += 1;
-            lo = lo.min(x);
-            hi = hi.max(x);
         }
-        if rows > 0 {
+        if rows {
             last = Some(first_fbo + i as u32);
         }
     }
+    let last_row = last.map(|b| {
+        let block = &data[(b - first_fbo) as usize * BLOCK_SIZE..];
+        let block = &block[..block.len().min(BLOCK_SIZE)];
+        last_row_in(block, b, 16, |v| {
+            let mut x = [0u8; 16];
+            x.copy_from_slice(v);
+            i128::from_le_bytes(x) != empty
+        })
+    });
     out.merge(&ExtentStats {
         last_nonempty: last,
+        last_row,
         values,
         nulls,
         keys: None,
         wide: (values > 0).then_some((lo, hi)),
     });
+}
+
+/// The file row of the last value of `block` (file block `fbo`, values of `width` bytes) that
+/// `is_row` accepts; the block is known to hold one.
+fn last_row_in(block: &[u8], fbo: u32, width: usize, is_row: impl Fn(&[u8]) -> bool) -> u64 {
+    let per_block = (BLOCK_SIZE / width) as u64;
+    let at = block.chunks_exact(width).rposition(is_row).unwrap_or(0) as u64;
+    u64::from(fbo) * per_block + at
 }
 
 fn scan_dictionary(data: &[u8], first_fbo: u32, out: &mut ExtentStats) {
@@ -321,6 +527,7 @@ pub fn kernel_for(kind: ObjectKind, tokens: bool, string_cp: StringCp) -> (Kerne
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn narrow(width: u32, domain: Domain, empty: u64, null: u64) -> Kernel {
         Kernel::Narrow {
@@ -330,6 +537,12 @@ mod tests {
             alt_null: null,
             domain,
         }
+    }
+
+    /// The min/max a scan found, as signed values.
+    fn signed_range(s: &ExtentStats) -> Option<(i64, i64)> {
+        s.keys
+            .map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h)))
     }
 
     #[test]
@@ -343,12 +556,10 @@ mod tests {
         let mut s = ExtentStats::default();
         narrow(4, Domain::Signed, empty.into(), 0x8000_0000).scan(&data, 10, &mut s);
         assert_eq!(s.last_nonempty, Some(11));
+        // INT: 2048 rows per block; the value is row 7 of file block 11.
+        assert_eq!(s.last_row, Some(11 * 2048 + 7));
         assert_eq!(s.values, 1);
-        assert_eq!(
-            s.keys
-                .map(|(l, h)| (Domain::Signed.value(l), Domain::Signed.value(h))),
-            Some((-42, -42))
-        );
+        assert_eq!(signed_range(&s), Some((-42, -42)));
     }
 
     #[test]
@@ -360,68 +571,134 @@ mod tests {
         let mut s = ExtentStats::default();
         narrow(1, Domain::Unsigned, 0xFF, 0xFE).scan(&data, 0, &mut s);
         assert_eq!((s.last_nonempty, s.values, s.nulls), (Some(1), 2, 1));
+        // UTINYINT: 8192 rows per block; the NULL is row 0 of block 1.
+        assert_eq!(s.last_row, Some(8192));
         assert_eq!(s.keys, Some((7, 200)));
     }
 
-    /// The obvious loop: every value read as a zero-extended u64, classified one by one.
-    fn reference(
-        width: u32,
-        domain: Domain,
-        m: (u64, u64, u64),
-        data: &[u8],
-        first_fbo: u32,
-    ) -> ExtentStats {
+    #[test]
+    fn a_block_empty_but_its_last_value_is_not_skipped() {
+        // BIGINT (SEG §5.1: EMPTY 0x8000000000000001, NULL 0x8000000000000000): blocks 0 and 2
+        // all EMPTY, block 1 EMPTY but its very last value, which the EMPTY-block comparison
+        // must not miss.
+        let empty = 0x8000_0000_0000_0001u64;
+        let mut data = empty.to_le_bytes().repeat(1024 * 3);
+        data[2 * 8192 - 8..2 * 8192].copy_from_slice(&(-3i64).to_le_bytes());
         let mut s = ExtentStats::default();
-        let w = width as usize;
-        for (i, block) in data.chunks(BLOCK_SIZE).enumerate() {
-            for v in block.chunks_exact(w) {
-                let mut b = [0u8; 8];
-                b[..w].copy_from_slice(v);
-                let raw = u64::from_le_bytes(b);
-                if raw == m.0 {
-                    continue;
-                }
-                s.last_nonempty = Some(first_fbo + i as u32);
-                if raw == m.1 || raw == m.2 {
-                    s.nulls += 1;
-                    continue;
-                }
-                s.values += 1;
-                if domain != Domain::None {
-                    let k = domain.key(raw, width);
-                    s.keys = Some(s.keys.map_or((k, k), |(l, h)| (l.min(k), h.max(k))));
-                }
-            }
-        }
-        s
+        narrow(8, Domain::Signed, empty, 0x8000_0000_0000_0000).scan(&data, 0, &mut s);
+        assert_eq!((s.last_nonempty, s.values, s.nulls), (Some(1), 1, 0));
+        assert_eq!(signed_range(&s), Some((-3, -3)));
     }
 
-    proptest::proptest! {
+    #[test]
+    fn wide_decimals_skip_empty_blocks_and_keep_min_max() {
+        // DECIMAL(38): EMPTY INT128_MIN + 1, NULL INT128_MIN (SEG §5.1).
+        let (empty, null) = (i128::MIN + 1, i128::MIN);
+        let mut data = empty.to_le_bytes().repeat(512 * 4);
+        let put = |d: &mut Vec<u8>, slot: usize, v: i128| {
+            d[slot * 16..slot * 16 + 16].copy_from_slice(&v.to_le_bytes())
+        };
+        put(&mut data, 512 + 3, -10i128.pow(30));
+        put(&mut data, 512 + 4, null);
+        put(&mut data, 3 * 512 - 1, 7);
+        let mut s = ExtentStats::default();
+        Kernel::Wide { empty, null }.scan(&data, 100, &mut s);
+        assert_eq!((s.last_nonempty, s.values, s.nulls), (Some(102), 2, 1));
+        assert_eq!(s.wide, Some((-10i128.pow(30), 7)));
+    }
+
+    /// Column types of every width and comparison domain, with their markers from the SEG §5.1
+    /// table (`markers`), alternative NULLs included.
+    fn kernels() -> Vec<Kernel> {
+        use ColDataType::*;
+        let col = |data_type, width, tokens, cp| {
+            kernel_for(ObjectKind::Column { data_type, width }, tokens, cp).0
+        };
+        vec![
+            col(TinyInt, 1, false, StringCp::Invalid),
+            col(UTinyInt, 1, false, StringCp::Invalid),
+            col(Char, 1, false, StringCp::Binary),
+            col(SmallInt, 2, false, StringCp::Invalid),
+            col(Char, 2, false, StringCp::Binary),
+            col(Int, 4, false, StringCp::Invalid),
+            col(UInt, 4, false, StringCp::Invalid),
+            col(Float, 4, false, StringCp::Invalid),
+            col(Date, 4, false, StringCp::Invalid),
+            col(Varchar, 4, false, StringCp::Binary),
+            col(BigInt, 8, false, StringCp::Invalid),
+            col(UBigInt, 8, false, StringCp::Invalid),
+            col(DateTime, 8, false, StringCp::Invalid),
+            col(Varchar, 8, false, StringCp::Binary),
+            col(Varchar, 8, true, StringCp::Invalid),
+            col(Double, 8, false, StringCp::Invalid),
+            col(Decimal, 16, false, StringCp::Invalid),
+            col(UDecimal, 16, false, StringCp::Invalid),
+        ]
+    }
+
+    fn width_and_markers(k: Kernel) -> (usize, Vec<Vec<u8>>) {
+        match k {
+            Kernel::Narrow {
+                width,
+                empty,
+                null,
+                alt_null,
+                ..
+            } => {
+                let w = width as usize;
+                let b = |x: u64| x.to_le_bytes()[..w].to_vec();
+                (w, vec![b(empty), b(null), b(alt_null)])
+            }
+            Kernel::Wide { empty, null } => (
+                16,
+                vec![empty.to_le_bytes().to_vec(), null.to_le_bytes().to_vec()],
+            ),
+            Kernel::Dictionary => unreachable!(),
+        }
+    }
+
+    proptest! {
+        /// The kernel against the plain loop at every width and domain, for blocks that are
+        /// all EMPTY, sparse, dense or dense with NULLs; data that starts at any alignment
+        /// (`offset`) and ends anywhere (`cut`: a partial last block, a partial stripe, a partial
+        /// value).
         #[test]
-        fn kernel_equals_the_obvious_loop(
-            width in proptest::sample::select(vec![1u32, 2, 4, 8]),
-            domain in proptest::sample::select(vec![Domain::Signed, Domain::Unsigned, Domain::Binary, Domain::None]),
-            picks in proptest::collection::vec((0u8..8, proptest::num::u64::ANY), 1..3000),
-            blocks in 1usize..4,
-            offset in 0usize..3,
+        fn kernel_equals_the_plain_loop(
+            which in 0usize..18,
+            layout in proptest::collection::vec(0u8..4, 1..5),
+            seed in any::<u64>(),
+            offset in 0usize..17,
+            cut in prop_oneof![Just(0usize), 0usize..64, 0usize..BLOCK_SIZE],
             first_fbo in 0u32..100_000,
         ) {
-            let mask = if width == 8 { u64::MAX } else { (1u64 << (8 * width)) - 1 };
-            let (empty, null, alt) = (mask, mask - 1, 0x80 & mask);
-            let w = width as usize;
-            let n = blocks * BLOCK_SIZE / w;
-            // Mostly EMPTY, with values, NULLs and the other NULL spread over the blocks.
-            let mut data = vec![0xFFu8; n * w + offset];
-            for (j, &(kind, v)) in picks.iter().enumerate() {
-                let slot = (j * 7919 + v as usize) % n;
-                let val = match kind { 0 => null, 1 => alt, 2 => empty, _ => v & mask };
-                data[offset + slot * w..offset + slot * w + w].copy_from_slice(&val.to_le_bytes()[..w]);
+            let kernel = kernels()[which];
+            let (w, marks) = width_and_markers(kernel);
+            let mut x = seed | 1;
+            let mut next = move || { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x };
+            let mut data = vec![0u8; offset];
+            for &l in &layout {
+                for _ in 0..BLOCK_SIZE / w {
+                    let r = next();
+                    let pick = match l {
+                        0 => 0,                                   // EMPTY
+                        1 => if r % 97 == 0 { 3 } else { 0 },     // sparse values
+                        2 => 3,                                   // every slot a value
+                        _ => (r % 6) as usize,                    // values, EMPTY, NULLs
+                    };
+                    let mut v = [next().to_le_bytes(), next().to_le_bytes()].concat();
+                    if pick < marks.len() {
+                        v = marks[pick].clone();
+                    }
+                    data.extend_from_slice(&v[..w]);
+                }
             }
-            // `offset` shifts the data so the typed view is unaligned and the fallback runs too.
+            data.truncate(data.len() - cut.min(data.len() - offset));
             let data = &data[offset..];
             let mut got = ExtentStats::default();
-            Kernel::Narrow { width, empty, null, alt_null: alt, domain }.scan(data, first_fbo, &mut got);
-            proptest::prop_assert_eq!(got, reference(width, domain, (empty, null, alt), data, first_fbo));
+            kernel.scan(data, first_fbo, &mut got);
+            let mut want = ExtentStats::default();
+            kernel.scan_plain(data, first_fbo, &mut want);
+            prop_assert_eq!(got, want);
         }
     }
 }

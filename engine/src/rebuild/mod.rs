@@ -6,11 +6,15 @@
 //! |---|---|
 //! | [`walk`] | DBRoot paths → [`walk::FoundFile`]s, skipped paths |
 //! | [`catalog`] | the catalog's found files → [`catalog::CatalogFacts`] (each file loaded once) |
-//! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (facts, open file, kernel) |
+//! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (opened, kind, kernel) |
 //! | [`units`] | planned files → chunk-aligned [`units::WorkUnit`]s |
 //! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
+//! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles |
 //! | [`facts`] | everything so far as plain values ([`facts::Facts`]: no open file) |
-//! | [`place`] | file facts + scan facts → extent records (HWM, CP, LBID rules in submodules) |
+//! | [`facts::finish`] | the stages below, from the facts alone |
+//! | [`orphans`] | file facts → the ones the catalog lists as live (the others reported) |
+//! | [`reconcile`] | file facts + scan + catalog rows → [`reconcile::TableRows`]: each table's rows per (partition, segment), agreed across its columns |
+//! | [`place`] | file facts + scan + evidence + table rows (+ reference map) → extent records (HWM, CP, LBID rules in submodules) |
 //! | [`checks`] | placed extents → catalog token findings, against the already-loaded catalog |
 //! | [`report`] | everything found → [`RebuildReport`] |
 //!
@@ -19,18 +23,21 @@
 //! output is sorted. The caller writes the [`ExtentMap`].
 //!
 //! A cluster runs the stages up to [`facts`] on each node ([`scan_facts`]), carries the facts in
-//! a [`partial`], and runs the same place, checks and report on the primary
-//! ([`facts::finish`] of the merged facts).
+//! a [`partial`], and runs the same [`facts::finish`] on the primary, of the merged facts.
 
 pub mod catalog;
 pub mod checks;
 pub mod compare;
+pub mod evidence;
 pub mod facts;
+pub mod floors;
 pub mod kernel;
 pub mod kind;
+pub mod orphans;
 pub mod partial;
 pub mod place;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
 pub mod scan;
 pub mod stats;
@@ -39,9 +46,9 @@ pub mod walk;
 
 use crate::em::ExtentMap;
 use crate::error::Error;
-use crate::finding::{Accept, Damaged, Finding, Unresolved};
+use crate::finding::{Accept, Damaged, Finding};
 use crate::progress::Progress;
-use crate::seg::file::Access;
+use crate::seg::file::{Access, FileOpener, LocalFiles};
 use crate::types::{DbRootId, CHUNK_BYTES};
 use kind::StringCp;
 use serde::Serialize;
@@ -63,6 +70,11 @@ pub struct RebuildOptions {
     pub access: Access,
     /// Refusals the user accepts knowingly (each a command-line flag).
     pub accept: Accept,
+    /// Keep files of OIDs the catalog does not list as live (`--include-orphans`).
+    pub include_orphans: bool,
+    /// An older extent map (`--reference`): LBIDs the data cannot settle, status and sequence
+    /// numbers ([`place::reference`]).
+    pub reference: Option<ExtentMap>,
 }
 
 impl Default for RebuildOptions {
@@ -73,6 +85,8 @@ impl Default for RebuildOptions {
             string_cp: StringCp::Invalid,
             access: Access::Mmap,
             accept: Accept::default(),
+            include_orphans: false,
+            reference: None,
         }
     }
 }
@@ -84,27 +98,62 @@ pub struct Rebuilt {
     pub report: RebuildReport,
 }
 
-/// Rebuild on the current rayon pool (the caller chooses its size): the facts of every DBRoot
-/// ([`scan_facts`]), then place, checks and report ([`facts::finish`]).
+/// Rebuild on the current rayon pool (the caller chooses its size).
 pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt, Error> {
-    let facts = scan_facts(opts, None, progress)?;
-    Ok(facts::finish(facts, &opts.accept))
+    if opts.dbroots.is_empty() {
+        return Err(Error::Usage("no DBRoot to scan".into()));
+    }
+    rebuild_from(opts, walk::walk(&opts.dbroots), &LocalFiles, progress)
 }
 
-/// Walk, catalog, plan, units and scan `opts.dbroots` on the current rayon pool: everything
-/// placement needs, as values. On a machine that holds none of the catalog's files, `catalog`
-/// (the catalog part of the machine that does) gives the plan the kinds the catalog's rows
-/// record; files whose own catalog is found use that one.
+/// [`rebuild`] of the files `walked` found, read through `opener` (StorageManager's objects:
+/// `crate::sm::stream`): the facts of every DBRoot ([`scan_facts_from`]), then the stages that
+/// work from facts alone ([`facts::finish`]), as a cluster runs them on its primary.
+pub fn rebuild_from(
+    opts: &RebuildOptions,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+    progress: &dyn Progress,
+) -> Result<Rebuilt, Error> {
+    let facts = scan_facts_from(opts, walked, opener, None, progress)?;
+    facts::finish(facts, opts)
+}
+
+/// A node's part of a rebuild: walk, catalog, plan, units, scan and evidence of
+/// `opts.dbroots` on the current rayon pool, as values. On a machine that holds none of the
+/// catalog's files, `catalog` (the catalog part of the machine that does, with the files that
+/// machine found) gives the plan and the evidence stage the catalog's rows.
 pub fn scan_facts(
     opts: &RebuildOptions,
-    catalog: Option<&facts::CatalogPart>,
+    catalog: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
+    progress: &dyn Progress,
+) -> Result<facts::Facts, Error> {
+    if opts.dbroots.is_empty() {
+        return Err(Error::Usage("no DBRoot to scan".into()));
+    }
+    scan_facts_from(
+        opts,
+        walk::walk(&opts.dbroots),
+        &LocalFiles,
+        catalog,
+        progress,
+    )
+}
+
+/// [`scan_facts`] of the files `walked` found, read through `opener`.
+pub fn scan_facts_from(
+    opts: &RebuildOptions,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+    catalog: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
     progress: &dyn Progress,
 ) -> Result<facts::Facts, Error> {
     let Prepared {
         planned,
         units,
+        catalog,
         mut facts,
-    } = prepare(opts, catalog)?;
+    } = prepare(opts, walked, opener, catalog)?;
     let total: u64 = planned
         .iter()
         .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
@@ -116,76 +165,80 @@ pub fn scan_facts(
     if progress.cancelled() {
         return Err(Error::Interrupted);
     }
-    let (scan, errors) = scanned.into_facts();
-    for e in &errors {
-        let path = planned[e.file].facts.found.path.clone();
-        facts.damaged.push(Damaged::new(path, &e.error));
-    }
-    facts.scan = scan;
-    facts.files = planned.into_iter().map(|p| p.facts).collect();
+    facts.scan = scanned.into_facts(|i| planned[i].found.path.clone());
+    facts.files = planned.iter().map(|p| p.facts.clone()).collect();
+
+    // Token evidence for every dictionary this machine can tell needs it (files' own claims and
+    // the claims of this machine's files; `facts::finish` keeps the ones the whole set needs).
+    let extents = place::extent_counts(&facts.files, &facts.scan);
+    let claims = place::lbid::claims(&facts.files, &extents, &catalog.lbids);
+    facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
     Ok(facts)
 }
 
-/// Everything before the scan, shared by [`scan_facts`] and [`floor_pass`]: the planned files,
-/// their work units, and the facts so far.
+/// Everything before the scan, shared by [`scan_facts_from`] and [`floor_pass`].
 struct Prepared {
     planned: Vec<plan::PlannedFile>,
     units: Vec<units::WorkUnit>,
+    catalog: catalog::CatalogFacts,
     facts: facts::Facts,
 }
 
-/// Walk, catalog, plan and units.
+/// Walk results by DBRoot (the root that holds each path), catalog, plan and units.
 fn prepare(
     opts: &RebuildOptions,
-    external: Option<&facts::CatalogPart>,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+    external: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
 ) -> Result<Prepared, Error> {
     if opts.dbroots.is_empty() {
         return Err(Error::Usage("no DBRoot to scan".into()));
     }
-    let mut facts = facts::Facts::default();
-
-    // One walk per DBRoot, so that each DBRoot's skipped paths stay its own (a cluster merges
-    // the DBRoots of several machines in DBRoot order).
-    for (&id, root) in &opts.dbroots {
-        let walked = walk::walk(&BTreeMap::from([(id, root.clone())]));
-        facts.found.extend(walked.files);
-        facts.skipped.insert(id, walked.skipped);
-        facts.damaged.extend(
-            walked
-                .damaged
-                .iter()
-                .map(|(p, e)| Damaged::new(p.clone(), e)),
-        );
-    }
-    facts.found.sort_by_key(|f| (f.id, f.dbroot));
-
-    let catalog = catalog::load(&facts.found, opts.access);
-    facts.catalog = facts::CatalogPart::from_facts(&catalog);
-    let plan_catalog = match external {
-        Some(part) if !facts.catalog.is_present() => part.plan_facts(),
-        _ => catalog,
+    let dbroot_of = |path: &std::path::Path| {
+        opts.dbroots
+            .iter()
+            .filter(|(_, root)| path.starts_with(root))
+            .max_by_key(|(_, root)| root.as_os_str().len())
+            .or(opts.dbroots.iter().next())
+            .map(|(&id, _)| id)
+            .unwrap_or_default()
     };
-
-    let (planned, unplanned) = plan::plan(
-        facts.found.clone(),
-        &plan_catalog,
-        opts.access,
-        opts.string_cp,
-    );
-    for u in unplanned {
-        match u.why {
-            Err(e) => facts.damaged.push(Damaged::new(u.found.path, &e)),
-            Ok(reason) => facts.unresolved.push(Unresolved {
-                path: u.found.path,
-                oid: u.found.id.oid,
-                reason,
-            }),
-        }
+    let mut facts = facts::Facts {
+        machines: vec![opts.dbroots.keys().copied().collect()],
+        ..facts::Facts::default()
+    };
+    for s in walked.skipped {
+        facts.skipped.entry(dbroot_of(&s.path)).or_default().push(s);
     }
+    for (p, e) in &walked.damaged {
+        facts
+            .walk_damaged
+            .entry(dbroot_of(p))
+            .or_default()
+            .push(Damaged::new(p.clone(), e));
+    }
+    facts.found = walked.files.clone();
+
+    let (catalog, part) = facts::catalog_stage(&walked.files, opts.access, opener, external);
+    facts.catalog = part;
+
+    let (planned, unplanned) =
+        plan::plan_with(walked.files, &catalog, opts.access, opts.string_cp, opener);
+    facts.unplanned = unplanned
+        .into_iter()
+        .map(|u| {
+            let outcome = u.why.map_err(|e| Damaged::new(u.found.path.clone(), &e));
+            facts::UnplannedFact {
+                found: u.found,
+                outcome,
+            }
+        })
+        .collect();
     let units = units::for_files(&planned, opts.chunk_mib);
     Ok(Prepared {
         planned,
         units,
+        catalog,
         facts,
     })
 }
@@ -215,18 +268,22 @@ pub struct FloorResult {
 /// The floor a rebuild is measured against: the same walk, plan and work units, then every
 /// chunk read and decompressed (checksum included) on the current pool, classifying nothing.
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
+    use crate::seg::file::{ChunkReader, SegmentFile};
     use rayon::prelude::*;
-    let p = prepare(opts, None)?;
-    let bytes = p
-        .units
-        .par_iter()
-        .map_init(Vec::new, |scratch, u| {
-            let file = &p.planned[u.file].file;
-            u.chunks
-                .clone()
-                .map(|c| file.chunk_data(c, scratch).map_or(0, |d| d.len() as u64))
-                .sum::<u64>()
-        })
+    let p = prepare(opts, walk::walk(&opts.dbroots), &LocalFiles, None)?;
+    let files: Vec<&SegmentFile> = p.planned.iter().map(|f| &f.file).collect();
+    let bytes = (0..p.units.len())
+        .into_par_iter()
+        .fold(
+            || (0u64, ChunkReader::new(), 0usize),
+            |(mut bytes, mut reader, mut ahead), i| {
+                scan::read_unit(&files, &p.units, i, &mut reader, &mut ahead, |_, data| {
+                    bytes += data.map_or(0, |d| d.len() as u64);
+                });
+                (bytes, reader, ahead)
+            },
+        )
+        .map(|(bytes, _, _)| bytes)
         .sum();
     Ok(FloorResult {
         files: p.planned.len(),

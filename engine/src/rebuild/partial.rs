@@ -22,11 +22,10 @@
 //! travel without a format change here; CBOR rather than a non-self-describing codec because
 //! the findings are internally tagged enums (shared with the JSON report), which need one.
 
-use super::catalog::CatalogKind;
 use super::facts::{CatalogPart, Facts};
 use super::kind::StringCp;
 use crate::error::{DecodeError, DecodeKind, Error};
-use crate::types::{DbRootId, Oid};
+use crate::types::DbRootId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,7 +33,7 @@ use std::path::{Path, PathBuf};
 /// The first eight bytes of every partial.
 pub const MAGIC: &[u8; 8] = b"EMRBPART";
 /// The layout above and the body's meaning; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The version of the tool that writes (and the only one that assembles) a partial.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -86,11 +85,27 @@ impl PartialBody {
     }
 }
 
-/// The digest that identifies the catalog kinds a plan used.
-pub fn catalog_digest(kinds: &BTreeMap<Oid, CatalogKind>) -> [u8; 32] {
-    let mut bytes = Vec::new();
-    ciborium::into_writer(kinds, &mut bytes).expect("CBOR into a Vec cannot fail");
-    *blake3::hash(&bytes).as_bytes()
+/// The digest that identifies the catalog a plan used: the catalog files' bytes (or errors)
+/// as read on the machine that holds them.
+pub fn catalog_digest(catalog: &CatalogPart) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    for read in &catalog.reads {
+        let path = read.path.as_os_str().as_encoded_bytes();
+        hasher.update(&(path.len() as u64).to_le_bytes());
+        hasher.update(path);
+        match &read.bytes {
+            Ok(bytes) => {
+                hasher.update(&[0]);
+                hasher.update(&(bytes.0.len() as u64).to_le_bytes());
+                hasher.update(&bytes.0);
+            }
+            Err(e) => {
+                hasher.update(&[1]);
+                hasher.update(e.detail.as_bytes());
+            }
+        }
+    }
+    *hasher.finalize().as_bytes()
 }
 
 /// The partial's bytes, with `tool_version` in its header.
@@ -341,7 +356,7 @@ pub fn assemble(
     if let Some(&dbroot) = dbroots.iter().find(|d| !covered.contains_key(d)) {
         return Err(AssembleError::MissingDbRoot { dbroot });
     }
-    let digest = catalog_digest(&catalog_partial.body.facts.catalog.kinds);
+    let digest = catalog_digest(&catalog_partial.body.facts.catalog);
     if let Some((path, _)) = partials.iter().find(|(_, p)| p.body.planned_with != digest) {
         return Err(AssembleError::OtherCatalog {
             path: path.clone(),

@@ -15,7 +15,7 @@ use crate::catalog::syscat;
 use crate::error::{DecodeError, DecodeKind, Error};
 use crate::finding::UnresolvedReason;
 use crate::seg::datatype::ColDataType;
-use crate::seg::file::{Access, Layout, SegmentFile};
+use crate::seg::file::{Access, FileOpener, Layout, LocalFiles, SegmentFile};
 use crate::types::{max_column_file_blocks, BLOCK_SIZE};
 use rayon::prelude::*;
 
@@ -26,6 +26,15 @@ pub struct PlannedFile {
     pub facts: FileFacts,
     pub file: SegmentFile,
     pub kernel: Kernel,
+}
+
+/// A planned file reads as its facts (`pf.found`, `pf.kind`, …): the stages before the scan
+/// and the evidence stage use both the facts and the open file.
+impl std::ops::Deref for PlannedFile {
+    type Target = FileFacts;
+    fn deref(&self) -> &FileFacts {
+        &self.facts
+    }
 }
 
 /// What the plan learnt about a segment file, as a plain value: everything the stages after
@@ -64,9 +73,20 @@ pub fn plan(
     access: Access,
     string_cp: StringCp,
 ) -> (Vec<PlannedFile>, Vec<Unplanned>) {
+    plan_with(found, catalog, access, string_cp, &LocalFiles)
+}
+
+/// [`plan`], opening the files through `opener`.
+pub fn plan_with(
+    found: Vec<FoundFile>,
+    catalog: &CatalogFacts,
+    access: Access,
+    string_cp: StringCp,
+    opener: &dyn FileOpener,
+) -> (Vec<PlannedFile>, Vec<Unplanned>) {
     let results: Vec<Result<PlannedFile, Box<Unplanned>>> = found
         .into_par_iter()
-        .map(|f| plan_one(f, catalog, access, string_cp))
+        .map(|f| plan_one(f, catalog, access, string_cp, opener))
         .collect();
     let mut planned = Vec::new();
     let mut unplanned = Vec::new();
@@ -84,6 +104,7 @@ fn plan_one(
     catalog: &CatalogFacts,
     access: Access,
     string_cp: StringCp,
+    opener: &dyn FileOpener,
 ) -> Result<PlannedFile, Box<Unplanned>> {
     let catalog_kinds = &catalog.kinds;
     // What the catalog says the file holds bounds its size before it is mapped or read: a huge
@@ -97,7 +118,7 @@ fn plan_one(
     // A catalog file the catalog stage loaded is opened from its bytes, not read again.
     let opened = match catalog.loaded.raw_bytes(&found.path) {
         Some(bytes) => SegmentFile::from_bytes(&found.path, bytes),
-        None => SegmentFile::open_bounded(&found.path, access, max_len),
+        None => opener.open_segment(&found.path, access, max_len),
     };
     let file = match opened {
         Ok(f) => f,
@@ -180,12 +201,7 @@ fn cross_check(file: &SegmentFile, catalog: Option<&CatalogKind>) -> Option<Erro
     }
     let compressed_in_catalog = catalog.is_some_and(|c| c.compression != 0);
     if compressed_in_catalog && !file.is_compressed() {
-        let found: Vec<String> = file
-            .bytes()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let found: Vec<String> = file.head().iter().map(|b| format!("{b:02x}")).collect();
         let kind = DecodeKind::BadMagic {
             expected: format!(
                 "{} (the catalog says compression type {})",

@@ -36,8 +36,9 @@ pub struct RebuildReport {
     /// How many files had their type from each source: their v3 header, the fixed definition of
     /// the system catalog, or the catalog's rows (v2 headers, uncompressed user tables).
     pub kind_sources: BTreeMap<KindSource, usize>,
-    /// Every finding: skipped, damaged, unresolved, duplicate segments, re-assigned, uncertain,
-    /// inferred, refused, then the catalog's, in that order.
+    /// Every finding: skipped, damaged, unresolved, duplicate segments, orphans, re-assigned, uncertain,
+    /// inferred, refused, what the data cannot tell (status, unreconciled HWMs, reference
+    /// conflicts), then the catalog's, in that order.
     pub findings: Vec<Finding>,
 }
 
@@ -110,6 +111,13 @@ impl RebuildReport {
         self.refusals().filter(|r| !r.accepted)
     }
 
+    pub fn orphans(&self) -> impl Iterator<Item = &crate::finding::Orphan> {
+        self.findings.iter().filter_map(|f| match f {
+            Finding::Orphan(d) => Some(d),
+            _ => None,
+        })
+    }
+
     /// The findings about the system catalog.
     pub fn catalog_findings(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.is_catalog())
@@ -123,10 +131,14 @@ pub(crate) struct Findings {
     pub damaged: Vec<Damaged>,
     pub unresolved: Vec<Unresolved>,
     pub duplicates: Vec<Finding>,
+    pub orphans: Vec<Finding>,
     pub reassigned: Vec<Reassigned>,
     pub uncertain: Vec<Uncertain>,
     pub inferred: Vec<Inferred>,
     pub refused: Vec<Refusal>,
+    /// What the data cannot tell (status, unreconciled HWMs) and where a reference map
+    /// contradicts it.
+    pub limits: Vec<Finding>,
     pub catalog: Vec<Finding>,
 }
 
@@ -140,10 +152,12 @@ impl Findings {
         out.extend(self.damaged.into_iter().map(Finding::Damaged));
         out.extend(self.unresolved.into_iter().map(Finding::Unresolved));
         out.extend(self.duplicates);
+        out.extend(self.orphans);
         out.extend(self.reassigned.into_iter().map(Finding::Reassigned));
         out.extend(self.uncertain.into_iter().map(Finding::Uncertain));
         out.extend(self.inferred.into_iter().map(Finding::Inferred));
         out.extend(self.refused.into_iter().map(Finding::Refused));
+        out.extend(self.limits);
         out.extend(self.catalog);
         out
     }

@@ -1,9 +1,11 @@
 //! Scan: work units → per-extent [`ExtentStats`], in parallel on the caller's rayon pool.
 //!
-//! Only the parallel part lives here: each worker owns its decompression buffer and folds the
-//! units it takes into an ordered map with the kernels of [`super::kernel`]; partial maps are
-//! reduced with one associative merge, so nothing is shared or locked on the hot path and the
-//! result does not depend on the thread count or the unit size.
+//! Only the parallel part lives here: each worker owns its [`ChunkReader`] (its read and
+//! decompression buffers, one chunk each) and folds the units it takes into an ordered map with
+//! the kernels of [`super::kernel`]; partial maps are reduced with one associative merge, so
+//! nothing is shared or locked on the hot path and the result does not depend on the thread
+//! count or the unit size. Units come in file-offset order; each worker announces the next units
+//! to the kernel before it reads one ([`read_unit`]), so reading and classifying overlap.
 
 use super::kernel::Kernel;
 use super::stats::ExtentStats;
@@ -11,9 +13,11 @@ use super::units::WorkUnit;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::seg::file::SegmentFile;
-use crate::types::{BLOCKS_PER_CHUNK, CHUNK_BYTES};
+use crate::seg::reader::{BufferGauge, ChunkReader};
+use crate::types::BLOCKS_PER_CHUNK;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A chunk that could not be read.
 #[derive(Debug)]
@@ -35,27 +39,33 @@ pub struct ScanResult {
 }
 
 /// What the scan established, as a plain value for the stages after it (and a node's
-/// partial): the per-extent stats, which chunks could not be read, and how many bytes were
-/// examined. The chunk errors themselves become `Damaged` findings.
+/// partial): the per-extent stats, which chunks could not be read and the finding for each, and
+/// how many bytes were examined.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScanFacts {
     /// (file index, extent index) → what the scan found.
     pub stats: BTreeMap<(usize, u32), ExtentStats>,
     /// (file index, chunk) of every chunk that could not be read.
     pub damaged: std::collections::BTreeSet<(usize, u32)>,
+    /// The finding of each chunk that could not be read, by (file index, chunk).
+    pub errors: Vec<(usize, crate::finding::Damaged)>,
     /// Uncompressed bytes examined.
     pub bytes: u64,
 }
 
 impl ScanResult {
-    /// The facts, and the errors of the chunks that could not be read (sorted by file, chunk).
-    pub fn into_facts(self) -> (ScanFacts, Vec<ChunkError>) {
-        let facts = ScanFacts {
+    /// The facts; `path(i)` is the path of file `i` (named in the findings).
+    pub fn into_facts(self, path: impl Fn(usize) -> std::path::PathBuf) -> ScanFacts {
+        ScanFacts {
             stats: self.stats,
             damaged: self.errors.iter().map(|e| (e.file, e.chunk)).collect(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| (e.file, crate::finding::Damaged::new(path(e.file), &e.error)))
+                .collect(),
             bytes: self.bytes,
-        };
-        (facts, self.errors)
+        }
     }
 
     fn merge(mut self, other: ScanResult) -> ScanResult {
@@ -75,46 +85,113 @@ impl ScanResult {
     }
 }
 
+/// How the scan reads its units.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Count the bytes the workers' readers hold (tests; off in a rebuild).
+    pub gauge: Option<Arc<BufferGauge>>,
+    /// Drop each unit's pages from the page cache once it is scanned
+    /// ([`ChunkReader::drop_behind`]).
+    pub drop_behind: bool,
+}
+
+impl ReadOptions {
+    fn reader(&self) -> ChunkReader {
+        match &self.gauge {
+            Some(g) => ChunkReader::with_gauge(g.clone()),
+            None => ChunkReader::new(),
+        }
+        .drop_behind(self.drop_behind)
+    }
+}
+
+/// Work units read ahead of the one being scanned, per worker (`POSIX_FADV_WILLNEED`): the
+/// kernel reads them while the worker classifies, so a cold disk and the CPU work at once.
+const READ_AHEAD_UNITS: usize = 2;
+
+/// Read every chunk of `units[i]` with `reader`, handing each to `each` (chunk index and its
+/// uncompressed bytes or the error reading them). Before reading, the next
+/// [`READ_AHEAD_UNITS`] units (in file-offset order: the order `units` has) are announced to the
+/// kernel; `ahead` is the worker's first unit not yet announced. After, the unit's map is
+/// released (and its pages dropped, if the reader was asked to).
+pub fn read_unit(
+    files: &[&SegmentFile],
+    units: &[WorkUnit],
+    i: usize,
+    reader: &mut ChunkReader,
+    ahead: &mut usize,
+    mut each: impl FnMut(u32, Result<&[u8], Error>),
+) {
+    let unit = &units[i];
+    let file = files[unit.file];
+    let upto = (i + 1 + READ_AHEAD_UNITS).min(units.len());
+    for next in units.iter().take(upto).skip((*ahead).max(i)) {
+        let f = files[next.file];
+        reader.will_need(f, f.byte_range(next.chunks.clone()));
+    }
+    *ahead = (*ahead).max(upto);
+    for chunk in unit.chunks.clone() {
+        each(chunk, file.chunk_data(chunk, reader));
+    }
+    reader.finish(file, file.byte_range(unit.chunks.clone()));
+}
+
 /// Scan every unit on the current rayon pool.
 pub fn scan_units(
     files: &[(&SegmentFile, Kernel)],
     units: &[WorkUnit],
     progress: &dyn Progress,
 ) -> ScanResult {
+    scan_units_with(files, units, &ReadOptions::default(), progress)
+}
+
+/// [`scan_units`], reading as `read` says.
+pub fn scan_units_with(
+    files: &[(&SegmentFile, Kernel)],
+    units: &[WorkUnit],
+    read: &ReadOptions,
+    progress: &dyn Progress,
+) -> ScanResult {
+    let segment_files: Vec<&SegmentFile> = files.iter().map(|(f, _)| *f).collect();
     let mut result = units
         .par_iter()
+        .enumerate()
         .fold(
-            || (ScanResult::default(), Vec::<u8>::new()),
-            |(mut acc, mut scratch), unit| {
+            || (ScanResult::default(), read.reader(), 0usize),
+            |(mut acc, mut reader, mut ahead), (i, unit)| {
                 if progress.cancelled() {
                     // Ctrl-C: the remaining units are skipped; the caller discards the result.
-                    return (acc, scratch);
+                    return (acc, reader, ahead);
                 }
-                let (file, kernel) = files[unit.file];
+                let kernel = files[unit.file].1;
                 let stats = acc.stats.entry((unit.file, unit.extent)).or_default();
                 let mut bytes = 0u64;
-                for chunk in unit.chunks.clone() {
-                    if scratch.capacity() < CHUNK_BYTES {
-                        scratch.reserve(CHUNK_BYTES);
-                    }
-                    match file.chunk_data(chunk, &mut scratch) {
+                let mut errors = Vec::new();
+                read_unit(
+                    &segment_files,
+                    units,
+                    i,
+                    &mut reader,
+                    &mut ahead,
+                    |chunk, data| match data {
                         Ok(data) => {
                             kernel.scan(data, chunk * BLOCKS_PER_CHUNK, stats);
                             bytes += data.len() as u64;
                         }
-                        Err(error) => acc.errors.push(ChunkError {
+                        Err(error) => errors.push(ChunkError {
                             file: unit.file,
                             chunk,
                             error,
                         }),
-                    }
-                }
+                    },
+                );
+                acc.errors.extend(errors);
                 acc.bytes += bytes;
                 progress.advance(bytes, 0);
-                (acc, scratch)
+                (acc, reader, ahead)
             },
         )
-        .map(|(acc, _scratch)| acc)
+        .map(|(acc, _reader, _)| acc)
         .reduce(ScanResult::default, ScanResult::merge);
     result.errors.sort_by_key(|e| (e.file, e.chunk));
     result

@@ -49,6 +49,9 @@ impl Domain {
 pub struct ExtentStats {
     /// File block offset of the last block holding any non-EMPTY value.
     pub last_nonempty: Option<u32>,
+    /// File row number of the last non-EMPTY value (columns only: block × values per block +
+    /// position in the block); the row count the table reconciliation compares across columns.
+    pub last_row: Option<u64>,
     /// Non-NULL, non-EMPTY values seen.
     pub values: u64,
     /// NULL values seen.
@@ -63,6 +66,7 @@ impl ExtentStats {
     /// Combine two partial results; associative and commutative.
     pub fn merge(&mut self, other: &ExtentStats) {
         self.last_nonempty = self.last_nonempty.max(other.last_nonempty);
+        self.last_row = self.last_row.max(other.last_row);
         self.values += other.values;
         self.nulls += other.nulls;
         self.keys = merge_range(self.keys, other.keys);
@@ -119,13 +123,15 @@ mod tests {
     fn stats() -> impl Strategy<Value = ExtentStats> {
         (
             proptest::option::of(0u32..100_000),
+            proptest::option::of(0u64..100_000_000),
             0u64..1000,
             0u64..1000,
             proptest::option::of((any::<u64>(), any::<u64>())),
             proptest::option::of((any::<i128>(), any::<i128>())),
         )
-            .prop_map(|(l, v, n, k, w)| ExtentStats {
+            .prop_map(|(l, r, v, n, k, w)| ExtentStats {
                 last_nonempty: l,
+                last_row: r,
                 values: v,
                 nulls: n,
                 keys: k.map(|(a, b)| (a.min(b), a.max(b))),

@@ -5,8 +5,8 @@
 //! segment-file name, or a header or pointer section that cannot be decoded, is an [`Error`].
 
 use crate::error::Error;
-use crate::seg::chunk::{checksum, decompress_chunk, ChunkHeader, CHUNK_HEADER_LEN};
-use crate::seg::file::{Access, Layout, SegmentFile};
+use crate::seg::chunk::{checksum, ChunkHeader, CHUNK_HEADER_LEN};
+use crate::seg::file::{decode_slot, Access, ChunkReader, Layout, SegmentFile};
 use crate::seg::header::ControlHeader;
 use crate::seg::path::parse_segment_path;
 use serde::Serialize;
@@ -106,12 +106,25 @@ pub fn inspect(path: &Path, access: Access) -> Result<InspectReport, Error> {
     if let Layout::Compressed { header, chunks } = file.layout() {
         report.header = Some(header.into());
         let mut scratch = Vec::new();
-        let bytes = file.bytes();
+        let mut reader = ChunkReader::new();
         let list = chunks
             .iter()
             .enumerate()
             .map(|(i, slot)| {
-                let raw = &bytes[slot.offset as usize..(slot.offset + slot.len) as usize];
+                let raw = match file.raw_slot(i as u32, &mut reader) {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        return ChunkReport {
+                            index: i as u32,
+                            offset: slot.offset,
+                            slot_size: slot.len,
+                            compressed_size: None,
+                            uncompressed_size: None,
+                            checksum_ok: false,
+                            error: Some(e.to_string()),
+                        }
+                    }
+                };
                 let head = ChunkHeader::parse(raw).ok();
                 let payload = head
                     .and_then(|h| raw.get(CHUNK_HEADER_LEN..CHUNK_HEADER_LEN + h.length as usize));
@@ -119,7 +132,7 @@ pub fn inspect(path: &Path, access: Access) -> Result<InspectReport, Error> {
                     (Some(h), Some(p)) => checksum(p) == h.checksum,
                     _ => false,
                 };
-                let decoded = decompress_chunk(raw, header.compression, &mut scratch)
+                let decoded = decode_slot(raw, slot.len, header.compression, &mut scratch)
                     .map_err(|e| e.shifted(slot.offset).to_string());
                 ChunkReport {
                     index: i as u32,

@@ -12,7 +12,8 @@
 //! | [`token`] | dictionary tokens in column files (SEG §6.2) |
 //! | [`dict`] | dictionary (string store) blocks (SEG §6.1) |
 //! | [`writer`] | writing compressed segment files (fixtures, tests) |
-//! | [`file`] | opening a segment file: one block/chunk interface, mmap or read |
+//! | [`file`] | opening a segment file: header and pointers only; one chunk interface |
+//! | [`reader`] | a worker's reusable buffers for reading chunks: positioned reads or per-chunk maps |
 //! | [`inspect`] | a serialisable description of one file (`emrebuild inspect`) |
 
 pub mod chunk;
@@ -24,5 +25,6 @@ pub mod inspect;
 pub mod markers;
 pub mod path;
 pub mod pointers;
+pub mod reader;
 pub mod token;
 pub mod writer;

@@ -16,12 +16,14 @@
 //!
 //! [`Storage::walk`] lists the metadata folders of the DBRoots the way the rebuild's DBRoot walk
 //! lists the DBRoots, so the rest of the rebuild sees the same segment identities. The rebuild
-//! reads the assembled files through a scratch view ([`view`]).
+//! reads each logical file by range, objects fetched ahead of the scan ([`stream`]); nothing is
+//! copied to a scratch folder ([`view`] runs the rebuild and reports logical paths).
 
 pub mod backend;
 pub mod config;
 pub mod journal;
 pub mod metadata;
+pub mod stream;
 pub mod view;
 
 use crate::error::Error;
@@ -35,17 +37,19 @@ use metadata::{MetadataFile, MetadataObject};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 /// Suffix of metadata files (MetadataFile.cpp:125).
 pub const META_SUFFIX: &str = ".meta";
 /// Suffix of journal files (IOCoordinator.cpp:214).
 pub const JOURNAL_SUFFIX: &str = ".journal";
 
-/// A StorageManager installation opened for reading.
-#[derive(Debug)]
+/// A StorageManager installation opened for reading. Cloning shares it (the logical files the
+/// scan reads hold a clone).
+#[derive(Debug, Clone)]
 pub struct Storage {
-    config: SmConfig,
-    backend: Backend,
+    config: Arc<SmConfig>,
+    backend: Arc<Backend>,
 }
 
 impl Storage {
@@ -55,13 +59,19 @@ impl Storage {
             path: config.file.clone(),
             detail,
         })?;
-        Ok(Storage { config, backend })
+        Ok(Storage {
+            config: Arc::new(config),
+            backend: Arc::new(backend),
+        })
     }
 
-    /// Bytes per ranged GET from S3 (default [`backend::RANGE_BYTES`]).
+    /// Bytes per ranged GET from S3 (default [`backend::RANGE_BYTES`]); set it before the
+    /// storage is cloned (a shared backend is left as it is).
     #[must_use]
     pub fn with_range_bytes(mut self, bytes: u64) -> Self {
-        self.backend.set_range_bytes(bytes);
+        if let Some(backend) = Arc::get_mut(&mut self.backend) {
+            backend.set_range_bytes(bytes);
+        }
         self
     }
 
@@ -156,12 +166,7 @@ impl Storage {
     /// object and its journal). Returns the number of bytes written.
     pub fn assemble_into(&self, path: &Path, out: &mut dyn Write) -> Result<u64, Error> {
         let meta = self.metadata(path)?;
-        let first_dir: PathBuf = self
-            .sm_name(path)?
-            .components()
-            .next()
-            .map(|c| c.as_os_str().into())
-            .unwrap_or_default();
+        let first_dir = self.first_dir(path)?;
         let mut written = 0u64;
         for o in &meta.objects {
             let bytes = self.object(path, &first_dir, o)?;
@@ -174,7 +179,12 @@ impl Storage {
     }
 
     /// One object as ColumnStore reads it: from the cache or else the backend, journal applied.
-    fn object(&self, path: &Path, first_dir: &Path, o: &MetadataObject) -> Result<Vec<u8>, Error> {
+    pub(crate) fn object(
+        &self,
+        path: &Path,
+        first_dir: &Path,
+        o: &MetadataObject,
+    ) -> Result<Vec<u8>, Error> {
         let cached = self.config.cache_path.join(first_dir).join(&o.key);
         let object = match std::fs::File::open(&cached) {
             Ok(f) => {
@@ -225,9 +235,22 @@ impl Storage {
             .map_err(|detail| object_error(path, o, detail))
     }
 
-    /// The logical segment file `path`, assembled in memory and checked as a segment file.
+    /// The first directory of StorageManager's name for `path`: where its cached objects and
+    /// journals are (IOCoordinator.cpp:179-180, 214).
+    pub(crate) fn first_dir(&self, path: &Path) -> Result<PathBuf, Error> {
+        Ok(self
+            .sm_name(path)?
+            .components()
+            .next()
+            .map(|c| c.as_os_str().into())
+            .unwrap_or_default())
+    }
+
+    /// The logical segment file `path`, its header checked, its chunks read by range from its
+    /// objects ([`stream::SmFile`]).
     pub fn open_segment(&self, path: &Path) -> Result<crate::seg::file::SegmentFile, Error> {
-        crate::seg::file::SegmentFile::from_bytes(path, self.assemble(path)?.into())
+        let file = stream::SmFile::open(self, path)?;
+        crate::seg::file::SegmentFile::from_source(path, Arc::new(file))
     }
 
     /// Every logical file under the metadata folders of `dbroots` (DBRoot id → the DBRoot's path

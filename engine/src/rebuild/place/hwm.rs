@@ -4,9 +4,12 @@
 //! The HWM is the file block number of the last block written, stored only on the extent with
 //! the highest block offset; the others keep 0. Here it is the last block holding any non-EMPTY
 //! value (SEG §5.1, §6.3 for dictionaries). A chunk that could not be read is assumed full: a
-//! stale, low HWM would hide rows; a high one only covers EMPTY rows.
+//! stale, low HWM would hide rows; a high one only covers EMPTY rows. A column file of a table
+//! whose rows were reconciled gets the block of the table's last row ([`with_table_rows`]):
+//! an AUX column whose last rows were FastDeleted still covers the rows its table holds.
 
 use super::super::plan::FileFacts;
+use super::super::reconcile::hwm_for_rows;
 use super::super::stats::ExtentStats;
 use crate::types::BLOCKS_PER_CHUNK;
 use std::collections::BTreeSet;
@@ -29,6 +32,14 @@ pub fn last_block<'a>(
         last = last.max(Some(end));
     }
     last
+}
+
+/// The last block once the file's table is taken into account: the block holding the table's
+/// last row in this column's width, when the table's columns were reconciled
+/// ([`crate::rebuild::reconcile`]), and never below what the file's own data (or damage) reaches.
+pub fn with_table_rows(pf: &FileFacts, own: Option<u32>, table_rows: Option<u64>) -> Option<u32> {
+    let table = table_rows.and_then(|r| hwm_for_rows(r, pf.kind.em_width()));
+    own.max(table)
 }
 
 /// Extents in the file: enough for every allocated block, every chunk, every LBID the header

@@ -100,6 +100,72 @@ pub fn wanted(
     }
 }
 
+/// An LBID a file records for one of its extents (header or catalog layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Claim {
+    /// Index of the file among the planned files.
+    pub file: usize,
+    /// Extent index in the file.
+    pub extent: u32,
+    pub lbid: Lbid,
+    /// Size in 1024-block units.
+    pub units: u32,
+}
+
+impl Claim {
+    /// First LBID past the range.
+    pub fn end(&self) -> i64 {
+        self.lbid.0 + i64::from(self.units) * LBID_UNIT
+    }
+}
+
+/// Every aligned LBID the files record for their extents (`extents[i]` extents in file `i`), in
+/// LBID order.
+pub fn claims(files: &[FileFacts], extents: &[u32], syscat: &BTreeMap<Oid, Lbid>) -> Vec<Claim> {
+    let mut out: Vec<Claim> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, pf)| {
+            (0..extents[i]).filter_map(move |k| {
+                let lbid = wanted(pf, k, syscat).ok()?;
+                (lbid.0 >= 0 && lbid.0 % LBID_UNIT == 0).then_some(Claim {
+                    file: i,
+                    extent: k,
+                    lbid,
+                    units: crate::types::extent_units(pf.kind.em_width()),
+                })
+            })
+        })
+        .collect();
+    out.sort_by_key(|c| (c.lbid, c.file, c.extent));
+    out
+}
+
+/// The groups of claims whose ranges overlap (each group two or more claims, transitively).
+pub fn overlapping(claims: &[Claim]) -> Vec<Vec<Claim>> {
+    let mut sorted = claims.to_vec();
+    sorted.sort_by_key(|c| (c.lbid, c.file, c.extent));
+    let mut out = Vec::new();
+    let mut group: Vec<Claim> = Vec::new();
+    let mut end = i64::MIN;
+    for c in sorted {
+        if c.lbid.0 >= end {
+            if group.len() > 1 {
+                out.push(std::mem::take(&mut group));
+            }
+            group.clear();
+            end = c.end();
+        } else {
+            end = end.max(c.end());
+        }
+        group.push(c);
+    }
+    if group.len() > 1 {
+        out.push(group);
+    }
+    out
+}
+
 /// LBID ranges already taken, in 1024-block units, kept as disjoint intervals.
 #[derive(Debug, Default)]
 struct Taken {
@@ -152,6 +218,30 @@ impl Taken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlapping_groups_claims_transitively() {
+        let c = |file, lbid, units| Claim {
+            file,
+            extent: 0,
+            lbid: Lbid(lbid),
+            units,
+        };
+        // [0, 8192) and [4096, 12288) overlap; [12288, 13312) touches but does not overlap;
+        // [20480, 28672) overlaps [24576, 25600).
+        let all = [
+            c(0, 0, 8),
+            c(1, 4096, 8),
+            c(2, 12288, 1),
+            c(3, 20480, 8),
+            c(4, 24576, 1),
+        ];
+        let groups: Vec<Vec<usize>> = overlapping(&all)
+            .iter()
+            .map(|g| g.iter().map(|c| c.file).collect())
+            .collect();
+        assert_eq!(groups, [vec![0, 1], vec![3, 4]]);
+    }
 
     #[test]
     fn taken_rejects_overlap_and_first_fit_fills_holes() {

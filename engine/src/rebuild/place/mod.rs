@@ -8,6 +8,8 @@
 //! | [`cp`] | min/max and CP state per type (EM §2.1–2.4, SEG §5.2) |
 //! | [`era`] | the CP state an extent is created with, per release (EM §2.1 "Era") |
 //! | [`lbid`] | LBIDs from the header's list or the catalog's replayed layout; first fit for the rest (SEG §2.3, §3.9; EM §1.10) |
+//! | [`tokens`] | dictionary LBIDs the headers do not settle, and LBID conflicts, decided by the tokens pointing into them (SEG §6.2) |
+//! | [`reference`] | LBIDs the data leaves unknown, status and sequence numbers from a reference map (`--reference`) |
 //!
 //! Every extent of every file is built first (with the LBID it wants, or why it has none), then
 //! LBIDs are assigned in one pass: known ones in LBID order, the others first fit.
@@ -16,11 +18,14 @@ pub mod cp;
 pub mod era;
 pub mod hwm;
 pub mod lbid;
+pub mod reference;
+pub mod tokens;
 
 use super::plan::FileFacts;
+use super::reconcile::TableRows;
 use super::scan::ScanFacts;
 use super::stats::ExtentStats;
-use crate::em::ExtentRecord;
+use crate::em::{ExtentMap, ExtentRecord};
 use crate::finding::{Fact, Reassigned, Uncertain, UncertainCause};
 use crate::types::{Lbid, Oid, BLOCKS_PER_CHUNK};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,21 +36,41 @@ pub struct Placement {
     pub extents: Vec<ExtentRecord>,
     pub reassigned: Vec<Reassigned>,
     pub uncertain: Vec<Uncertain>,
+    /// What a reference map supplied and where it contradicts the data (empty without one).
+    pub from_reference: reference::Supplied,
+}
+
+/// Where LBIDs come from besides the headers, in the order they are consulted.
+pub struct LbidSources<'a> {
+    /// The replayed catalog LBIDs (first extent of each catalog file).
+    pub syscat: &'a BTreeMap<Oid, Lbid>,
+    /// Overrides of the LBID an extent wants (`(file index, extent index)` → LBID or why not),
+    /// as the token evidence decided it ([`tokens::decide`]).
+    pub decided: &'a tokens::Decisions,
+    /// An older map for what the data cannot settle (`--reference`).
+    pub reference: Option<&'a ExtentMap>,
 }
 
 /// Place every extent of every planned file.
-/// `syscat_lbids` are the replayed catalog LBIDs (first extent of each catalog file);
-/// `origins` say how each file's extents came to be ([`era::origins`], same order as `files`);
-/// `without_file` are extents whose LBID is known but whose file is missing (catalog files,
-/// placed at their `range_start`, so that no other extent takes their range).
+/// `rows` are the tables' reconciled row counts; `origins` say how each file's extents came to
+/// be ([`era::origins`], same order as `files`); `without_file` are extents whose LBID is known
+/// but whose file is missing (catalog files, placed at their `range_start`, so that no other
+/// extent takes their range).
 pub fn place(
     files: &[FileFacts],
     scan: &ScanFacts,
-    syscat_lbids: &BTreeMap<Oid, Lbid>,
+    lbids: LbidSources<'_>,
+    rows: &TableRows,
     origins: &[cp::Origin],
     without_file: Vec<ExtentRecord>,
 ) -> Placement {
+    let LbidSources {
+        syscat: syscat_lbids,
+        decided,
+        reference,
+    } = lbids;
     let damaged = damaged_chunks(scan);
+    let table_rows = rows.index();
     let mut uncertain = Vec::new();
     let mut pending = Vec::new();
     for (i, pf) in files.iter().enumerate() {
@@ -55,8 +80,10 @@ pub fn place(
             .map(|(&(_, k), s)| (k, s))
             .collect();
         let damaged = damaged.get(&i);
+        let id = pf.found.id;
+        let rows = table_rows.get(&(id.oid, id.partition, id.segment)).copied();
         let origin = origins.get(i).copied().unwrap_or_else(cp::Origin::head);
-        for (record, hit) in file_extents(pf, &per_extent, damaged, &origin) {
+        for (record, hit) in file_extents(pf, &per_extent, damaged, rows, &origin) {
             if hit.min_max {
                 uncertain.push(uncertain_at(&record, Fact::MinMax));
             }
@@ -64,7 +91,10 @@ pub fn place(
                 uncertain.push(uncertain_at(&record, Fact::Hwm));
             }
             let k = record.block_offset / pf.kind.extent_blocks();
-            let wanted = lbid::wanted(pf, k, syscat_lbids);
+            let wanted = decided
+                .get(&(i, k))
+                .copied()
+                .unwrap_or_else(|| lbid::wanted(pf, k, syscat_lbids));
             pending.push((record, wanted));
         }
     }
@@ -72,7 +102,16 @@ pub fn place(
         let lbid = r.range_start;
         (r, Ok(lbid))
     }));
-    let assigned = lbid::assign(pending);
+    let mut from_reference = reference::Supplied::default();
+    let reference = reference.map(reference::Reference::new);
+    if let Some(r) = &reference {
+        reference::supply_lbids(&mut pending, r, &mut from_reference);
+    }
+    let mut assigned = lbid::assign(pending);
+    if let Some(r) = &reference {
+        reference::restore(&mut assigned.extents, r, &mut from_reference);
+        from_reference.finish();
+    }
     uncertain.extend(assigned.unplaced.iter().map(|rec| Uncertain {
         extent: rec.address(),
         fact: Fact::Lbid,
@@ -82,7 +121,21 @@ pub fn place(
         extents: assigned.extents,
         reassigned: assigned.reassigned,
         uncertain,
+        from_reference,
     }
+}
+
+/// How many extents each planned file has (the same count [`place`] builds).
+pub fn extent_counts(files: &[FileFacts], scan: &ScanFacts) -> Vec<u32> {
+    let damaged = damaged_chunks(scan);
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, pf)| {
+            let stats = scan.stats.range((i, 0)..(i + 1, 0)).map(|(_, s)| s);
+            hwm::extent_count(pf, hwm::last_block(pf, stats, damaged.get(&i)))
+        })
+        .collect()
 }
 
 /// Chunks that could not be read, per file.
@@ -106,11 +159,13 @@ fn file_extents(
     pf: &FileFacts,
     per_extent: &BTreeMap<u32, &ExtentStats>,
     damaged: Option<&BTreeSet<u32>>,
+    table_rows: Option<u64>,
     origin: &cp::Origin,
 ) -> Vec<(ExtentRecord, Hit)> {
     let kind = pf.kind;
     let eb = kind.extent_blocks();
-    let last_block = hwm::last_block(pf, per_extent.values().copied(), damaged);
+    let own = hwm::last_block(pf, per_extent.values().copied(), damaged);
+    let last_block = hwm::with_table_rows(pf, own, table_rows);
     let n = hwm::extent_count(pf, last_block);
     (0..n)
         .map(|k| {
