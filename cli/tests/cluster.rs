@@ -6,7 +6,7 @@
 mod util;
 
 use std::path::PathBuf;
-use util::{emrebuild, s, text};
+use util::{emrebuild, findings, s, text};
 
 /// A generated tree whose DBRoots were moved into one folder per node, with a Columnstore.xml
 /// naming them there.
@@ -77,6 +77,22 @@ fn cluster(scenario: &str, seed: u64) -> Cluster {
 }
 
 impl Cluster {
+    /// The generator's manifest (its paths are relative to the tree before the move).
+    fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.dir.join("gen/manifest.json")).unwrap()).unwrap()
+    }
+
+    /// Where the tree's `rel` path (`data<N>/…`) is now: on the node of DBRoot N.
+    fn moved(&self, rel: &str) -> PathBuf {
+        let id: u16 = rel
+            .split('/')
+            .next()
+            .and_then(|d| d.strip_prefix("data"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{rel}: not under a DBRoot"));
+        self.dir.join(format!("pm{}", node_of(id) + 1)).join(rel)
+    }
+
     fn partial(&self, node: &str) -> PathBuf {
         self.dir.join(format!("{node}.partial"))
     }
@@ -116,9 +132,19 @@ impl Cluster {
 }
 
 /// The one-machine rebuild and the assembled partials: same map bytes, same report.
-fn assert_assembled_equals_rebuild(c: &Cluster, extra: &[&str]) {
+fn assert_assembled_equals_rebuild(c: &Cluster, extra: &[&str]) -> serde_json::Value {
+    assert_alike(c, extra, 0)
+}
+
+/// `rebuild` and `assemble` with `extra` arguments both exit with `code`: the same report, the
+/// same reasons for writing nothing (stderr), and, when they write, the same map bytes. The
+/// report, for the caller's own checks.
+fn assert_alike(c: &Cluster, extra: &[&str], code: i32) -> serde_json::Value {
     let one = c.dir.join("one_em");
     let assembled = c.dir.join("assembled_em");
+    for old in [&one, &assembled] {
+        let _ = std::fs::remove_file(old);
+    }
     let partials = c.scan_all(&[]);
     let mut args = vec![
         "rebuild",
@@ -129,15 +155,29 @@ fn assert_assembled_equals_rebuild(c: &Cluster, extra: &[&str]) {
         "--json",
     ];
     args.extend(extra);
-    let (one_json, _) = text(&emrebuild(&args, 0));
+    let (one_json, one_err) = text(&emrebuild(&args, code));
     let mut extra_asm = vec!["--output", s(&assembled), "--json"];
     extra_asm.extend(extra);
-    let (asm_json, _) = c.assemble(&partials, &extra_asm, 0);
-    let one_bytes = std::fs::read(&one).unwrap();
-    assert!(
-        one_bytes == std::fs::read(&assembled).unwrap(),
-        "the assembled map differs from the one-machine rebuild"
-    );
+    let (asm_json, asm_err) = c.assemble(&partials, &extra_asm, code);
+    if code == 0 {
+        let one_bytes = std::fs::read(&one).unwrap();
+        assert!(
+            one_bytes == std::fs::read(&assembled).unwrap(),
+            "the assembled map differs from the one-machine rebuild"
+        );
+    } else {
+        assert!(!one.exists() && !assembled.exists(), "nothing is written");
+        // The reasons, each on its own line naming the flag that accepts it (the output path
+        // each names is its own).
+        let reasons = |err: &str, out: &std::path::Path| -> Vec<String> {
+            err.lines()
+                .filter(|l| l.contains("--allow-"))
+                .map(|l| l.replace(s(out), "OUT"))
+                .collect()
+        };
+        assert!(!reasons(&one_err, &one).is_empty(), "{one_err}");
+        assert_eq!(reasons(&asm_err, &assembled), reasons(&one_err, &one));
+    }
     let report = |j: &str| {
         let mut v: serde_json::Value = serde_json::from_str(j).unwrap();
         // What the command did: its own output and time; `rebuild` also says how it scanned.
@@ -152,7 +192,9 @@ fn assert_assembled_equals_rebuild(c: &Cluster, extra: &[&str]) {
         }
         v
     };
-    assert_eq!(report(&asm_json), report(&one_json));
+    let one_report = report(&one_json);
+    assert_eq!(report(&asm_json), one_report);
+    one_report
 }
 
 #[test]
@@ -380,4 +422,182 @@ fn a_missing_catalog_file_is_refused_alike_and_assembles_identically_when_accept
         "nothing is written without --allow-missing-catalog"
     );
     assert_assembled_equals_rebuild(&c, &["--allow-missing-catalog"]);
+}
+
+/// The manifest's file of `table`.`column`.
+fn file<'a>(m: &'a serde_json::Value, table: &str, column: &str) -> &'a serde_json::Value {
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["table"] == table && f["column"] == column)
+        .unwrap_or_else(|| panic!("no file of {table}.{column}"))
+}
+
+#[test]
+fn table_rows_a_short_column_and_a_reference_assemble_as_on_one_machine() {
+    // hwm-status (one DBRoot, one node): tables whose last rows were deleted or FastDeleted, so
+    // that the HWMs come from each table's rows (reconciled in `finish` on the primary).
+    let c = cluster("hwm-status", 11);
+    let report = assert_assembled_equals_rebuild(&c, &[]);
+    assert!(
+        findings(&report, "inferred")
+            .iter()
+            .any(|i| i["evidence"]["evidence"] == "table-rows"),
+        "the scenario exercises the table rows: {report}"
+    );
+
+    // A column cut short (12 INT blocks of a table with more rows): the same refusal from both,
+    // and the same map once accepted.
+    let m = c.manifest();
+    let qty = file(&m, "hwm.flat", "qty");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(c.moved(qty["path"].as_str().unwrap()))
+        .unwrap()
+        .set_len(12 * 8192)
+        .unwrap();
+    let report = assert_alike(&c, &[], 2);
+    let refused = findings(&report, "refused");
+    assert_eq!(refused.len(), 1, "{report}");
+    assert_eq!(refused[0]["reason"], "column-rows-disagree");
+    assert_eq!(refused[0]["column"], qty["oid"]);
+    assert_eq!(refused[0]["accepted"], false);
+    let report = assert_assembled_equals_rebuild(&c, &["--allow-hwm-mismatch"]);
+    assert_eq!(findings(&report, "refused")[0]["accepted"], true);
+
+    // The generator's map as the reference: its status travels into both maps alike.
+    let truth = c.dir.join("gen/BRM_saves_em");
+    let report =
+        assert_assembled_equals_rebuild(&c, &["--allow-hwm-mismatch", "--reference", s(&truth)]);
+    let status = findings(&report, "status-not-in-data");
+    assert!(
+        status[0]["from_reference"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+}
+
+#[test]
+fn dictionary_lbids_decided_by_tokens_assemble_as_on_one_machine() {
+    // dictionary-lbids: DBRoots 1 and 2 on two nodes; uncompressed and v2 dictionaries whose
+    // LBIDs no header records, decided on the primary from the evidence each node gathered.
+    let c = cluster("dictionary-lbids", 5);
+    assert_eq!(c.nodes.len(), 2);
+    let report = assert_assembled_equals_rebuild(&c, &[]);
+    let from_tokens: Vec<_> = findings(&report, "inferred")
+        .into_iter()
+        .filter(|i| i["fact"] == "lbid" && i["evidence"]["evidence"] == "tokens")
+        .collect();
+    assert!(!from_tokens.is_empty(), "{report}");
+    // Dictionaries on both nodes were decided.
+    let dbroots: std::collections::BTreeSet<u64> = from_tokens
+        .iter()
+        .map(|i| i["extent"]["dbroot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(dbroots, [1, 2].into(), "{report}");
+
+    // Tokens no placement explains (each names string 1023 of its block) in an uncompressed
+    // token file: the same refusal from both, the same map once accepted.
+    let m = c.manifest();
+    let token = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "token" && f["compressed"] == false)
+        .expect("an uncompressed token file");
+    let path = c.moved(token["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    for v in bytes.chunks_exact_mut(8) {
+        let raw = u64::from_le_bytes(v.try_into().unwrap());
+        if raw < 0xFFFF_FFFF_FFFF_FFFE {
+            v.copy_from_slice(&(raw | 0x3FF).to_le_bytes());
+        }
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let report = assert_alike(&c, &[], 2);
+    let refused = findings(&report, "refused");
+    assert_eq!(refused.len(), 1, "{report}");
+    assert_eq!(refused[0]["reason"], "dictionary-lbid-not-established");
+    assert_assembled_equals_rebuild(&c, &["--allow-reassigned"]);
+}
+
+/// Copy the tree's file `rel` under OID 2999 (no catalog row names it) onto DBRoot `onto`;
+/// returns the copy's path. Its v3 header still records the live file's LBIDs.
+fn copy_under_dead_oid(c: &Cluster, f: &serde_json::Value, onto: u16) -> PathBuf {
+    let rel = f["path"].as_str().unwrap();
+    let tail: Vec<&str> = rel.split('/').collect();
+    // data<N>/000.dir/000.dir/OOO.dir/OOO.dir/PPP.dir/FILESSS.cdf: OID 2999 is 000/000/011/183.
+    let copy = format!(
+        "data{onto}/000.dir/000.dir/011.dir/183.dir/{}/{}",
+        tail[5], tail[6]
+    );
+    let to = c.moved(&copy);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(c.moved(rel), &to).unwrap();
+    to
+}
+
+/// A live v3 file of `kind` with recorded LBIDs and data past its first block, on DBRoot
+/// `dbroot`.
+fn live_v3<'a>(m: &'a serde_json::Value, kind: &str, dbroot: u64) -> &'a serde_json::Value {
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["kind"] == kind
+                && f["header_version"] == 3
+                && f["dbroot"] == dbroot
+                && f["hwm"].as_u64().unwrap() > 0
+                && !f["header_lbids"].as_array().unwrap().is_empty()
+        })
+        .unwrap_or_else(|| panic!("no v3 {kind} file on DBRoot {dbroot}"))
+}
+
+#[test]
+fn orphans_and_lbid_conflicts_are_decided_on_the_primary_as_on_one_machine() {
+    // Seed 2: DBRoots 1, 2, 3 and 5 on three nodes (3 and 5 on pm3).
+    let c = cluster("mixed", 2);
+    let m = c.manifest();
+    // A dictionary of DBRoot 3 copied under a dead OID on the same DBRoot (node pm3).
+    let dict = live_v3(&m, "dictionary", 3);
+    let copy = copy_under_dead_oid(&c, dict, 3);
+    let report = assert_assembled_equals_rebuild(&c, &[]);
+    let orphans = findings(&report, "orphan");
+    assert_eq!(orphans.len(), 1, "{report}");
+    assert_eq!(orphans[0]["kept"], false);
+    // Kept: both claim the live dictionary's range, the live column's tokens (gathered on pm3)
+    // decide for the live dictionary.
+    let report = assert_assembled_equals_rebuild(&c, &["--include-orphans"]);
+    assert!(findings(&report, "refused").is_empty(), "{report}");
+    assert!(findings(&report, "inferred")
+        .iter()
+        .any(|i| i["fact"] == "lbid" && i["extent"]["oid"] == dict["oid"]));
+    std::fs::remove_file(&copy).unwrap();
+
+    // A column copied the same way: no token decides; the same refusal from both, the same
+    // map once accepted.
+    let col = live_v3(&m, "column", 3);
+    let copy = copy_under_dead_oid(&c, col, 3);
+    let report = assert_alike(&c, &["--include-orphans"], 2);
+    assert!(findings(&report, "refused")
+        .iter()
+        .all(|r| r["reason"] == "lbid-conflict"));
+    assert_assembled_equals_rebuild(&c, &["--include-orphans", "--allow-lbid-conflict"]);
+    std::fs::remove_file(&copy).unwrap();
+
+    // The dictionary copied onto another node's DBRoot (2, on pm2): no node sees both claims,
+    // so the tokens that decide on one machine were gathered on neither. Assemble refuses,
+    // naming both files, where one machine decides.
+    let copy = copy_under_dead_oid(&c, dict, 2);
+    let partials = c.scan_all(&[]);
+    let out = c.dir.join("cross_em");
+    let (_, err) = c.assemble(&partials, &["--include-orphans", "--output", s(&out)], 2);
+    assert!(err.contains("was not gathered on its node"), "{err}");
+    assert!(err.contains(s(&copy)), "{err}");
+    assert!(
+        err.contains(s(&c.moved(dict["path"].as_str().unwrap()))),
+        "{err}"
+    );
+    assert!(!out.exists());
 }

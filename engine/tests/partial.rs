@@ -164,7 +164,7 @@ fn catalog() -> impl Strategy<Value = CatalogPart> {
                         detail,
                     })
                 } else {
-                    Ok(Lz4Bytes(bytes))
+                    Ok(Lz4Bytes::pack(&bytes))
                 },
             }
         });
@@ -499,7 +499,7 @@ fn two_nodes() -> Vec<(PathBuf, emengine::rebuild::partial::Partial)> {
     let catalog = CatalogPart {
         reads: vec![CatalogRead {
             path: "/data1/000.dir/000.dir/003.dir/233.dir/000.dir/FILE000.cdf".into(),
-            bytes: Ok(Lz4Bytes(vec![0; 8192])),
+            bytes: Ok(Lz4Bytes::pack(&[0; 8192])),
         }],
     };
     let mut n1 = sample();

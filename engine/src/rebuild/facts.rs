@@ -90,23 +90,38 @@ pub struct CatalogRead {
     pub bytes: Result<Lz4Bytes, CarriedError>,
 }
 
-/// A byte string stored LZ4-compressed (size prepended): catalog files are mostly
-/// preallocated, empty blocks.
+/// A byte string kept LZ4-compressed (size prepended), in memory and in a partial: catalog
+/// files are mostly preallocated, empty blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lz4Bytes(pub Vec<u8>);
+pub struct Lz4Bytes(Vec<u8>);
+
+impl Lz4Bytes {
+    pub fn pack(bytes: &[u8]) -> Self {
+        Lz4Bytes(lz4_flex::compress_prepend_size(bytes))
+    }
+
+    /// The bytes (checked when the partial was read).
+    pub fn unpack(&self) -> Vec<u8> {
+        super::partial::lz4_unpack(&self.0).unwrap_or_default()
+    }
+
+    /// The compressed form.
+    pub fn packed(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 impl Serialize for Lz4Bytes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&lz4_flex::compress_prepend_size(&self.0))
+        s.serialize_bytes(&self.0)
     }
 }
 
 impl<'de> Deserialize<'de> for Lz4Bytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let packed = serde_bytes::ByteBuf::deserialize(d)?;
-        super::partial::lz4_unpack(&packed)
-            .map(Lz4Bytes)
-            .map_err(serde::de::Error::custom)
+        let packed = serde_bytes::ByteBuf::deserialize(d)?.into_vec();
+        super::partial::lz4_unpack(&packed).map_err(serde::de::Error::custom)?;
+        Ok(Lz4Bytes(packed))
     }
 }
 
@@ -155,7 +170,7 @@ impl CatalogPart {
 impl FileOpener for CatalogPart {
     fn load(&self, path: &Path, _access: Access) -> Result<FileBytes, Error> {
         match self.reads.iter().find(|r| r.path == path).map(|r| &r.bytes) {
-            Some(Ok(bytes)) => Ok(FileBytes::from(bytes.0.clone())),
+            Some(Ok(bytes)) => Ok(FileBytes::from(bytes.unpack())),
             Some(Err(e)) => Err(Error::Carried {
                 path: path.to_path_buf(),
                 kind: e.kind,
@@ -194,7 +209,7 @@ impl FileOpener for Recording<'_> {
     fn load(&self, path: &Path, access: Access) -> Result<FileBytes, Error> {
         let loaded = self.inner.load(path, access);
         let bytes = match &loaded {
-            Ok(b) => Ok(Lz4Bytes(b.to_vec())),
+            Ok(b) => Ok(Lz4Bytes::pack(b)),
             Err(e) => Err(CarriedError {
                 kind: e.kind(),
                 offset: e.offset(),
@@ -222,18 +237,24 @@ impl FileOpener for Recording<'_> {
     }
 }
 
-/// The catalog stage on one machine: its own catalog files (and their bytes, for its facts),
-/// or, on a machine without any, the catalog facts of `external` (the part of the machine that
-/// holds them, with the files that machine found).
+/// The catalog stage on one machine: its own catalog files (and, when `keep` is set, their
+/// bytes), or, on a machine without any, the catalog facts of `external` (the part of the
+/// machine that holds them, with the files that machine found).
 pub(crate) fn catalog_stage(
     found: &[FoundFile],
     access: Access,
     opener: &dyn FileOpener,
     external: Option<(&CatalogPart, &[FoundFile])>,
+    keep: bool,
 ) -> (CatalogFacts, CatalogPart) {
-    let (facts, part) = CatalogPart::load(found, access, opener);
+    let (facts, part) = if keep {
+        CatalogPart::load(found, access, opener)
+    } else {
+        let facts = super::catalog::load_with(found, access, opener);
+        (facts, CatalogPart::default())
+    };
     match external {
-        Some((other, other_found)) if !part.is_present() => (other.facts(other_found), part),
+        Some((other, other_found)) if facts.present.is_empty() => (other.facts(other_found), part),
         _ => (facts, part),
     }
 }
@@ -350,13 +371,23 @@ impl Facts {
     }
 }
 
+/// The stages after the scan for a cluster's assembled partials: the catalog stage again, from
+/// the catalog files' bytes the facts carry, then [`finish_with`].
+pub fn finish(facts: Facts, opts: &RebuildOptions) -> Result<Rebuilt, Error> {
+    let catalog = facts.catalog.facts(&facts.found);
+    finish_with(facts, catalog, opts)
+}
+
 /// The stages after the scan, the same for a single-machine rebuild and for a cluster's
-/// assembled partials: the catalog stage (from the catalog files' bytes) → orphans → table
+/// assembled partials, given the catalog stage's facts: → orphans → table
 /// rows → era origins → LBID claims → token decisions → place (reference included) → checks →
 /// report. `opts` gives what the user accepts knowingly (`accept`, `include_orphans`) and the
 /// reference map; the scan options are the nodes'.
-pub fn finish(mut facts: Facts, opts: &RebuildOptions) -> Result<Rebuilt, Error> {
-    let catalog = facts.catalog.facts(&facts.found);
+pub fn finish_with(
+    mut facts: Facts,
+    catalog: CatalogFacts,
+    opts: &RebuildOptions,
+) -> Result<Rebuilt, Error> {
     let mut report = RebuildReport::default();
     let mut findings = Findings {
         skipped: std::mem::take(&mut facts.skipped)

@@ -45,7 +45,13 @@ pub fn walk_pass(opts: &super::RebuildOptions) -> PassFigures {
 /// Everything before the scan: walk, catalog, plan (every file opened and its header checked)
 /// and work units.
 pub fn plan_pass(opts: &super::RebuildOptions) -> Result<PassFigures, Error> {
-    let p = prepare(opts, super::walk::walk(&opts.dbroots), &LocalFiles, None)?;
+    let p = prepare(
+        opts,
+        super::walk::walk(&opts.dbroots),
+        &LocalFiles,
+        None,
+        false,
+    )?;
     Ok(PassFigures {
         files: p.planned.len(),
         units: p.units.len(),
@@ -56,7 +62,13 @@ pub fn plan_pass(opts: &super::RebuildOptions) -> Result<PassFigures, Error> {
 /// [`plan_pass`], then every stored byte of every unit read once (compressed chunks as they are
 /// on disk, uncompressed blocks as they are): the floor of an uncompressed rebuild.
 pub fn read_pass(opts: &super::RebuildOptions) -> Result<PassFigures, Error> {
-    let p = prepare(opts, super::walk::walk(&opts.dbroots), &LocalFiles, None)?;
+    let p = prepare(
+        opts,
+        super::walk::walk(&opts.dbroots),
+        &LocalFiles,
+        None,
+        false,
+    )?;
     // (stored bytes, of which compressed, XOR of every word read)
     // Read as the scan reads (one chunk at a time through the worker's reader, the unit's
     // range released afterwards), without the scan's read-ahead.
@@ -95,7 +107,13 @@ pub fn scan_pass(
     opts: &super::RebuildOptions,
     progress: &dyn Progress,
 ) -> Result<PassFigures, Error> {
-    let p = prepare(opts, super::walk::walk(&opts.dbroots), &LocalFiles, None)?;
+    let p = prepare(
+        opts,
+        super::walk::walk(&opts.dbroots),
+        &LocalFiles,
+        None,
+        false,
+    )?;
     let kernels: Vec<_> = p.planned.iter().map(|f| (&f.file, f.kernel)).collect();
     let scanned = scan::scan_units(&kernels, &p.units, progress);
     Ok(PassFigures {

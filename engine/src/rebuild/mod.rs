@@ -107,22 +107,24 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
 }
 
 /// [`rebuild`] of the files `walked` found, read through `opener` (StorageManager's objects:
-/// `crate::sm::stream`): the facts of every DBRoot ([`scan_facts_from`]), then the stages that
-/// work from facts alone ([`facts::finish`]), as a cluster runs them on its primary.
+/// `crate::sm::stream`): the facts of every DBRoot (as a node's [`scan_facts`]), then the
+/// stages that work from facts alone ([`facts::finish_with`], as a cluster's primary runs
+/// them), with the catalog stage's facts as loaded here.
 pub fn rebuild_from(
     opts: &RebuildOptions,
     walked: walk::WalkResult,
     opener: &dyn FileOpener,
     progress: &dyn Progress,
 ) -> Result<Rebuilt, Error> {
-    let facts = scan_facts_from(opts, walked, opener, None, progress)?;
-    facts::finish(facts, opts)
+    let (facts, catalog) = node_facts(opts, walked, opener, None, false, progress)?;
+    facts::finish_with(facts, catalog, opts)
 }
 
 /// A node's part of a rebuild: walk, catalog, plan, units, scan and evidence of
-/// `opts.dbroots` on the current rayon pool, as values. On a machine that holds none of the
-/// catalog's files, `catalog` (the catalog part of the machine that does, with the files that
-/// machine found) gives the plan and the evidence stage the catalog's rows.
+/// `opts.dbroots` on the current rayon pool, as values (the catalog files' bytes included). On
+/// a machine that holds none of the catalog's files, `catalog` (the catalog part of the
+/// machine that does, with the files that machine found) gives the plan and the evidence stage
+/// the catalog's rows.
 pub fn scan_facts(
     opts: &RebuildOptions,
     catalog: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
@@ -148,12 +150,25 @@ pub fn scan_facts_from(
     catalog: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
     progress: &dyn Progress,
 ) -> Result<facts::Facts, Error> {
+    node_facts(opts, walked, opener, catalog, true, progress).map(|(facts, _)| facts)
+}
+
+/// The facts and the catalog stage's facts; the catalog files' bytes are kept in the facts
+/// only when `keep_catalog` (a partial carries them; one machine has the catalog's facts).
+fn node_facts(
+    opts: &RebuildOptions,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+    external: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
+    keep_catalog: bool,
+    progress: &dyn Progress,
+) -> Result<(facts::Facts, catalog::CatalogFacts), Error> {
     let Prepared {
         planned,
         units,
         catalog,
         mut facts,
-    } = prepare(opts, walked, opener, catalog)?;
+    } = prepare(opts, walked, opener, external, keep_catalog)?;
     let total: u64 = planned
         .iter()
         .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
@@ -173,10 +188,10 @@ pub fn scan_facts_from(
     let extents = place::extent_counts(&facts.files, &facts.scan);
     let claims = place::lbid::claims(&facts.files, &extents, &catalog.lbids);
     facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
-    Ok(facts)
+    Ok((facts, catalog))
 }
 
-/// Everything before the scan, shared by [`scan_facts_from`] and [`floor_pass`].
+/// Everything before the scan, shared by [`node_facts`] and [`floor_pass`].
 struct Prepared {
     planned: Vec<plan::PlannedFile>,
     units: Vec<units::WorkUnit>,
@@ -190,6 +205,7 @@ fn prepare(
     walked: walk::WalkResult,
     opener: &dyn FileOpener,
     external: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
+    keep_catalog: bool,
 ) -> Result<Prepared, Error> {
     if opts.dbroots.is_empty() {
         return Err(Error::Usage("no DBRoot to scan".into()));
@@ -219,7 +235,8 @@ fn prepare(
     }
     facts.found = walked.files.clone();
 
-    let (catalog, part) = facts::catalog_stage(&walked.files, opts.access, opener, external);
+    let (catalog, part) =
+        facts::catalog_stage(&walked.files, opts.access, opener, external, keep_catalog);
     facts.catalog = part;
 
     let (planned, unplanned) =
@@ -270,7 +287,7 @@ pub struct FloorResult {
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
     use crate::seg::file::{ChunkReader, SegmentFile};
     use rayon::prelude::*;
-    let p = prepare(opts, walk::walk(&opts.dbroots), &LocalFiles, None)?;
+    let p = prepare(opts, walk::walk(&opts.dbroots), &LocalFiles, None, false)?;
     let files: Vec<&SegmentFile> = p.planned.iter().map(|f| &f.file).collect();
     let bytes = (0..p.units.len())
         .into_par_iter()

@@ -96,8 +96,8 @@ pub fn catalog_digest(catalog: &CatalogPart) -> [u8; 32] {
         match &read.bytes {
             Ok(bytes) => {
                 hasher.update(&[0]);
-                hasher.update(&(bytes.0.len() as u64).to_le_bytes());
-                hasher.update(&bytes.0);
+                hasher.update(&(bytes.packed().len() as u64).to_le_bytes());
+                hasher.update(bytes.packed());
             }
             Err(e) => {
                 hasher.update(&[1]);
