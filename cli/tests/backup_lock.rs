@@ -69,6 +69,37 @@ fn lines(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `backup create --lock` of `site` into `root`, with `save_brm`, the server at `sock` and the
+/// test user's `password`, followed by `extra`.
+fn locked_backup<'a>(
+    site: &'a Site,
+    root: &'a Path,
+    save_brm: &'a str,
+    sock: &'a Path,
+    password: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "backup",
+        "create",
+        "--config",
+        s(&site.config),
+        "--to",
+        s(root),
+        "--lock",
+        "--save-brm",
+        save_brm,
+        "--socket",
+        s(sock),
+        "--user",
+        "emtest",
+        "--password",
+        password,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn the_lock_is_held_for_save_brm_and_the_whole_copy() {
     let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
@@ -89,28 +120,14 @@ fn the_lock_is_held_for_save_brm_and_the_whole_copy() {
     probe_script(&hook, &sock, &log, "");
     let root = site.root.join("bk");
     let (out, _) = emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--name",
-            "locked",
-            "--lock",
-            "--save-brm",
+        &locked_backup(
+            &site,
+            &root,
             s(&save_brm),
-            "--socket",
-            s(&sock),
-            "--user",
+            &sock,
             "emtest",
-            "--password",
-            "emtest",
-            "--after-copy-hook",
-            s(&hook),
-            "--json",
-        ],
+            &["--name", "locked", "--after-copy-hook", s(&hook), "--json"],
+        ),
         0,
     );
     // During save_brm and after the copy, from another session: blocked.
@@ -145,23 +162,7 @@ fn a_missing_save_brm_is_a_clear_error_and_the_lock_is_released() {
     let site = site();
     let root = site.root.join("bk");
     let (_, err) = emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--lock",
-            "--save-brm",
-            "/nonexistent/save_brm",
-            "--socket",
-            s(&sock),
-            "--user",
-            "emtest",
-            "--password",
-            "emtest",
-        ],
+        &locked_backup(&site, &root, "/nonexistent/save_brm", &sock, "emtest", &[]),
         2,
     );
     assert!(
@@ -187,23 +188,7 @@ fn a_missing_save_brm_is_a_clear_error_and_the_lock_is_released() {
     assert_eq!(lines(&log), ["written"]);
     // Wrong password: the connection error names the server.
     let (_, err) = emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--lock",
-            "--save-brm",
-            "/bin/true",
-            "--socket",
-            s(&sock),
-            "--user",
-            "emtest",
-            "--password",
-            "wrong",
-        ],
+        &locked_backup(&site, &root, "/bin/true", &sock, "wrong", &[]),
         2,
     );
     assert!(err.contains("cannot connect to MariaDB at socket"), "{err}");

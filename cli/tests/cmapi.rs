@@ -141,20 +141,7 @@ fn restore_with<'a>(site: &'a Site, bk: &'a Path, extra: &[&'a str]) -> Vec<&'a 
 #[test]
 fn restore_stops_the_cluster_before_and_starts_it_after() {
     let site = site();
-    let root = site.root.join("bk");
-    let (_, _) = emrebuild(
-        &[
-            "backup",
-            "create",
-            "--config",
-            s(&site.config),
-            "--to",
-            s(&root),
-            "--name",
-            "one",
-        ],
-        0,
-    );
+    let root = back_up(&site, "one");
     let server = serve(&site.root, site.dbrm.clone());
     let bk = root.join("one");
     let args = restore_with(

@@ -72,22 +72,12 @@ pub fn find_overlaps(extents: &[ExtentRecord]) -> Vec<Overlap> {
 mod tests {
     use super::*;
     use crate::em::{CasualPartition, CpState};
-    use crate::types::{DbRootId, Lbid, Oid};
 
     fn rec(oid: i32, start: i64, size: u32) -> ExtentRecord {
-        ExtentRecord {
-            range_start: Lbid(start),
-            range_size: size,
-            oid: Oid(oid),
-            block_offset: 0,
-            hwm: 0,
-            partition: 0,
-            segment: 0,
-            dbroot: DbRootId(1),
-            col_width: 8,
-            status: 0,
-            cp: CasualPartition::narrow(CpState::VALID, i64::MAX, i64::MIN),
-        }
+        ExtentRecord::builder(oid, start)
+            .size(size)
+            .cp(CasualPartition::narrow(CpState::VALID, i64::MAX, i64::MIN))
+            .build()
     }
 
     #[test]

@@ -692,19 +692,11 @@ mod tests {
     #[test]
     fn overlaps_pair_every_extent_that_shares_lbids() {
         use crate::em::CasualPartition;
-        use crate::types::Lbid;
-        let rec = |oid: i32, start: i64, units: u32| ExtentRecord {
-            range_start: Lbid(start),
-            range_size: units,
-            oid: Oid(oid),
-            block_offset: 0,
-            hwm: 0,
-            partition: 0,
-            segment: 0,
-            dbroot: DbRootId(1),
-            col_width: 8,
-            status: 0,
-            cp: CasualPartition::narrow(0, 0, 0),
+        let rec = |oid: i32, start: i64, units: u32| {
+            ExtentRecord::builder(oid, start)
+                .size(units)
+                .cp(CasualPartition::narrow(0, 0, 0))
+                .build()
         };
         // [0, 8192) holds [2048, 3072); [8192, 16384) touches neither; [16384, ...) is alone.
         let x = [
