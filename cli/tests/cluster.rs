@@ -403,8 +403,7 @@ fn scan_reports_its_partial_as_json_and_never_writes_over_an_extent_map() {
 #[test]
 fn a_missing_catalog_file_is_refused_alike_and_assembles_identically_when_accepted() {
     let c = cluster("era-c", 5);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(c.dir.join("gen/manifest.json")).unwrap()).unwrap();
+    let manifest = c.manifest();
     let aux = manifest["catalog"]["files"]
         .as_array()
         .unwrap()
@@ -412,7 +411,7 @@ fn a_missing_catalog_file_is_refused_alike_and_assembles_identically_when_accept
         .find(|f| f["oid"] == 1012)
         .expect("a generation-C catalog has 1012");
     // The catalog is on DBRoot 1, moved to node pm1.
-    std::fs::remove_file(c.dir.join("pm1").join(aux["path"].as_str().unwrap())).unwrap();
+    std::fs::remove_file(c.moved(aux["path"].as_str().unwrap())).unwrap();
     let partials = c.scan_all(&[]);
     let out = c.dir.join("refused_em");
     let (_, err) = c.assemble(&partials, &["--output", s(&out)], 2);

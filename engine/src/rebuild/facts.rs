@@ -20,7 +20,10 @@
 //! Everything that needs the whole cluster or the catalog's rows runs in [`finish`]: the catalog
 //! stage again from the catalog files' bytes (so that its refusals follow the primary's accept
 //! flags), orphans, table rows and HWM reconciliation, LBID claims and token decisions, LBID
-//! conflicts, the reference map.
+//! conflicts, the reference map. Files of OIDs the catalog does not list as live are scanned
+//! too (whether they are kept is the primary's `--include-orphans`); [`finish_with`] drops them
+//! with their scan results and chunk errors. A single machine runs [`finish_with`] with the
+//! catalog facts it loaded; [`finish`] loads them again from the bytes a partial carries.
 
 use super::catalog::CatalogFacts;
 use super::evidence::{self, DictEvidence};

@@ -192,7 +192,7 @@ fn node_facts(
 }
 
 /// Everything before the scan, shared by [`node_facts`] and [`floor_pass`].
-struct Prepared {
+pub(crate) struct Prepared {
     planned: Vec<plan::PlannedFile>,
     units: Vec<units::WorkUnit>,
     catalog: catalog::CatalogFacts,
@@ -260,6 +260,11 @@ fn prepare(
     })
 }
 
+/// [`prepare`] of `opts.dbroots` on the local file system, for the floor passes.
+pub(crate) fn prepare_local(opts: &RebuildOptions) -> Result<Prepared, Error> {
+    prepare(opts, walk::walk(&opts.dbroots), &LocalFiles, None, false)
+}
+
 /// The same segment file on two DBRoots (walk sorts files by identity, then DBRoot).
 pub(crate) fn duplicates(files: &[walk::FoundFile]) -> Vec<Finding> {
     let mut seen = BTreeMap::new();
@@ -287,7 +292,7 @@ pub struct FloorResult {
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
     use crate::seg::file::{ChunkReader, SegmentFile};
     use rayon::prelude::*;
-    let p = prepare(opts, walk::walk(&opts.dbroots), &LocalFiles, None, false)?;
+    let p = prepare_local(opts)?;
     let files: Vec<&SegmentFile> = p.planned.iter().map(|f| &f.file).collect();
     let bytes = (0..p.units.len())
         .into_par_iter()
