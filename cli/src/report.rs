@@ -137,6 +137,12 @@ fn conflict(c: &Conflict) -> String {
         Conflict::NotInData { reference } => format!(
             "an extent at LBID {reference} the data does not have: not written"
         ),
+        Conflict::TokensContradict {
+            reference,
+            contradicting,
+        } => format!(
+            "its LBID {reference} does not fit {contradicting} tokens pointing into it: not used"
+        ),
     }
 }
 
@@ -202,6 +208,9 @@ pub fn reassigned(reason: ReassignReason) -> String {
         ReassignReason::HeaderLbidContradicted { header_lbid } => format!(
             "the tokens pointing into header LBID {header_lbid} do not fit this extent (a v2              header upgraded by cpimport records the loading extent's LBID at index 0)"
         ),
+        ReassignReason::ReferenceDisprovedByTokens { reference } => format!(
+            "the reference map's LBID {reference} does not fit the tokens pointing into it"
+        ),
     }
 }
 
@@ -223,6 +232,10 @@ pub fn inferred(i: &Inferred) -> String {
              LBID {header_lbid} for it does not fit them and is set aside"
         ),
         Evidence::Reference => "the reference map".to_string(),
+        Evidence::ReferenceAndTokens { tokens, blocks } => format!(
+            "the reference map, and {tokens} tokens into {blocks} blocks fit it, none does not \
+             (the tokens alone fit more than one start)"
+        ),
         Evidence::TableRows {
             table,
             rows,

@@ -501,3 +501,71 @@ fn gen_refuses_to_leave_out_what_is_not_a_trailing_load() {
     let (_, stderr) = text(&out);
     assert!(stderr.contains("not a load"), "{stderr}");
 }
+
+/// The map's extent holding the HWM of the manifest's file `f` (its last extent).
+fn last_extent<'a>(
+    map: &'a mut ExtentMap,
+    f: &emfixtures::manifest::FileManifest,
+) -> &'a mut ExtentRecord {
+    map.extents
+        .iter_mut()
+        .filter(|e| e.oid.0 == f.oid && e.partition == f.partition && e.segment == f.segment)
+        .max_by_key(|e| e.block_offset)
+        .unwrap()
+}
+
+/// Every status that applies to the extent `r` (worst first).
+fn statuses(doc: &Value, r: &ExtentRecord) -> Vec<String> {
+    extent(doc, r)["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 8, item 4: after a plain DELETE of a table's last rows ColumnStore keeps the old HWM
+/// over blocks that hold only EMPTY values: its map is `hwm_ahead_empty` (stale but safe), not
+/// `hwm_ahead`; an HWM past the file's blocks stays `hwm_ahead` (dangerous). Which table lost
+/// its last rows, and how, comes from the manifest's history.
+#[test]
+fn a_plain_delete_of_the_last_rows_is_stale_but_safe_and_an_hwm_past_the_file_is_dangerous() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = gen(dir.path(), "hwm-status", "1MiB", 11);
+    let m = manifest(&tree);
+    let table = m.tables.iter().find(|t| t.name == "plain_tail").unwrap();
+    let delete = &table.deletes[0];
+    assert_eq!(delete.end, table.loads[0].end, "{delete:?}");
+    assert_eq!(delete.way, emfixtures::rows::DeleteWay::Empty, "{delete:?}");
+    let plain: Vec<_> = m
+        .files
+        .iter()
+        .filter(|f| f.table == "hwm.plain_tail")
+        .collect();
+    assert_eq!(plain.len(), 4, "3 columns and AUX");
+
+    let truth_path = tree.join("BRM_saves_em");
+    let mut truth = ExtentMap::read(&truth_path).unwrap();
+    let doc = verify_json(&tree, &truth_path, 0);
+    assert_eq!(doc["verdict"], "safe", "{}", doc["counts"]);
+    for f in &plain {
+        let e = *last_extent(&mut truth, f);
+        let st = statuses(&doc, &e);
+        assert!(st.contains(&"hwm_ahead_empty".to_string()), "{st:?} {f:?}");
+        assert!(!st.contains(&"hwm_ahead".to_string()), "{st:?} {f:?}");
+    }
+
+    // One column's HWM past its file's blocks: blocks missing.
+    let f = plain
+        .iter()
+        .find(|f| f.column.as_deref() == Some("qty"))
+        .expect("hwm.plain_tail.qty");
+    let e = last_extent(&mut truth, f);
+    e.hwm = f.block_count as u32;
+    let e = *e;
+    let past = dir.path().join("past");
+    write_map(&past, truth.extents, EmVersion::V5);
+    let doc = verify_json(&tree, &past, 1);
+    assert_eq!(doc["verdict"], "dangerous");
+    assert_eq!(statuses(&doc, &e)[0], "hwm_ahead");
+}

@@ -237,6 +237,9 @@ pub enum ReassignReason {
     /// header upgraded by cpimport records the LBID of the extent being loaded at index 0, which
     /// can be the file's second extent, SEG §3.9).
     HeaderLbidContradicted { header_lbid: Lbid },
+    /// The reference map's LBID for this dictionary extent is contradicted by the tokens
+    /// pointing into its range: not used.
+    ReferenceDisprovedByTokens { reference: Lbid },
 }
 
 /// A file of an OID the catalog's rows do not list as a live column, dictionary or AUX column.
@@ -268,7 +271,12 @@ pub struct Inferred {
 pub enum Evidence {
     /// Tokens of the owning token column(s) point into this dictionary extent (SEG §6.2):
     /// `tokens` tokens into `blocks` distinct blocks fit it; `contradicting` do not (stale
-    /// tokens left by DELETE/UPDATE history, or damage).
+    /// tokens left by DELETE/UPDATE history, or damage). Its strength is the cover search's
+    /// ([`crate::rebuild::place::tokens`]): [`Strength::Exact`] when exactly one set of starts
+    /// puts every token on a block holding enough strings (written); [`Strength::Strong`] when
+    /// none does and exactly one leaves at most 1 % of the token blocks unexplained;
+    /// [`Strength::Weak`] when one was chosen among several by its score. Strong and weak are
+    /// refused unless accepted (`--allow-reassigned`).
     Tokens {
         tokens: u64,
         blocks: u64,
@@ -286,6 +294,11 @@ pub enum Evidence {
     /// The reference map (`--reference`, a backup, perhaps stale) holds this value for the
     /// extent, and nothing in the data contradicts it.
     Reference,
+    /// The reference map holds this LBID for a dictionary extent the tokens alone do not settle
+    /// (several starts fit them), and every token of the owning column(s) fits it: `tokens`
+    /// tokens into `blocks` blocks land on blocks holding enough strings, none does not
+    /// ([`crate::rebuild::place::tokens`]).
+    ReferenceAndTokens { tokens: u64, blocks: u64 },
     /// The columns of the extent's table agree on `rows` rows in its (partition, segment): the
     /// HWM is the block holding the last of them in this column's width (cpimport's rule,
     /// `writeengine/bulk/we_tableinfo.cpp:2000-2144`). `column_rows` is what the column's own
@@ -327,6 +340,9 @@ pub enum Conflict {
     RangeUnusable { reference: Lbid, range_size: u32 },
     /// The reference has an extent the data does not: no file (or no such extent in its file).
     NotInData { reference: Lbid },
+    /// The tokens pointing into the reference's LBID range for this dictionary extent do not fit
+    /// its blocks: `contradicting` tokens land on empty blocks or past their string count.
+    TokensContradict { reference: Lbid, contradicting: u64 },
 }
 
 /// How strong an inference's evidence is.

@@ -168,14 +168,34 @@ fn from_partials(
 ) -> anyhow::Result<Verification> {
     let ids = options.dbroots.keys().copied().collect();
     let assembled = super::assemble::read_and_check(partials, &ids)?;
-    let blocks: BTreeMap<(SegmentId, DbRootId), u64> = assembled
-        .facts
+    // Per file: its blocks, chunks, and the chunks its node could not read. The files are on
+    // the nodes: whether the blocks up to an HWM exist is answered from these facts (inside
+    // the allocated blocks and chunks, in a chunk the node's scan read), not by reading the
+    // chunk again as `verify` on one machine does.
+    let facts = &assembled.facts;
+    let mut files: BTreeMap<(SegmentId, DbRootId), (u64, u32, Vec<u32>)> = facts
         .files
         .iter()
-        .map(|f| ((f.found.id, f.found.dbroot), f.allocated_blocks))
+        .map(|f| {
+            let key = (f.found.id, f.found.dbroot);
+            (key, (f.allocated_blocks, f.chunk_count, Vec::new()))
+        })
         .collect();
+    for &(i, chunk) in &facts.scan.damaged {
+        let f = &facts.files[i].found;
+        if let Some(entry) = files.get_mut(&(f.id, f.dbroot)) {
+            entry.2.push(chunk);
+        }
+    }
     let rebuilt = finish(assembled.facts, options)?;
-    let file_blocks = |a: ExtentAddress| blocks.get(&(a.segment_id(), a.dbroot)).copied();
+    let file_blocks = |a: ExtentAddress, last: u32| match files.get(&(a.segment_id(), a.dbroot)) {
+        Some((blocks, chunks, damaged)) => {
+            let chunk = last / emengine::types::BLOCKS_PER_CHUNK;
+            let exist = u64::from(last) < *blocks && chunk < *chunks && !damaged.contains(&chunk);
+            (Some(*blocks), exist)
+        }
+        None => (None, false),
+    };
     Ok(verify_rebuilt(
         map,
         &rebuilt,
@@ -199,6 +219,9 @@ fn meaning(s: Status) -> &'static str {
     match s {
         Status::HwmBehind => "data beyond the map's HWM: restoring this map loses rows",
         Status::HwmAhead => "the map's HWM is past the data: blocks missing",
+        Status::HwmAheadEmpty => {
+            "the map's HWM is past the data over blocks holding only EMPTY rows (deleted)"
+        }
         Status::CpUnsafe => "the min/max excludes values on disk: wrong query results",
         Status::LbidMismatch => "the data disproves the map's LBID",
         Status::WidthMismatch => "the map's column width or extent size is not the data's",

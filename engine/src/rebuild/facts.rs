@@ -450,10 +450,15 @@ pub fn finish_with(
     let rows = reconcile::reconcile(&files, &scan, &catalog);
     let origins = place::era::origins(&files, &scan, &catalog.eras);
     let without_file = catalog.missing_extents(&files, &origins);
-    let extents = place::extent_counts(&files, &scan);
+    let extents = place::extent_counts(&files, &scan, &rows);
     let claims = place::lbid::claims(&files, &extents, &catalog.lbids);
     let evidence = needed_evidence(&files, &extents, &claims, evidence, &machines, &catalog)?;
-    let decided = place::tokens::decide(&files, &claims, &evidence, &opts.accept);
+    let reference = opts
+        .reference
+        .as_ref()
+        .map(place::reference::Reference::new);
+    let decided =
+        place::tokens::decide(&files, &claims, &evidence, reference.as_ref(), &opts.accept);
     findings.inferred.extend(decided.inferred);
     findings.refused.extend(decided.refused);
     let placement = place::place(
@@ -462,7 +467,8 @@ pub fn finish_with(
         place::LbidSources {
             syscat: &catalog.lbids,
             decided: &decided.lbids,
-            reference: opts.reference.as_ref(),
+            reference: reference.as_ref(),
+            reference_conflicts: &decided.reference_conflicts,
         },
         &rows,
         &origins,

@@ -185,7 +185,10 @@ fn node_facts(
 
     // Token evidence for every dictionary this machine can tell needs it (files' own claims and
     // the claims of this machine's files; `facts::finish` keeps the ones the whole set needs).
-    let extents = place::extent_counts(&facts.files, &facts.scan);
+    // A dictionary's extent count does not depend on table rows; this machine's rows keep the
+    // columns' counts as `finish` has them.
+    let rows = reconcile::reconcile(&facts.files, &facts.scan, &catalog);
+    let extents = place::extent_counts(&facts.files, &facts.scan, &rows);
     let claims = place::lbid::claims(&facts.files, &extents, &catalog.lbids);
     facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
     Ok((facts, catalog))

@@ -93,6 +93,16 @@ impl CatalogView {
         })
     }
 
+    /// `(schema, table)` of a user column or AUX column (not of a dictionary: its HWM counts
+    /// strings, not rows), where the catalog says.
+    pub fn table_of(&self, oid: Oid) -> Option<(String, String)> {
+        match self.object(oid)? {
+            CatalogObject::Column(c) => Some((c.schema.to_string(), c.table.to_string())),
+            CatalogObject::Aux(t) => Some((t.schema.to_string(), t.name.to_string())),
+            _ => None,
+        }
+    }
+
     /// The data type of the OID's files, where the catalog says.
     pub fn data_type(&self, oid: Oid) -> Option<ColDataType> {
         self.object(oid)?.data_type()

@@ -7,7 +7,7 @@
 //! | severity | status | meaning |
 //! |---|---|---|
 //! | dangerous | `hwm_behind` | data beyond the map's HWM: restoring this map loses rows |
-//! | dangerous | `hwm_ahead` | the map's HWM is past the last block holding data ("blocks missing") |
+//! | dangerous | `hwm_ahead` | the map's HWM is past the last block holding data and the blocks up to it are not all in the file ("blocks missing") |
 //! | dangerous | `cp_unsafe` | a CP_VALID range that excludes values on disk: wrong query results |
 //! | dangerous | `lbid_mismatch` | the file header (or the catalog's tokens) disprove the map's LBID |
 //! | dangerous | `width_mismatch` | the map's column width or range size is not the data's |
@@ -16,6 +16,7 @@
 //! | unverifiable | `not_verifiable` | the extent's file is damaged, not understood, or its DBRoot was not scanned |
 //! | stale but safe | `missing_in_data` | the map has an extent with no data (a dropped table, a lost file) |
 //! | stale but safe | `cp_invalid` | the map's CP is not valid where the data establishes it |
+//! | stale but safe | `hwm_ahead_empty` | the map's HWM is past the last block holding data, and every block up to it is in the file and holds only EMPTY values (a plain DELETE of the last rows, which never lowers an HWM) |
 //! | benign | `status_only` | only the status differs (out of service) |
 //! | benign | `seq_only` | only the CP sequence number differs (DML history no file records) |
 //! | benign | `cp_loose` | a valid range wider than the data |
@@ -23,10 +24,21 @@
 //!
 //! HWM (EM §3.2): ColumnStore reads a segment file's HWM as the first non-zero HWM among its
 //! extents (extentmap.cpp:4707-4782), so HWMs are compared per segment file and the finding is
-//! attached to the map's extent that holds it. An LBID the data cannot establish (the rebuild
-//! re-assigned it: DML-created extents, uncompressed files, v2 headers) is not a mismatch; the
-//! extent says "not established by data" ([`Detail::LbidNotEstablished`]). For the catalog's
-//! dictionaries the catalog's own tokens decide ([`crate::catalog::check_token_lbids`]).
+//! attached to the map's extent that holds it. The data's HWM is the rebuild's: the last block
+//! holding a non-EMPTY value, or the block of its table's last row where the table's columns
+//! were reconciled (an AUX column after a FastDelete). A map HWM past it is `hwm_ahead_empty`
+//! when every block up to it exists in the file ([`blocks_exist`]): the scan read them and found
+//! only EMPTY values, which is what a plain DELETE of a table's last rows leaves (DELETE never
+//! lowers an HWM); restoring that map loses nothing. Blocks missing from the file keep it
+//! `hwm_ahead` (dangerous). This is judged per file: each column of a table has its own verdict.
+//!
+//! An LBID the data cannot establish (the rebuild re-assigned it: DML-created extents,
+//! uncompressed files, v2 headers) is not a mismatch; the extent says "not established by data"
+//! ([`Detail::LbidNotEstablished`]). Dictionary LBIDs are judged by the tokens pointing into them:
+//! the catalog's dictionaries by the catalog's own tokens ([`crate::catalog::check_token_lbids`]),
+//! every other dictionary by the rebuild's token evidence
+//! ([`crate::rebuild::place::tokens`]): an extent the tokens place is established data, so a
+//! map that puts it elsewhere is an `lbid_mismatch`.
 
 pub mod catalog;
 pub mod cp;
@@ -74,6 +86,7 @@ pub enum Status {
     NotVerifiable,
     MissingInData,
     CpInvalid,
+    HwmAheadEmpty,
     StatusOnly,
     SeqOnly,
     CpLoose,
@@ -82,7 +95,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, worst first.
-    pub const ALL: [Status; 14] = [
+    pub const ALL: [Status; 15] = [
         Status::HwmBehind,
         Status::HwmAhead,
         Status::CpUnsafe,
@@ -93,6 +106,7 @@ impl Status {
         Status::NotVerifiable,
         Status::MissingInData,
         Status::CpInvalid,
+        Status::HwmAheadEmpty,
         Status::StatusOnly,
         Status::SeqOnly,
         Status::CpLoose,
@@ -106,7 +120,7 @@ impl Status {
             HwmBehind | HwmAhead | CpUnsafe | LbidMismatch | WidthMismatch | MissingInMap
             | Overlap => Severity::Dangerous,
             NotVerifiable => Severity::Unverifiable,
-            MissingInData | CpInvalid => Severity::Stale,
+            MissingInData | CpInvalid | HwmAheadEmpty => Severity::Stale,
             StatusOnly | SeqOnly | CpLoose | Match => Severity::Benign,
         }
     }
@@ -125,6 +139,7 @@ impl Status {
             NotVerifiable => "not_verifiable",
             MissingInData => "missing_in_data",
             CpInvalid => "cp_invalid",
+            HwmAheadEmpty => "hwm_ahead_empty",
             StatusOnly => "status_only",
             SeqOnly => "seq_only",
             CpLoose => "cp_loose",
@@ -259,13 +274,16 @@ pub fn verify(
     progress: &dyn Progress,
 ) -> Result<Verification, Error> {
     let rebuilt = rebuild(opts, progress)?;
-    // The few files whose HWM the map puts past the data are opened again, for their header.
-    let file_blocks = |a: ExtentAddress| {
-        opts.dbroots
+    // The few files whose HWM the map puts past the data are opened again, for their header
+    // and the chunk holding the map's HWM.
+    let file_blocks = |a: ExtentAddress, last: u32| {
+        let file = opts
+            .dbroots
             .get(&a.dbroot)
             .map(|root| root.join(segment_rel_path(a.segment_id())))
-            .and_then(|p| SegmentFile::open(&p, opts.access).ok())
-            .map(|f| f.allocated_blocks())
+            .and_then(|p| SegmentFile::open(&p, opts.access).ok());
+        let blocks = file.as_ref().map(|f| f.allocated_blocks());
+        (blocks, file.is_some_and(|f| blocks_exist(&f, last)))
     };
     Ok(verify_rebuilt(
         map,
@@ -276,21 +294,27 @@ pub fn verify(
     ))
 }
 
+/// For an HWM the map puts past the data (an extent's address and the map's HWM): how many
+/// blocks its segment file has, and whether every block up to that HWM is in the file.
+pub type FileBlocks<'a> = &'a dyn Fn(ExtentAddress, u32) -> (Option<u64>, bool);
+
 /// Compare `map` with data already rebuilt from `dbroots` (on this machine, or assembled from
 /// the partials of a cluster's nodes): the catalog is read from the first DBRoot under
-/// `dbroots` that holds it, and `file_blocks` tells how many blocks an extent's segment file
-/// has, for the HWMs the map puts past the data.
+/// `dbroots` that holds it; `file_blocks` answers for the HWMs the map puts past the data.
 pub fn verify_rebuilt(
     map: &ExtentMap,
     rebuilt: &Rebuilt,
     dbroots: &BTreeMap<DbRootId, PathBuf>,
     access: Access,
-    file_blocks: &dyn Fn(ExtentAddress) -> Option<u64>,
+    file_blocks: FileBlocks<'_>,
 ) -> Verification {
     let catalog = CatalogView::read(dbroots, &rebuilt.map, access);
     let mut v = compare(map, rebuilt, &catalog, dbroots, access);
     // An HWM ahead of the data: whether the blocks it names exist at all.
+    let consistent = consistent_tables(map, &catalog);
+    let mut changed = false;
     for e in v.extents.iter_mut() {
+        let mut present = false;
         for d in e.details.iter_mut() {
             if let Detail::Hwm {
                 map,
@@ -299,12 +323,88 @@ pub fn verify_rebuilt(
             } = d
             {
                 if map > data {
-                    *blocks = file_blocks(e.address);
+                    let (in_file, exist) = file_blocks(e.address, *map);
+                    *blocks = in_file;
+                    present = exist;
                 }
             }
         }
+        let table_agrees = consistent
+            .get(&file_key(e.address))
+            .copied()
+            .unwrap_or(true);
+        if present && table_agrees && e.statuses.contains(&Status::HwmAhead) {
+            e.statuses.retain(|&s| s != Status::HwmAhead);
+            e.statuses.push(Status::HwmAheadEmpty);
+            e.statuses.sort();
+            e.status = e.statuses[0];
+            changed = true;
+        }
+    }
+    if changed {
+        v.extents.sort_by_key(|e| (e.status, e.address));
+        v.counts = count(&v.extents);
     }
     v
+}
+
+/// Per column file of a table the catalog names: whether the map's HWMs of the table's column
+/// files in that (partition, segment) name one row count. The HWM block `h` of a `w`-byte
+/// column holds rows `h × 8192 / w + 1 ..= (h + 1) × 8192 / w`; the ranges of every column must
+/// share a row (cpimport refuses a table whose HWMs do not, `we_tableinfo.cpp:2000-2144`). A
+/// plain DELETE of the last rows keeps every HWM, so they still agree; one column's HWM moved
+/// on its own does not.
+fn consistent_tables(map: &ExtentMap, catalog: &CatalogView) -> BTreeMap<FileKey, bool> {
+    let block = crate::types::BLOCK_SIZE as u64;
+    // (schema, table, partition, segment) → each column file and the rows its HWM block holds.
+    type Group = (String, String, u32, u16);
+    let mut groups: BTreeMap<Group, Vec<(FileKey, u64, u64)>> = BTreeMap::new();
+    for (key, (hwm, at)) in file_hwms(&map.extents) {
+        let width = u64::from(map.extents[at].col_width);
+        let Some((schema, table)) = catalog.table_of(key.0) else {
+            continue;
+        };
+        if width == 0 {
+            continue;
+        }
+        let h = u64::from(hwm);
+        let rows = (h * block / width + 1, (h + 1) * block / width);
+        groups
+            .entry((schema, table, key.2, key.3))
+            .or_default()
+            .push((key, rows.0, rows.1));
+    }
+    let mut out = BTreeMap::new();
+    for files in groups.values() {
+        let lo = files.iter().map(|f| f.1).max().unwrap_or(0);
+        let hi = files.iter().map(|f| f.2).min().unwrap_or(0);
+        for f in files {
+            out.insert(f.0, lo <= hi);
+        }
+    }
+    out
+}
+
+/// Whether blocks `0 ..= last` are all in the file: inside its allocated blocks and in a chunk
+/// whose (decompressed) data reaches them. A chunk that cannot be read counts as missing.
+fn blocks_exist(f: &SegmentFile, last: u32) -> bool {
+    let per_chunk = crate::types::BLOCKS_PER_CHUNK;
+    if u64::from(last) >= f.allocated_blocks() || last / per_chunk >= f.chunk_count() {
+        return false;
+    }
+    let mut reader = crate::seg::file::ChunkReader::new();
+    let need = (last % per_chunk + 1) as usize * crate::types::BLOCK_SIZE;
+    f.chunk_data(last / per_chunk, &mut reader)
+        .is_ok_and(|data| data.len() >= need)
+}
+
+/// How many extents have each status as their worst (every status listed).
+fn count(verdicts: &[ExtentVerdict]) -> BTreeMap<Status, usize> {
+    let mut counts: BTreeMap<Status, usize> = Status::ALL.iter().map(|&s| (s, 0)).collect();
+    for v in verdicts {
+        *counts.entry(v.status).or_default() += 1;
+    }
+    counts
 }
 
 /// Segment file identity on one DBRoot.
@@ -480,14 +580,10 @@ pub fn compare(
     }
 
     verdicts.sort_by_key(|v| (v.status, v.address));
-    let mut counts: BTreeMap<Status, usize> = Status::ALL.iter().map(|&s| (s, 0)).collect();
-    for v in &verdicts {
-        *counts.entry(v.status).or_default() += 1;
-    }
     Verification {
         map_extents: map.extents.len(),
         data_extents: data.extents.len(),
-        counts,
+        counts: count(&verdicts),
         extents: verdicts,
         catalog_problem: catalog.problem.clone(),
         scan: report.clone(),

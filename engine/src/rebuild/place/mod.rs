@@ -25,8 +25,8 @@ use super::plan::FileFacts;
 use super::reconcile::TableRows;
 use super::scan::ScanFacts;
 use super::stats::ExtentStats;
-use crate::em::{ExtentMap, ExtentRecord};
-use crate::finding::{Fact, Reassigned, Uncertain, UncertainCause};
+use crate::em::ExtentRecord;
+use crate::finding::{Fact, Reassigned, ReferenceConflict, Uncertain, UncertainCause};
 use crate::types::{Lbid, Oid, BLOCKS_PER_CHUNK};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,7 +48,9 @@ pub struct LbidSources<'a> {
     /// as the token evidence decided it ([`tokens::decide`]).
     pub decided: &'a tokens::Decisions,
     /// An older map for what the data cannot settle (`--reference`).
-    pub reference: Option<&'a ExtentMap>,
+    pub reference: Option<&'a reference::Reference<'a>>,
+    /// Where the tokens contradict the reference ([`tokens::Decided::reference_conflicts`]).
+    pub reference_conflicts: &'a [ReferenceConflict],
 }
 
 /// Place every extent of every planned file.
@@ -68,6 +70,7 @@ pub fn place(
         syscat: syscat_lbids,
         decided,
         reference,
+        reference_conflicts,
     } = lbids;
     let damaged = damaged_chunks(scan);
     let table_rows = rows.index();
@@ -80,8 +83,7 @@ pub fn place(
             .map(|(&(_, k), s)| (k, s))
             .collect();
         let damaged = damaged.get(&i);
-        let id = pf.found.id;
-        let rows = table_rows.get(&(id.oid, id.partition, id.segment)).copied();
+        let rows = table_rows.get(&row_key(pf)).copied();
         let origin = origins.get(i).copied().unwrap_or_else(cp::Origin::head);
         for (record, hit) in file_extents(pf, &per_extent, damaged, rows, &origin) {
             if hit.min_max {
@@ -103,12 +105,14 @@ pub fn place(
         (r, Ok(lbid))
     }));
     let mut from_reference = reference::Supplied::default();
-    let reference = reference.map(reference::Reference::new);
-    if let Some(r) = &reference {
+    from_reference
+        .conflicts
+        .extend(reference_conflicts.iter().cloned());
+    if let Some(r) = reference {
         reference::supply_lbids(&mut pending, r, &mut from_reference);
     }
     let mut assigned = lbid::assign(pending);
-    if let Some(r) = &reference {
+    if let Some(r) = reference {
         reference::restore(&mut assigned.extents, r, &mut from_reference);
         from_reference.finish();
     }
@@ -125,17 +129,39 @@ pub fn place(
     }
 }
 
-/// How many extents each planned file has (the same count [`place`] builds).
-pub fn extent_counts(files: &[FileFacts], scan: &ScanFacts) -> Vec<u32> {
+/// How many extents each planned file has: the count [`place`] builds, from the same
+/// [`file_last_block`] (the token claims and the evidence stage must see the extents `place`
+/// writes, AUX files whose table's rows reach a further extent included).
+pub fn extent_counts(files: &[FileFacts], scan: &ScanFacts, rows: &TableRows) -> Vec<u32> {
     let damaged = damaged_chunks(scan);
+    let table_rows = rows.index();
     files
         .iter()
         .enumerate()
         .map(|(i, pf)| {
             let stats = scan.stats.range((i, 0)..(i + 1, 0)).map(|(_, s)| s);
-            hwm::extent_count(pf, hwm::last_block(pf, stats, damaged.get(&i)))
+            let rows = table_rows.get(&row_key(pf)).copied();
+            hwm::extent_count(pf, file_last_block(pf, stats, damaged.get(&i), rows))
         })
         .collect()
+}
+
+/// The one rule for a file's last block: what its own data (or damage) reaches, raised to its
+/// table's last row ([`hwm::with_table_rows`]). Both the extent count and the HWM follow it.
+fn file_last_block<'a>(
+    pf: &FileFacts,
+    per_extent: impl Iterator<Item = &'a ExtentStats>,
+    damaged: Option<&BTreeSet<u32>>,
+    table_rows: Option<u64>,
+) -> Option<u32> {
+    let own = hwm::last_block(pf, per_extent, damaged);
+    hwm::with_table_rows(pf, own, table_rows)
+}
+
+/// The key of a file in [`TableRows::index`].
+fn row_key(pf: &FileFacts) -> (Oid, u32, u16) {
+    let id = pf.found.id;
+    (id.oid, id.partition, id.segment)
 }
 
 /// Chunks that could not be read, per file.
@@ -164,8 +190,7 @@ fn file_extents(
 ) -> Vec<(ExtentRecord, Hit)> {
     let kind = pf.kind;
     let eb = kind.extent_blocks();
-    let own = hwm::last_block(pf, per_extent.values().copied(), damaged);
-    let last_block = hwm::with_table_rows(pf, own, table_rows);
+    let last_block = file_last_block(pf, per_extent.values().copied(), damaged, table_rows);
     let n = hwm::extent_count(pf, last_block);
     (0..n)
         .map(|k| {

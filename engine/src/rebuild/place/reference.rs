@@ -42,7 +42,8 @@ impl<'a> Reference<'a> {
         }
     }
 
-    fn get(&self, a: &ExtentAddress) -> Option<&'a ExtentRecord> {
+    /// The reference's record for the extent at `a`.
+    pub fn get(&self, a: &ExtentAddress) -> Option<&'a ExtentRecord> {
         self.by_address.get(a).copied()
     }
 }
@@ -58,9 +59,12 @@ impl Supplied {
     /// Whether the reference disagrees with an LBID the data establishes: its other fields are
     /// then weak evidence.
     fn stale(&self) -> bool {
-        self.conflicts
-            .iter()
-            .any(|c| matches!(c.conflict, Conflict::LbidDisproved { .. }))
+        self.conflicts.iter().any(|c| {
+            matches!(
+                c.conflict,
+                Conflict::LbidDisproved { .. } | Conflict::TokensContradict { .. }
+            )
+        })
     }
 
     fn infer(&mut self, extent: ExtentAddress, fact: Fact, value: i64) {
@@ -135,7 +139,11 @@ pub fn supply_lbids(
         }
     }
     for (rec, wanted) in pending.iter_mut() {
-        if wanted.is_ok() {
+        // Established by the data, or a reference LBID the tokens disproved (reported there).
+        if matches!(
+            wanted,
+            Ok(_) | Err(ReassignReason::ReferenceDisprovedByTokens { .. })
+        ) {
             continue;
         }
         let Some(r) = reference.get(&rec.address()) else {

@@ -22,6 +22,20 @@
 //!    file's second extent, SEG §3.9), the cover is searched again with this file's header
 //!    LBIDs set aside; a unique cover replaces them, and the report says so.
 //!
+//! 4. with a reference map (`--reference`), when the tokens alone do not establish an extent
+//!    (no cover, several, or one that leaves tokens unexplained), the reference's LBID for it is
+//!    used where it is aligned, of a dictionary extent's size, overlaps no LBID another file or
+//!    this file's header claims, and *every* token in its range fits it ([`Fit`], none
+//!    contradicting) — and the ranges so fixed, with the header's, explain every token of the
+//!    file. That is [`Evidence::ReferenceAndTokens`], [`Strength::Strong`]: two independent
+//!    witnesses agree (the map ColumnStore itself kept, and the strings the tokens name), but
+//!    the tokens alone admit another start, so a stale reference that happens to fit them is
+//!    not excluded (not [`Strength::Exact`]). It is written without `--allow-reassigned`: where
+//!    another start fits every token just as well, its blocks hold strings as many as every
+//!    token names, and nothing in the data prefers either. A reference LBID that a token
+//!    contradicts is reported ([`Conflict::TokensContradict`]), never used, and the refusal
+//!    stays.
+//!
 //! Extents nothing points into keep their reason and get a free range (reported as
 //! re-assigned: no string of theirs is read through a token). Tokens pointing outside every
 //! extent that could hold them mean the LBIDs are not established: a [`Refusal`] lists the
@@ -31,8 +45,10 @@
 use super::super::evidence::DictEvidence;
 use super::super::plan::FileFacts;
 use super::lbid::{overlapping, Claim};
+use super::reference::Reference;
 use crate::finding::{
-    Accept, Evidence, Fact, Inferred, ReassignReason, Refusal, RefusalReason, Strength,
+    Accept, Conflict, Evidence, Fact, Inferred, ReassignReason, ReferenceConflict, Refusal,
+    RefusalReason, Strength,
 };
 use crate::types::{ExtentAddress, Lbid, DICT_EXTENT_BLOCKS, LBID_SPACE_UNITS, LBID_UNIT};
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +62,8 @@ pub struct Decided {
     pub lbids: Decisions,
     pub inferred: Vec<Inferred>,
     pub refused: Vec<Refusal>,
+    /// Reference LBIDs the tokens contradict (with `--reference` only).
+    pub reference_conflicts: Vec<ReferenceConflict>,
 }
 
 /// How the tokens in one extent's range fit it.
@@ -111,11 +129,12 @@ impl DictEvidence {
 
 /// Decide, from the token evidence, the LBIDs of the dictionary extents no header settles and
 /// the LBID ranges two files claim. `claims` are the LBIDs the files record
-/// ([`super::lbid::claims`]).
+/// ([`super::lbid::claims`]); `reference` is the reference map, if any (step 4).
 pub fn decide(
     files: &[FileFacts],
     claims: &[Claim],
     evidence: &[DictEvidence],
+    reference: Option<&Reference<'_>>,
     accept: &Accept,
 ) -> Decided {
     let mut out = Decided::default();
@@ -177,16 +196,28 @@ pub fn decide(
             .filter(|c| c.file != e.file)
             .map(|c| (c.lbid.0, c.end()))
             .collect();
-        decide_file(e, &headers, &others, accept, &address, &mut out);
+        let refs: BTreeMap<u32, (Lbid, u32)> = reference
+            .map(|r| {
+                (0..e.counts.len() as u32)
+                    .filter_map(|k| {
+                        let rec = r.get(&address(e.file, k))?;
+                        Some((k, (rec.range_start, rec.range_size)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        decide_file(e, &headers, &others, &refs, accept, &address, &mut out);
     }
     out
 }
 
-/// Step 2 and 3 of the rule for one dictionary file.
+/// Step 2, 3 and 4 of the rule for one dictionary file; `refs` are the reference map's LBIDs
+/// and range sizes for its extents.
 fn decide_file(
     e: &DictEvidence,
     headers: &BTreeMap<u32, i64>,
     others: &[(i64, i64)],
+    refs: &BTreeMap<u32, (Lbid, u32)>,
     accept: &Accept,
     address: &dyn Fn(usize, u32) -> ExtentAddress,
     out: &mut Decided,
@@ -208,6 +239,33 @@ fn decide_file(
         }
         if let Cover::Found { .. } | Cover::Nothing = outcome {
             break;
+        }
+    }
+    let settled = matches!(
+        outcome,
+        Cover::Nothing
+            | Cover::Found {
+                strength: Strength::Exact,
+                ..
+            }
+    );
+    if !settled && !contradicted && !refs.is_empty() {
+        if let Some(starts) = by_reference(e, headers, others, refs, address, out) {
+            for (k, s) in starts {
+                let fit = e.fit(k, s);
+                out.lbids.insert((e.file, k), Ok(Lbid(s)));
+                out.inferred.push(Inferred {
+                    extent: address(e.file, k),
+                    fact: Fact::Lbid,
+                    value: s,
+                    evidence: Evidence::ReferenceAndTokens {
+                        tokens: fit.tokens,
+                        blocks: fit.blocks,
+                    },
+                    strength: Strength::Strong,
+                });
+            }
+            return;
         }
     }
     match outcome {
@@ -292,6 +350,57 @@ fn decide_file(
             });
         }
     }
+}
+
+/// Step 4: the reference's starts for the extents the header does not settle, when each is
+/// aligned, of a dictionary extent's size, free and fits every token in its range, and together
+/// with the header's they explain every token of the file; `None` otherwise. A reference start
+/// a token contradicts is reported and marked so that no later stage takes it.
+fn by_reference(
+    e: &DictEvidence,
+    headers: &BTreeMap<u32, i64>,
+    others: &[(i64, i64)],
+    refs: &BTreeMap<u32, (Lbid, u32)>,
+    address: &dyn Fn(usize, u32) -> ExtentAddress,
+    out: &mut Decided,
+) -> Option<BTreeMap<u32, i64>> {
+    let size = i64::from(DICT_EXTENT_BLOCKS);
+    let mut fixed = headers.clone();
+    let mut starts = BTreeMap::new();
+    let mut disproved = false;
+    for (&k, &(lbid, units)) in refs.iter().filter(|(k, _)| !headers.contains_key(k)) {
+        let s = lbid.0;
+        let taken: Vec<(i64, i64)> = fixed.values().map(|&f| (f, f + size)).collect();
+        let usable = s >= 0
+            && s % LBID_UNIT == 0
+            && i64::from(units) * LBID_UNIT == size
+            && !overlaps(others, s, s + size)
+            && !overlaps(&taken, s, s + size);
+        if !usable {
+            // Left to the reference stage, which reports why it is not used.
+            continue;
+        }
+        let fit = e.fit(k, s);
+        if fit.contradicting > 0 {
+            disproved = true;
+            out.reference_conflicts.push(ReferenceConflict {
+                extent: address(e.file, k),
+                conflict: Conflict::TokensContradict {
+                    reference: lbid,
+                    contradicting: fit.contradicting,
+                },
+            });
+            out.lbids.insert(
+                (e.file, k),
+                Err(ReassignReason::ReferenceDisprovedByTokens { reference: lbid }),
+            );
+        } else if fit.tokens > 0 {
+            fixed.insert(k, s);
+            starts.insert(k, s);
+        }
+    }
+    let explained = cover(e, &fixed, &[], others, Tolerance::None) == Cover::Nothing;
+    (!disproved && explained && !starts.is_empty()).then_some(starts)
 }
 
 fn inferred(extent: ExtentAddress, lbid: Lbid, fit: Fit, strength: Strength) -> Inferred {
