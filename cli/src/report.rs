@@ -36,6 +36,11 @@ pub fn finding_line(f: &Finding) -> String {
             match u.cause {
                 UncertainCause::DamagedChunk => "a chunk could not be read",
                 UncertainCause::LbidSpaceFull => "no free range left in the LBID space",
+                UncertainCause::HeaderIndexZeroAmbiguous =>
+                    "the header records index 0 only while the file has a further extent: \
+                     an extent added by DML, or a v2 file cpimport upgraded while loading extent 1 \
+                     (then index 0 holds extent 1's LBID, SEG §3.9); kept for extent 0 — column \
+                     LBIDs are referenced by no data, rows are unaffected",
             }
         ),
         Finding::Inferred(i) => inferred(i),

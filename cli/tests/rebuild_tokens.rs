@@ -17,19 +17,7 @@ fn emrebuild(args: &[&str], expect: i32) -> (String, String) {
 /// `emrebuild rebuild --json` of the tree in `dir/t` into `dir/em` with `extra` arguments,
 /// requiring exit code `expect`: the report (parsed) and stderr.
 fn rebuild_json(dir: &Path, extra: &[&str], expect: i32) -> (Value, String) {
-    let cfg = dir.join("t/Columnstore.xml");
-    let out = dir.join("em");
-    let mut args = vec![
-        "rebuild",
-        "--config",
-        s(&cfg),
-        "--output",
-        s(&out),
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let (stdout, stderr) = emrebuild(&args, expect);
-    (serde_json::from_str(&stdout).unwrap(), stderr)
+    util::rebuild_json(&dir.join("t"), &dir.join("em"), extra, expect)
 }
 
 /// `emrebuild gen --scenario dictionary-lbids` into `dir/t`; its manifest.

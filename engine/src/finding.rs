@@ -474,6 +474,13 @@ pub enum UncertainCause {
     DamagedChunk,
     /// No free range is left in the LBID space.
     LbidSpaceFull,
+    /// A column file has a further extent, but its header records an LBID at index 0 only. A
+    /// v3 file cpimport loaded into extent 1 records index 1 too; a v2 file it upgraded records
+    /// extent 1's LBID at index 0 (SEG §3.9, `we_colbufcompressed.cpp:558-572`), and an extent
+    /// DML added records none (`we_colop.cpp:496`). Nothing in the data tells these apart; the
+    /// header's LBID is kept for extent 0. Column LBIDs are referenced by no data, so the rows a
+    /// query returns do not depend on it.
+    HeaderIndexZeroAmbiguous,
 }
 
 /// A catalog check.

@@ -27,7 +27,9 @@ pub struct Args {
     /// Seed: the same seed, size and scenario give byte-identical trees.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,
-    /// mixed, dictionary-heavy, legacy, damaged, dictionary-lbids or hwm-status.
+    /// mixed, dictionary-heavy, legacy, damaged, dictionary-lbids, hwm-status, fresh-catalog, era-a,
+    /// era-c, many-files, dictionary-many-extents, dml-dictionary-extents, orphans or
+    /// upgraded-v2-dictionary.
     #[arg(long, default_value = "mixed", value_name = "NAME")]
     pub scenario: String,
     /// Write the tree as it stood before the history's last N loads (the same tables, LBIDs and

@@ -75,3 +75,25 @@ pub fn findings<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_
         .filter(|f| f["kind"] == kind)
         .collect()
 }
+
+/// `emrebuild rebuild --json` of the tree at `tree` (its `Columnstore.xml`) into `out` with
+/// `extra` arguments, requiring exit code `code`: the report (parsed) and stderr.
+pub fn rebuild_json(
+    tree: &Path,
+    out: &Path,
+    extra: &[&str],
+    code: i32,
+) -> (serde_json::Value, String) {
+    let config = tree.join("Columnstore.xml");
+    let mut args = vec![
+        "rebuild",
+        "--config",
+        s(&config),
+        "--output",
+        s(out),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let (stdout, stderr) = text(&emrebuild(&args, code));
+    (serde_json::from_str(&stdout).unwrap(), stderr)
+}

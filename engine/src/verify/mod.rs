@@ -46,7 +46,7 @@ pub mod cp;
 use crate::catalog::DictExtent;
 use crate::em::{ExtentMap, ExtentRecord};
 use crate::error::Error;
-use crate::finding::{Damaged, ReassignReason, Uncertain, Unresolved};
+use crate::finding::{Damaged, ReassignReason, Uncertain, UncertainCause, Unresolved};
 use crate::progress::Progress;
 use crate::rebuild::{rebuild, RebuildOptions, RebuildReport, Rebuilt};
 use crate::seg::file::{Access, SegmentFile};
@@ -479,8 +479,13 @@ pub fn compare(
         )
         .collect();
     broken.sort_by(|a, b| a.0.cmp(&b.0));
-    let uncertain: BTreeMap<ExtentAddress, &Uncertain> =
-        report.uncertain().map(|u| (u.extent, u)).collect();
+    // An extent whose data could not be read cannot be verified; one whose header LBID is
+    // ambiguous (a column, SEG §3.9) still can: its data is all there.
+    let uncertain: BTreeMap<ExtentAddress, &Uncertain> = report
+        .uncertain()
+        .filter(|u| u.cause != UncertainCause::HeaderIndexZeroAmbiguous)
+        .map(|u| (u.extent, u))
+        .collect();
     let data_files: BTreeSet<FileKey> = data_by_addr.keys().map(|a| file_key(*a)).collect();
     let map_hwm = file_hwms(&map.extents);
     let data_hwm = file_hwms(&data.extents);

@@ -100,6 +100,22 @@ pub fn wanted(
     }
 }
 
+/// Whether the LBID at header index 0 of a column file with `extents` extents may be its
+/// *second* extent's (issue item 9, SEG §3.9): cpimport, saving a header whose index 0 is 0 (a v2
+/// file it upgraded), stores the LBID of the extent it is loading at index 0; when index 0 is
+/// already set and the loaded extent differs, it stores that one at index 1
+/// (`writeengine/bulk/we_colbufcompressed.cpp:558-572`). So a file of several extents with index 0
+/// set and index 1 unset is either a file whose later extent DML added (`we_colop.cpp:496` passes
+/// LBID 0) or an upgraded v2 file cpimport loaded into extent 1. Dictionaries are decided by their
+/// tokens ([`super::tokens`]); catalog files by the replayed layout.
+pub fn index_zero_ambiguous(pf: &PlannedFile, extents: u32) -> bool {
+    matches!(pf.kind, crate::rebuild::kind::ObjectKind::Column { .. })
+        && extents > 1
+        && !crate::catalog::syscat::is_syscat_oid(pf.found.id.oid)
+        && pf.header_lbids.first().is_some_and(|&l| l != 0)
+        && pf.header_lbids.get(1).is_none_or(|&l| l == 0)
+}
+
 /// An LBID a file records for one of its extents (header or catalog layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Claim {

@@ -85,7 +85,15 @@ pub fn place(
         let damaged = damaged.get(&i);
         let rows = table_rows.get(&row_key(pf)).copied();
         let origin = origins.get(i).copied().unwrap_or_else(cp::Origin::head);
-        for (record, hit) in file_extents(pf, &per_extent, damaged, rows, &origin) {
+        let extents = file_extents(pf, &per_extent, damaged, rows, &origin);
+        if lbid::index_zero_ambiguous(pf, extents.len() as u32) {
+            uncertain.push(Uncertain {
+                extent: extents[0].0.address(),
+                fact: Fact::Lbid,
+                cause: UncertainCause::HeaderIndexZeroAmbiguous,
+            });
+        }
+        for (record, hit) in extents {
             if hit.min_max {
                 uncertain.push(uncertain_at(&record, Fact::MinMax));
             }
