@@ -108,7 +108,7 @@ pub fn wanted(
 /// set and index 1 unset is either a file whose later extent DML added (`we_colop.cpp:496` passes
 /// LBID 0) or an upgraded v2 file cpimport loaded into extent 1. Dictionaries are decided by their
 /// tokens ([`super::tokens`]); catalog files by the replayed layout.
-pub fn index_zero_ambiguous(pf: &PlannedFile, extents: u32) -> bool {
+pub fn index_zero_ambiguous(pf: &FileFacts, extents: u32) -> bool {
     matches!(pf.kind, crate::rebuild::kind::ObjectKind::Column { .. })
         && extents > 1
         && !crate::catalog::syscat::is_syscat_oid(pf.found.id.oid)
