@@ -42,6 +42,10 @@ enum Command {
     Rebuild(cmd::rebuild::Args),
     /// Compare an extent map (e.g. a backup) with the data, extent by extent (exit 0 safe, 1 not).
     Verify(cmd::verify::Args),
+    /// On one node of a cluster: scan its DBRoots into a partial for `assemble`.
+    Scan(cmd::scan::Args),
+    /// On the primary: check the nodes' partials and write the extent map from them.
+    Assemble(cmd::assemble::Args),
     /// Generate a small tree, rebuild it and compare with the ground truth.
     Demo(cmd::demo::Args),
     /// Measure rebuild throughput against the floor of reading and decompressing the same data.
@@ -65,6 +69,8 @@ fn main() -> std::process::ExitCode {
         Command::Gen(a) => cmd::gen::run(a),
         Command::Rebuild(a) => cmd::rebuild::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Scan(a) => cmd::scan::run(a),
+        Command::Assemble(a) => cmd::assemble::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Backup(a) => cmd::backup::run(a),

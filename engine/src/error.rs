@@ -141,11 +141,21 @@ pub enum Error {
         offset: u64,
         detail: String,
     },
+    /// An error met on another machine (a cluster node's scan), as that machine reported it.
+    #[error("{}: {detail}", path.display())]
+    Carried {
+        path: PathBuf,
+        kind: ErrorKind,
+        offset: Option<u64>,
+        detail: String,
+    },
 }
 
 /// The kind of an [`Error`] as a small value, for reports: which variant (and, for decoding
 /// failures, which [`DecodeKind`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -191,6 +201,7 @@ impl Error {
             Error::Interrupted => ErrorKind::Interrupted,
             Error::Usage(_) => ErrorKind::Usage,
             Error::Object { .. } => ErrorKind::Object,
+            Error::Carried { kind, .. } => *kind,
         }
     }
 
@@ -211,6 +222,7 @@ impl Error {
                 detail,
                 ..
             } => format!("object {key} at offset {offset}: {detail}"),
+            Error::Carried { detail, .. } => detail.clone(),
         }
     }
 
@@ -232,7 +244,8 @@ impl Error {
             | Error::Config { path, .. }
             | Error::Object { path, .. }
             | Error::NotRegularFile { path, .. }
-            | Error::UnsafeOutput { path, .. } => Some(path),
+            | Error::UnsafeOutput { path, .. }
+            | Error::Carried { path, .. } => Some(path),
             Error::Usage(_) | Error::Interrupted => None,
         }
     }
@@ -242,6 +255,7 @@ impl Error {
         match self {
             Error::Decode { source, .. } => Some(source.offset),
             Error::Object { offset, .. } => Some(*offset),
+            Error::Carried { offset, .. } => *offset,
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use crate::catalog::TokenFinding;
 use crate::error::{Error, ErrorKind};
 use crate::seg::path::NotSegmentPath;
 use crate::types::{DbRootId, ExtentAddress, Lbid, Oid, SegmentId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// One thing a rebuild found.
@@ -136,9 +136,12 @@ impl Finding {
 }
 
 /// A file that could not be read completely.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Damaged {
-    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    #[serde(
+        serialize_with = "crate::fsutil::serialize_path",
+        deserialize_with = "crate::fsutil::deserialize_path"
+    )]
     pub path: PathBuf,
     /// What kind of error the engine reported.
     pub error: ErrorKind,
@@ -161,25 +164,31 @@ impl Damaged {
 }
 
 /// A path that is not a segment file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
-    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    #[serde(
+        serialize_with = "crate::fsutil::serialize_path",
+        deserialize_with = "crate::fsutil::deserialize_path"
+    )]
     pub path: PathBuf,
     /// Why the path parser does not take it for a segment file (SEG §1.2).
     pub reason: NotSegmentPath,
 }
 
 /// A segment file of unknown kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unresolved {
-    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    #[serde(
+        serialize_with = "crate::fsutil::serialize_path",
+        deserialize_with = "crate::fsutil::deserialize_path"
+    )]
     pub path: PathBuf,
     pub oid: Oid,
     pub reason: UnresolvedReason,
 }
 
 /// Why a file's kind could not be established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum UnresolvedReason {
     /// A compressed header older than version 3 records no type, and the catalog has no row.

@@ -276,12 +276,57 @@ pub fn escaped_path(path: &Path) -> String {
     }
 }
 
-/// `#[serde(serialize_with = "...")]` for a path field: [`escaped_path`].
+/// `#[serde(serialize_with = "...")]` for a path field: [`escaped_path`] in human-readable
+/// formats (JSON); the path's exact bytes in binary ones (a node's partial), so that
+/// [`deserialize_path`] gives back the same path, UTF-8 or not.
 pub fn serialize_path<S: serde::Serializer>(
     path: &Path,
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
+    #[cfg(unix)]
+    if !s.is_human_readable() {
+        use std::os::unix::ffi::OsStrExt;
+        return s.serialize_bytes(path.as_os_str().as_bytes());
+    }
     s.serialize_str(&escaped_path(path))
+}
+
+/// `#[serde(deserialize_with = "...")]` for a path field written by [`serialize_path`] in a
+/// binary format (its bytes), or a plain string.
+pub fn deserialize_path<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<PathBuf, D::Error> {
+    struct PathVisitor;
+    impl serde::de::Visitor<'_> for PathVisitor {
+        type Value = PathBuf;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a path as bytes or a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<PathBuf, E> {
+            Ok(PathBuf::from(v))
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<PathBuf, E> {
+            #[cfg(unix)]
+            {
+                use std::os::unix::ffi::OsStrExt;
+                Ok(PathBuf::from(std::ffi::OsStr::from_bytes(v)))
+            }
+            #[cfg(not(unix))]
+            {
+                Ok(PathBuf::from(String::from_utf8_lossy(v).into_owned()))
+            }
+        }
+    }
+    d.deserialize_any(PathVisitor)
+}
+
+/// [`deserialize_path`] for an optional path.
+pub fn deserialize_opt_path<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<PathBuf>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "deserialize_path")] PathBuf);
+    Ok(<Option<Wrapped> as serde::Deserialize>::deserialize(d)?.map(|Wrapped(p)| p))
 }
 
 /// [`serialize_path`] for an optional path.

@@ -30,6 +30,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dictionary", dictionary),
     ("config", config),
     ("catalog", catalog),
+    ("partial", partial),
 ];
 
 /// `BRM_saves_em` bytes: the reader, then the overlap check every writer applies.
@@ -132,4 +133,28 @@ fn padded_blocks(data: &[u8]) -> Vec<u8> {
     let mut v = data.to_vec();
     v.resize(data.len().div_ceil(BLOCK_SIZE).max(1) * BLOCK_SIZE, 0);
     v
+}
+
+/// A node's partial: the bytes as a whole file, then as the body of a partial with a valid
+/// header and digest (reaching the LZ4 decoder), then LZ4-compressed as that body (reaching the
+/// CBOR decoder of the facts); a digest mismatch stops the first pass early.
+pub fn partial(data: &[u8]) {
+    use crate::rebuild::partial::parse;
+    let _ = parse(data);
+    let _ = parse(&wrap_partial_body(data));
+    let _ = parse(&wrap_partial_body(&lz4_flex::compress_prepend_size(data)));
+}
+
+/// `body` behind a valid partial header and digest.
+pub fn wrap_partial_body(body: &[u8]) -> Vec<u8> {
+    use crate::rebuild::partial::{FORMAT_VERSION, MAGIC, TOOL_VERSION};
+    let mut out = Vec::with_capacity(body.len() + 64);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(TOOL_VERSION.len() as u16).to_le_bytes());
+    out.extend_from_slice(TOOL_VERSION.as_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(blake3::hash(body).as_bytes());
+    out.extend_from_slice(body);
+    out
 }

@@ -27,7 +27,9 @@ pub const LBID_SPACE_UNITS: u32 = 1 << 26;
 pub const FIRST_USER_OID: i32 = 3000;
 
 /// Logical block id: the global number of one 8192-byte block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Lbid(pub i64);
 
@@ -70,7 +72,7 @@ impl fmt::Display for DbRootId {
 
 /// Which segment file: one OID's data in one partition, as one segment number.
 /// The DBRoot is not part of the identity; a segment file lives on exactly one DBRoot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SegmentId {
     pub oid: Oid,
     pub partition: u32,
@@ -89,7 +91,7 @@ impl fmt::Display for SegmentId {
 
 /// Where an extent's data lives: (oid, dbroot, partition, segment, block offset). Extents of
 /// two maps, of a map and the data, and every finding about an extent are keyed by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ExtentAddress {
     pub oid: Oid,
     pub dbroot: DbRootId,

@@ -1,5 +1,6 @@
 //! One module per subcommand: an `Args` struct (clap derive) and `run(&Args)`.
 
+pub mod assemble;
 pub mod backup;
 pub mod bench;
 pub mod convert;
@@ -11,5 +12,6 @@ pub mod inspect;
 pub mod install;
 pub mod rebuild;
 pub mod restore;
+pub mod scan;
 pub mod storagemanager;
 pub mod verify;

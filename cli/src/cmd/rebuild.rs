@@ -12,7 +12,7 @@ use emengine::em::EmVersion;
 use emengine::finding::Finding;
 use emengine::fsutil::escaped_path;
 use emengine::output::{check_output, write_map, Inputs, Target};
-use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport};
+use emengine::rebuild::{rebuild, RebuildOptions, RebuildReport, Rebuilt};
 use emengine::types::DbRootId;
 use serde::Serialize;
 use std::io::Write;
@@ -27,6 +27,47 @@ pub struct Args {
     /// A DBRoot to scan, as ID=PATH (repeatable; overrides the same id from --config).
     #[arg(long = "dbroot", value_name = "ID=PATH", value_parser = parse_dbroot_arg)]
     pub dbroots: Vec<(DbRootId, PathBuf)>,
+    #[command(flatten)]
+    pub map: MapArgs,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// storagemanager.cnf: read the segment files through StorageManager (metadata, cache,
+    /// journals; LocalStorage folder or S3 bucket) instead of from the DBRoot folders.
+    #[arg(long, value_name = "FILE")]
+    pub storagemanager: Option<PathBuf>,
+}
+
+/// How the data is scanned: `rebuild`'s options, shared with `scan` on a cluster's nodes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub threads: Threads,
+    /// Work-unit size in MiB of uncompressed data (whole 4 MiB chunks, never crossing an extent).
+    #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub chunk_mib: u32,
+    /// Min/max of inline CHAR/VARCHAR extents: "invalid" (their order depends on the collation)
+    /// or "binary" (memcmp order, as cpimport computes it).
+    #[arg(long, value_enum, default_value_t)]
+    pub string_cp: StringCpArg,
+    /// Read files instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+}
+
+impl Default for ScanArgs {
+    fn default() -> Self {
+        Self {
+            threads: Threads::default(),
+            chunk_mib: 16,
+            string_cp: StringCpArg::default(),
+            no_mmap: false,
+        }
+    }
+}
+
+/// What is done with the map once built: `rebuild`'s options, shared with `assemble`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MapArgs {
     /// Where to write the extent map (default: DBRMRoot + "_em.rebuilt", beside the map
     /// ColumnStore loads but never loaded by it: `--install`, or the `emrebuild install` command
     /// printed, puts it in place; an existing file is moved aside to <name>.bak-<timestamp>).
@@ -38,15 +79,6 @@ pub struct Args {
     /// Scan and report, but write nothing at all.
     #[arg(long)]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub threads: Threads,
-    /// Work-unit size in MiB of uncompressed data (whole 4 MiB chunks, never crossing an extent).
-    #[arg(long, default_value_t = 16, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub chunk_mib: u32,
-    /// Min/max of inline CHAR/VARCHAR extents: "invalid" (their order depends on the collation)
-    /// or "binary" (memcmp order, as cpimport computes it).
-    #[arg(long, value_enum, default_value_t)]
-    pub string_cp: StringCpArg,
     /// Write the map even when files are damaged, with what could be established.
     #[arg(long)]
     pub allow_damaged: bool,
@@ -81,13 +113,6 @@ pub struct Args {
     /// layouts (dictionaries whose tokens fix one start are put there, the rest replayed).
     #[arg(long)]
     pub allow_catalog_layout: bool,
-    /// Read files instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
-    /// storagemanager.cnf: read the segment files through StorageManager (metadata, cache,
-    /// journals; LocalStorage folder or S3 bucket) instead of from the DBRoot folders.
-    #[arg(long, value_name = "FILE")]
-    pub storagemanager: Option<PathBuf>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -120,20 +145,25 @@ struct Outcome {
     written: bool,
     moved_aside: Option<String>,
     dry_run: bool,
-    threads: usize,
-    chunk_mib: u32,
+    /// The scan's settings (absent for `assemble`: the nodes scanned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunk_mib: Option<u32>,
     elapsed_seconds: f64,
 }
 
 /// Validated settings, decided before any I/O on the data.
-struct Plan {
-    options: RebuildOptions,
-    output: Option<PathBuf>,
-    inputs: Inputs,
-    version: EmVersion,
+pub(crate) struct Plan {
+    pub(crate) options: RebuildOptions,
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) inputs: Inputs,
+    pub(crate) version: EmVersion,
 }
 
-fn validate(args: &Args) -> anyhow::Result<Plan> {
+/// `args` checked into a [`Plan`]; `more_inputs` are files the run also reads (the partials
+/// of `assemble`), which the output must never be.
+pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<Plan> {
     let mut cfg = match &args.config {
         Some(path) => ClusterConfig::read(path)?,
         None => ClusterConfig::default(),
@@ -152,11 +182,11 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         bail!("no DBRoot to scan: give --config Columnstore.xml or --dbroot ID=PATH");
     }
     check_dbroots(&cfg.dbroots).map_err(anyhow::Error::msg)?;
-    let output = if args.dry_run {
+    let output = if args.map.dry_run {
         None
-    } else if let Some(o) = &args.output {
+    } else if let Some(o) = &args.map.output {
         Some(o.clone())
-    } else if args.install {
+    } else if args.map.install {
         None // `install` writes <DBRMRoot>_em itself
     } else if let Some(config) = &args.config {
         if cfg.dbrm_root.is_none() {
@@ -180,28 +210,30 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         files: args
             .config
             .iter()
-            .chain(args.reference.iter())
+            .chain(args.map.reference.iter())
+            .chain(more_inputs)
             .cloned()
             .collect(),
         dbroots: cfg.dbroots.values().cloned().collect(),
     };
     if let Some(out) = &output {
-        check_output(out, &inputs, args.force)?;
+        check_output(out, &inputs, args.map.force)?;
     }
     let options = RebuildOptions {
         dbroots: cfg.dbroots.clone(),
-        chunk_mib: args.chunk_mib,
-        string_cp: args.string_cp.into(),
-        access: crate::args::access(args.no_mmap),
+        chunk_mib: args.scan.chunk_mib,
+        string_cp: args.scan.string_cp.into(),
+        access: crate::args::access(args.scan.no_mmap),
         accept: emengine::finding::Accept {
-            reassigned: args.allow_reassigned,
-            lbid_conflict: args.allow_lbid_conflict,
-            hwm_mismatch: args.allow_hwm_mismatch,
-            missing_catalog: args.allow_missing_catalog,
-            catalog_layout: args.allow_catalog_layout,
+            reassigned: args.map.allow_reassigned,
+            lbid_conflict: args.map.allow_lbid_conflict,
+            hwm_mismatch: args.map.allow_hwm_mismatch,
+            missing_catalog: args.map.allow_missing_catalog,
+            catalog_layout: args.map.allow_catalog_layout,
         },
-        include_orphans: args.include_orphans,
+        include_orphans: args.map.include_orphans,
         reference: args
+            .map
             .reference
             .as_deref()
             .map(emengine::em::ExtentMap::read)
@@ -211,23 +243,43 @@ fn validate(args: &Args) -> anyhow::Result<Plan> {
         options,
         output,
         inputs,
-        version: args.em_version.into(),
+        version: args.map.em_version.into(),
     })
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let plan = validate(args)?;
-    let pool = args.threads.pool()?;
-    let bar = Bar::new(!args.json && !args.quiet);
+    let plan = validate(args, &[])?;
+    let pool = args.scan.threads.pool()?;
+    let bar = Bar::new(!args.map.json && !args.map.quiet);
     let started = Instant::now();
     let rebuilt = pool.install(|| match &args.storagemanager {
         Some(cnf) => super::storagemanager::rebuild_through(cnf, &plan.options, &bar),
         None => Ok(rebuild(&plan.options, &bar)?),
     })?;
     let elapsed = started.elapsed().as_secs_f64();
+    conclude(args, &plan, &rebuilt, elapsed, Where::Here)
+}
+
+/// Where the data was scanned: by this command (`rebuild`), or on a cluster's nodes, whose
+/// partials `assemble` placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Where {
+    Here,
+    OnTheNodes,
+}
+
+/// Everything after the map is built, shared by `rebuild` and `assemble`: refuse or write
+/// (and install), then the JSON report, the summary and the exit code.
+pub(crate) fn conclude(
+    args: &Args,
+    plan: &Plan,
+    rebuilt: &Rebuilt,
+    elapsed: f64,
+    scanned: Where,
+) -> anyhow::Result<ExitCode> {
     let report = &rebuilt.report;
 
-    let reasons = blocking_reasons(report, args.allow_damaged);
+    let reasons = blocking_reasons(report, args.map.allow_damaged);
     let blocked = !reasons.is_empty();
     let mut moved_aside = None;
     let mut written = false;
@@ -236,7 +288,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let _writing = crate::interrupt::writing();
         let target = Target {
             inputs: &plan.inputs,
-            force: args.force,
+            force: args.map.force,
             timestamp: &crate::clock::utc_timestamp(),
         };
         moved_aside = write_map(
@@ -249,7 +301,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         written = true;
     }
     let mut installed = None;
-    if let (true, false, Some(config)) = (args.install, blocked, &args.config) {
+    if let (true, false, Some(config)) = (args.map.install, blocked, &args.config) {
         let folder = super::install::folder_of(config)?;
         super::install::refuse_unloadable(
             &rebuilt.map,
@@ -260,8 +312,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             emengine::dbrm::install::map_files(&folder, rebuilt.map.encode(plan.version), None);
         let place = super::install::PlaceArgs {
             test: false,
-            force: args.force,
-            owner: args.owner.clone(),
+            force: args.map.force,
+            owner: args.map.owner.clone(),
             stop_after_step: None,
         };
         let em = folder.path(&files[0].name);
@@ -269,14 +321,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         installed = Some(em);
     }
 
-    if args.json {
+    if args.map.json {
         let outcome = Outcome {
             output: plan.output.as_deref().map(escaped_path),
             written,
             moved_aside: moved_aside.as_deref().map(escaped_path),
-            dry_run: args.dry_run,
-            threads: args.threads.count().get(),
-            chunk_mib: args.chunk_mib,
+            dry_run: args.map.dry_run,
+            threads: (scanned == Where::Here).then(|| args.scan.threads.count().get()),
+            chunk_mib: (scanned == Where::Here).then_some(args.scan.chunk_mib),
             elapsed_seconds: elapsed,
         };
         let doc = JsonReport::new(report, outcome);
@@ -284,7 +336,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     }
-    if args.quiet && blocked {
+    if args.map.quiet && blocked {
         // Quiet hides progress and summaries, never the reason for exit code 2.
         let _ = writeln!(
             std::io::stderr().lock(),
@@ -292,10 +344,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             reasons.join("; ")
         );
     }
-    if !args.quiet {
+    if !args.map.quiet {
         summary(
             report,
             elapsed,
+            scanned,
             installed.as_deref().or(plan.output.as_deref()),
             written || installed.is_some(),
             moved_aside.as_deref(),
@@ -321,6 +374,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 fn summary(
     r: &RebuildReport,
     secs: f64,
+    scanned: Where,
     output: Option<&Path>,
     written: bool,
     moved: Option<&Path>,
@@ -328,15 +382,22 @@ fn summary(
 ) {
     let mut e = std::io::stderr().lock();
     let gb = r.bytes_scanned as f64 / 1e9;
-    let _ = writeln!(
-        e,
-        "scanned {} files, {:.2} GB in {:.2} s ({:.2} GB/s): {} extents",
-        r.files,
-        gb,
-        secs,
-        if secs > 0.0 { gb / secs } else { 0.0 },
-        r.extents
-    );
+    let _ = match scanned {
+        Where::Here => writeln!(
+            e,
+            "scanned {} files, {:.2} GB in {:.2} s ({:.2} GB/s): {} extents",
+            r.files,
+            gb,
+            secs,
+            if secs > 0.0 { gb / secs } else { 0.0 },
+            r.extents
+        ),
+        Where::OnTheNodes => writeln!(
+            e,
+            "assembled {} files, {:.2} GB scanned on the nodes, in {:.2} s: {} extents",
+            r.files, gb, secs, r.extents
+        ),
+    };
     let sources: Vec<String> = r
         .kind_sources
         .iter()

@@ -1,5 +1,7 @@
 //! `emrebuild verify --map EM (--config XML | --dbroot ID=PATH ...) [--json]`: scan the data as
-//! the rebuild does and compare every extent of the map with it.
+//! the rebuild does and compare every extent of the map with it. With `--partials`, the data is
+//! the facts a cluster's nodes scanned (`emrebuild scan`), checked together as `assemble` checks
+//! them.
 //!
 //! Exit 0 when nothing is dangerous (or unverifiable), 1 otherwise, 2 on error. The text and the
 //! JSON are both rendered here, from the engine's typed [`Verification`].
@@ -14,10 +16,15 @@ use anyhow::bail;
 use emengine::config::ClusterConfig;
 use emengine::em::{CpState, ExtentMap};
 use emengine::finding::Finding;
+use emengine::rebuild::facts::finish;
 use emengine::rebuild::RebuildOptions;
 use emengine::types::DbRootId;
-use emengine::verify::{verify, Detail, ExtentVerdict, Severity, Status, Verification};
+use emengine::types::{ExtentAddress, SegmentId};
+use emengine::verify::{
+    verify, verify_rebuilt, Detail, ExtentVerdict, Severity, Status, Verification,
+};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +39,10 @@ pub struct Args {
     /// A DBRoot to scan, as ID=PATH (repeatable; overrides the same id from --config).
     #[arg(long = "dbroot", value_name = "ID=PATH", value_parser = parse_dbroot_arg)]
     pub dbroots: Vec<(DbRootId, PathBuf)>,
+    /// Compare with the data the nodes of a cluster scanned (`emrebuild scan`) instead of
+    /// scanning here: every DBRoot of --config exactly once, checked as `assemble` checks them.
+    #[arg(long, value_name = "PARTIAL", num_args = 1.., requires = "config", conflicts_with = "dbroots")]
+    pub partials: Vec<PathBuf>,
     /// Print every extent's status and the counts as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -111,9 +122,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         access: access(args.no_mmap),
         ..RebuildOptions::default()
     };
-    let pool = args.threads.pool()?;
-    let bar = Bar::new(!args.json && !args.quiet);
-    let v = pool.install(|| verify(&map, &options, &bar))?;
+    let v = if args.partials.is_empty() {
+        let pool = args.threads.pool()?;
+        let bar = Bar::new(!args.json && !args.quiet);
+        pool.install(|| verify(&map, &options, &bar))?
+    } else {
+        from_partials(&map, &args.partials, &options)?
+    };
 
     let mut out = Stdout::new();
     let safe = v.is_safe();
@@ -142,6 +157,52 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::Differences
     })
+}
+
+/// Verify against the facts of a cluster's partials, assembled as `assemble` does; the
+/// catalog is read from the DBRoot that holds it on this node (the primary).
+fn from_partials(
+    map: &ExtentMap,
+    partials: &[PathBuf],
+    options: &RebuildOptions,
+) -> anyhow::Result<Verification> {
+    let ids = options.dbroots.keys().copied().collect();
+    let assembled = super::assemble::read_and_check(partials, &ids)?;
+    // Per file: its blocks, chunks, and the chunks its node could not read. The files are on
+    // the nodes: whether the blocks up to an HWM exist is answered from these facts (inside
+    // the allocated blocks and chunks, in a chunk the node's scan read), not by reading the
+    // chunk again as `verify` on one machine does.
+    let facts = &assembled.facts;
+    let mut files: BTreeMap<(SegmentId, DbRootId), (u64, u32, Vec<u32>)> = facts
+        .files
+        .iter()
+        .map(|f| {
+            let key = (f.found.id, f.found.dbroot);
+            (key, (f.allocated_blocks, f.chunk_count, Vec::new()))
+        })
+        .collect();
+    for &(i, chunk) in &facts.scan.damaged {
+        let f = &facts.files[i].found;
+        if let Some(entry) = files.get_mut(&(f.id, f.dbroot)) {
+            entry.2.push(chunk);
+        }
+    }
+    let rebuilt = finish(assembled.facts, options)?;
+    let file_blocks = |a: ExtentAddress, last: u32| match files.get(&(a.segment_id(), a.dbroot)) {
+        Some((blocks, chunks, damaged)) => {
+            let chunk = last / emengine::types::BLOCKS_PER_CHUNK;
+            let exist = u64::from(last) < *blocks && chunk < *chunks && !damaged.contains(&chunk);
+            (Some(*blocks), exist)
+        }
+        None => (None, false),
+    };
+    Ok(verify_rebuilt(
+        map,
+        &rebuilt,
+        &assembled.dbroots,
+        options.access,
+        &file_blocks,
+    ))
 }
 
 fn severity_name(s: Severity) -> &'static str {

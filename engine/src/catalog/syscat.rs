@@ -288,7 +288,7 @@ pub fn all_syscat_oids() -> BTreeSet<Oid> {
 }
 
 /// One extent of the replayed fresh-install layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyscatExtent {
     /// The catalog file's OID.
     pub oid: Oid,

@@ -11,7 +11,7 @@
 use super::kind::ObjectKind;
 use super::place::cp::Origin;
 use super::place::era::Eras;
-use super::plan::PlannedFile;
+use super::plan::FileFacts;
 use super::walk::FoundFile;
 use crate::catalog::syscat::{self, Generation, SyscatExtent};
 use crate::catalog::tokens::{distinct_tokens, infer_loaded_dict_starts, token_column_dict};
@@ -23,7 +23,7 @@ use crate::types::{DbRootId, Lbid, Oid};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the catalog's rows say about a user OID's files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CatalogKind {
     pub kind: ObjectKind,
     /// A dictionary column: its file holds tokens.
@@ -108,7 +108,7 @@ impl CatalogFacts {
     /// extent takes their ranges), HWM 0 (no file to read one from) and the CP their era
     /// creates them with — invalidated when DDL wrote into their catalog table (`origins`,
     /// same order as `files`).
-    pub fn missing_extents(&self, files: &[PlannedFile], origins: &[Origin]) -> Vec<ExtentRecord> {
+    pub fn missing_extents(&self, files: &[FileFacts], origins: &[Origin]) -> Vec<ExtentRecord> {
         let Some(dbroot) = self.dbroot else {
             return Vec::new();
         };

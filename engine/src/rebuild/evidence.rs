@@ -16,13 +16,13 @@
 use super::catalog::CatalogFacts;
 use super::kind::ObjectKind;
 use super::place::lbid::Claim;
-use super::plan::PlannedFile;
+use super::plan::{FileFacts, PlannedFile};
 use crate::catalog::syscat;
 use crate::seg::dict::{is_empty_dict_block, DictBlock};
 use crate::seg::token::{Token, TOKEN_EMPTY, TOKEN_NULL};
 use crate::types::{DbRootId, Oid, SegmentId, BLOCKS_PER_CHUNK, BLOCK_SIZE, DICT_EXTENT_BLOCKS};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The most continuation blocks a string can have: a value is at most 16 MiB − 1 (SEG §6.1),
@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_CONTINUATION_BLOCKS: u32 = 2048;
 
 /// How the tokens of the owning column(s) use one block LBID.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUse {
     /// The highest string ordinal a token needs in that block (1 for a continuation block).
     pub max_op: u16,
@@ -39,7 +39,7 @@ pub struct TokenUse {
 }
 
 /// What the files say about one dictionary file's extents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DictEvidence {
     /// Index of the dictionary file among the planned files.
     pub file: usize,
@@ -66,12 +66,6 @@ pub fn gather(
     claims: &[Claim],
     catalog: &CatalogFacts,
 ) -> Vec<DictEvidence> {
-    let claimed: BTreeSet<(usize, u32)> = claims.iter().map(|c| (c.file, c.extent)).collect();
-    let conflicted: BTreeSet<usize> = super::place::lbid::overlapping(claims)
-        .into_iter()
-        .flatten()
-        .map(|c| c.file)
-        .collect();
     let owners = owners(catalog);
     let by_segment: BTreeMap<(Oid, u32, u16), Vec<usize>> =
         files
@@ -84,17 +78,7 @@ pub fn gather(
                     .push(i);
                 m
             });
-    let wanted: Vec<usize> = files
-        .iter()
-        .enumerate()
-        .filter(|(i, pf)| {
-            pf.kind == ObjectKind::Dictionary
-                && !syscat::is_syscat_oid(pf.found.id.oid)
-                && (conflicted.contains(i) || (0..extents[*i]).any(|k| !claimed.contains(&(*i, k))))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    wanted
+    wanted(files.iter().map(|p| &p.facts), extents, claims)
         .into_par_iter()
         .map(|i| {
             let pf = &files[i];
@@ -130,8 +114,33 @@ pub fn gather(
         .collect()
 }
 
+/// The files [`gather`] reads evidence for: the user dictionary files with an extent whose LBID
+/// no claim settles, or with a claim that overlaps another file's (indexes into `files`).
+pub fn wanted<'a>(
+    files: impl IntoIterator<Item = &'a FileFacts>,
+    extents: &[u32],
+    claims: &[Claim],
+) -> Vec<usize> {
+    let claimed: BTreeSet<(usize, u32)> = claims.iter().map(|c| (c.file, c.extent)).collect();
+    let conflicted: BTreeSet<usize> = super::place::lbid::overlapping(claims)
+        .into_iter()
+        .flatten()
+        .map(|c| c.file)
+        .collect();
+    files
+        .into_iter()
+        .enumerate()
+        .filter(|(i, pf)| {
+            pf.kind == ObjectKind::Dictionary
+                && !syscat::is_syscat_oid(pf.found.id.oid)
+                && (conflicted.contains(i) || (0..extents[*i]).any(|k| !claimed.contains(&(*i, k))))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Dictionary OID → the columns whose tokens point into it, from the catalog's rows.
-fn owners(catalog: &CatalogFacts) -> BTreeMap<Oid, Vec<Oid>> {
+pub fn owners(catalog: &CatalogFacts) -> BTreeMap<Oid, Vec<Oid>> {
     let mut out: BTreeMap<Oid, Vec<Oid>> = BTreeMap::new();
     if let Some(rows) = &catalog.rows {
         for c in rows.columns() {

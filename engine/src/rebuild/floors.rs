@@ -12,10 +12,10 @@
 //! | [`super::rebuild`] | everything |
 
 use super::units::WorkUnit;
-use super::{prepare, scan};
+use super::{prepare_local, scan};
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::seg::file::{ChunkReader, Layout, LocalFiles};
+use crate::seg::file::{ChunkReader, Layout};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -45,7 +45,7 @@ pub fn walk_pass(opts: &super::RebuildOptions) -> PassFigures {
 /// Everything before the scan: walk, catalog, plan (every file opened and its header checked)
 /// and work units.
 pub fn plan_pass(opts: &super::RebuildOptions) -> Result<PassFigures, Error> {
-    let p = prepare(opts, super::walk::walk(&opts.dbroots), &LocalFiles)?;
+    let p = prepare_local(opts)?;
     Ok(PassFigures {
         files: p.planned.len(),
         units: p.units.len(),
@@ -56,7 +56,7 @@ pub fn plan_pass(opts: &super::RebuildOptions) -> Result<PassFigures, Error> {
 /// [`plan_pass`], then every stored byte of every unit read once (compressed chunks as they are
 /// on disk, uncompressed blocks as they are): the floor of an uncompressed rebuild.
 pub fn read_pass(opts: &super::RebuildOptions) -> Result<PassFigures, Error> {
-    let p = prepare(opts, super::walk::walk(&opts.dbroots), &LocalFiles)?;
+    let p = prepare_local(opts)?;
     // (stored bytes, of which compressed, XOR of every word read)
     // Read as the scan reads (one chunk at a time through the worker's reader, the unit's
     // range released afterwards), without the scan's read-ahead.
@@ -105,7 +105,7 @@ pub fn scan_pass(
     opts: &super::RebuildOptions,
     progress: &dyn Progress,
 ) -> Result<PassFigures, Error> {
-    let p = prepare(opts, super::walk::walk(&opts.dbroots), &LocalFiles)?;
+    let p = prepare_local(opts)?;
     let kernels: Vec<_> = p.planned.iter().map(|f| (&f.file, f.kernel)).collect();
     let scanned = scan::scan_units(&kernels, &p.units, progress);
     Ok(PassFigures {

@@ -6,7 +6,7 @@ use crate::seg::datatype::ColDataType;
 use crate::types::extent_blocks;
 
 /// What a segment file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ObjectKind {
     /// Column values of `width` bytes (tokens for dictionary columns).
     Column { data_type: ColDataType, width: u16 },
@@ -42,7 +42,9 @@ impl ObjectKind {
 }
 
 /// Where a file's kind was learnt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum KindSource {
     /// The v3 compressed header's width and data type.
@@ -54,7 +56,7 @@ pub enum KindSource {
 }
 
 /// How inline CHAR/VARCHAR extents get their min/max.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum StringCp {
     /// Marked invalid: their order depends on the collation.
     #[default]

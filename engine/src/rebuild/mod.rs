@@ -7,28 +7,34 @@
 //! | [`walk`] | DBRoot paths → [`walk::FoundFile`]s, skipped paths |
 //! | [`catalog`] | the catalog's found files → [`catalog::CatalogFacts`] (each file loaded once) |
 //! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (opened, kind, kernel) |
-//! | [`orphans`] | planned files → the ones the catalog lists as live (the others reported) |
 //! | [`units`] | planned files → chunk-aligned [`units::WorkUnit`]s |
 //! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
 //! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles |
-//! | [`place`] | planned files + scan + evidence → extent records (HWM, CP, LBID rules in submodules) |
-//! | [`reconcile`] | planned files + scan + catalog rows → [`reconcile::TableRows`]: each table's rows per (partition, segment), agreed across its columns |
-//! | [`place`] | planned files + scan + table rows (+ reference map) → extent records (HWM, CP, LBID rules in submodules) |
+//! | [`facts`] | everything so far as plain values ([`facts::Facts`]: no open file) |
+//! | [`facts::finish`] | the stages below, from the facts alone |
+//! | [`orphans`] | file facts → the ones the catalog lists as live (the others reported) |
+//! | [`reconcile`] | file facts + scan + catalog rows → [`reconcile::TableRows`]: each table's rows per (partition, segment), agreed across its columns |
+//! | [`place`] | file facts + scan + evidence + table rows (+ reference map) → extent records (HWM, CP, LBID rules in submodules) |
 //! | [`checks`] | placed extents → catalog token findings, against the already-loaded catalog |
 //! | [`report`] | everything found → [`RebuildReport`] |
 //!
 //! [`kind`] and [`stats`] hold the vocabulary the stages share. The result does not depend on
 //! thread count or unit size: partial results merge with an associative operation and every
 //! output is sorted. The caller writes the [`ExtentMap`].
+//!
+//! A cluster runs the stages up to [`facts`] on each node ([`scan_facts`]), carries the facts in
+//! a [`partial`], and runs the same [`facts::finish`] on the primary, of the merged facts.
 
 pub mod catalog;
 pub mod checks;
 pub mod compare;
 pub mod evidence;
+pub mod facts;
 pub mod floors;
 pub mod kernel;
 pub mod kind;
 pub mod orphans;
+pub mod partial;
 pub mod place;
 pub mod plan;
 pub mod reconcile;
@@ -40,7 +46,7 @@ pub mod walk;
 
 use crate::em::ExtentMap;
 use crate::error::Error;
-use crate::finding::{Accept, Damaged, Finding, Unresolved};
+use crate::finding::{Accept, Damaged, Finding};
 use crate::progress::Progress;
 use crate::seg::file::{Access, FileOpener, LocalFiles};
 use crate::types::{DbRootId, CHUNK_BYTES};
@@ -101,20 +107,68 @@ pub fn rebuild(opts: &RebuildOptions, progress: &dyn Progress) -> Result<Rebuilt
 }
 
 /// [`rebuild`] of the files `walked` found, read through `opener` (StorageManager's objects:
-/// `crate::sm::stream`).
+/// `crate::sm::stream`): the facts of every DBRoot (as a node's [`scan_facts`]), then the
+/// stages that work from facts alone ([`facts::finish_with`], as a cluster's primary runs
+/// them), with the catalog stage's facts as loaded here.
 pub fn rebuild_from(
     opts: &RebuildOptions,
     walked: walk::WalkResult,
     opener: &dyn FileOpener,
     progress: &dyn Progress,
 ) -> Result<Rebuilt, Error> {
+    let (facts, catalog) = node_facts(opts, walked, opener, None, false, progress)?;
+    facts::finish_with(facts, catalog, opts)
+}
+
+/// A node's part of a rebuild: walk, catalog, plan, units, scan and evidence of
+/// `opts.dbroots` on the current rayon pool, as values (the catalog files' bytes included). On
+/// a machine that holds none of the catalog's files, `catalog` (the catalog part of the
+/// machine that does, with the files that machine found) gives the plan and the evidence stage
+/// the catalog's rows.
+pub fn scan_facts(
+    opts: &RebuildOptions,
+    catalog: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
+    progress: &dyn Progress,
+) -> Result<facts::Facts, Error> {
+    if opts.dbroots.is_empty() {
+        return Err(Error::Usage("no DBRoot to scan".into()));
+    }
+    scan_facts_from(
+        opts,
+        walk::walk(&opts.dbroots),
+        &LocalFiles,
+        catalog,
+        progress,
+    )
+}
+
+/// [`scan_facts`] of the files `walked` found, read through `opener`.
+pub fn scan_facts_from(
+    opts: &RebuildOptions,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+    catalog: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
+    progress: &dyn Progress,
+) -> Result<facts::Facts, Error> {
+    node_facts(opts, walked, opener, catalog, true, progress).map(|(facts, _)| facts)
+}
+
+/// The facts and the catalog stage's facts; the catalog files' bytes are kept in the facts
+/// only when `keep_catalog` (a partial carries them; one machine has the catalog's facts).
+fn node_facts(
+    opts: &RebuildOptions,
+    walked: walk::WalkResult,
+    opener: &dyn FileOpener,
+    external: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
+    keep_catalog: bool,
+    progress: &dyn Progress,
+) -> Result<(facts::Facts, catalog::CatalogFacts), Error> {
     let Prepared {
         planned,
         units,
         catalog,
-        mut findings,
-        mut report,
-    } = prepare(opts, walked, opener)?;
+        mut facts,
+    } = prepare(opts, walked, opener, external, keep_catalog)?;
     let total: u64 = planned
         .iter()
         .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
@@ -126,169 +180,96 @@ pub fn rebuild_from(
     if progress.cancelled() {
         return Err(Error::Interrupted);
     }
+    facts.scan = scanned.into_facts(|i| planned[i].found.path.clone());
+    facts.files = planned.iter().map(|p| p.facts.clone()).collect();
 
-    for e in &scanned.errors {
-        let path = planned[e.file].found.path.clone();
-        let damaged = Damaged::new(path, &e.error);
-        // Chunks that fail for one cause (a missing StorageManager object under several
-        // chunks) are one finding.
-        if findings.damaged.last() != Some(&damaged) {
-            findings.damaged.push(damaged);
-        }
-    }
-
-    let rows = reconcile::reconcile(&planned, &scanned, &catalog);
-    let origins = place::era::origins(&planned, &scanned, &catalog.eras);
-    let without_file = catalog.missing_extents(&planned, &origins);
-    let extents = place::extent_counts(&planned, &scanned, &rows);
-    let claims = place::lbid::claims(&planned, &extents, &catalog.lbids);
-    let evidence = evidence::gather(&planned, &extents, &claims, &catalog);
-    let reference = opts
-        .reference
-        .as_ref()
-        .map(place::reference::Reference::new);
-    let decided = place::tokens::decide(
-        &planned,
-        &claims,
-        &evidence,
-        reference.as_ref(),
-        &opts.accept,
-    );
-    findings.inferred.extend(decided.inferred);
-    findings.refused.extend(decided.refused);
-    let placement = place::place(
-        &planned,
-        &scanned,
-        place::LbidSources {
-            syscat: &catalog.lbids,
-            decided: &decided.lbids,
-            reference: reference.as_ref(),
-            reference_conflicts: &decided.reference_conflicts,
-        },
-        &rows,
-        &origins,
-        without_file,
-    );
-    findings
-        .catalog
-        .extend(checks::catalog_tokens(&catalog, &placement.extents));
-
-    let (inferred, refused) = reconcile::findings(&rows, &placement.extents, &opts.accept);
-    findings.inferred.extend(inferred);
-    findings.refused.extend(refused);
-    findings.limits = limits(&rows, &placement);
-    findings.inferred.extend(placement.from_reference.inferred);
-    findings.inferred.extend(place::era::inferences(
-        &planned,
-        &origins,
-        &placement.extents,
-    ));
-    findings.reassigned = placement.reassigned;
-    findings.uncertain = placement.uncertain;
-    report.bytes_scanned = scanned.bytes;
-    report.files = planned.len();
-    report.extents = placement.extents.len();
-    report.findings = findings.finish();
-    Ok(Rebuilt {
-        map: ExtentMap::from_extents(placement.extents),
-        report,
-    })
+    // Token evidence for every dictionary this machine can tell needs it (files' own claims and
+    // the claims of this machine's files; `facts::finish` keeps the ones the whole set needs).
+    // A dictionary's extent count does not depend on table rows; this machine's rows keep the
+    // columns' counts as `finish` has them.
+    let rows = reconcile::reconcile(&facts.files, &facts.scan, &catalog);
+    let extents = place::extent_counts(&facts.files, &facts.scan, &rows);
+    let claims = place::lbid::claims(&facts.files, &extents, &catalog.lbids);
+    facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
+    Ok((facts, catalog))
 }
 
-/// What the data cannot tell — status (always: no data file records it), HWMs not reconciled
-/// for want of the catalog's rows — and where a reference map contradicts the data.
-fn limits(rows: &reconcile::TableRows, placement: &place::Placement) -> Vec<Finding> {
-    let from_reference = placement
-        .from_reference
-        .inferred
-        .iter()
-        .filter(|i| i.fact == crate::finding::Fact::Status)
-        .count();
-    let mut out = vec![Finding::StatusNotInData { from_reference }];
-    if rows.unreconciled_files > 0 {
-        out.push(Finding::HwmNotReconciled {
-            files: rows.unreconciled_files,
-        });
-    }
-    out.extend(
-        placement
-            .from_reference
-            .conflicts
-            .iter()
-            .cloned()
-            .map(Finding::ReferenceContradicted),
-    );
-    out
-}
-
-/// Everything before the scan, shared by [`rebuild`] and [`floor_pass`].
-struct Prepared {
+/// Everything before the scan, shared by [`node_facts`] and [`floor_pass`].
+pub(crate) struct Prepared {
     planned: Vec<plan::PlannedFile>,
     units: Vec<units::WorkUnit>,
     catalog: catalog::CatalogFacts,
-    findings: report::Findings,
-    report: RebuildReport,
+    facts: facts::Facts,
 }
 
-/// Walk, catalog, plan and units.
+/// Walk results by DBRoot (the root that holds each path), catalog, plan and units.
 fn prepare(
     opts: &RebuildOptions,
     walked: walk::WalkResult,
     opener: &dyn FileOpener,
+    external: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
+    keep_catalog: bool,
 ) -> Result<Prepared, Error> {
     if opts.dbroots.is_empty() {
         return Err(Error::Usage("no DBRoot to scan".into()));
     }
-    let mut report = RebuildReport::default();
-    let mut findings = report::Findings {
-        skipped: walked.skipped,
-        ..report::Findings::default()
-    };
-    findings.damaged.extend(
-        walked
-            .damaged
+    let dbroot_of = |path: &std::path::Path| {
+        opts.dbroots
             .iter()
-            .map(|(p, e)| Damaged::new(p.clone(), e)),
-    );
-    findings.duplicates = duplicates(&walked.files);
+            .filter(|(_, root)| path.starts_with(root))
+            .max_by_key(|(_, root)| root.as_os_str().len())
+            .or(opts.dbroots.iter().next())
+            .map(|(&id, _)| id)
+            .unwrap_or_default()
+    };
+    let mut facts = facts::Facts {
+        machines: vec![opts.dbroots.keys().copied().collect()],
+        ..facts::Facts::default()
+    };
+    for s in walked.skipped {
+        facts.skipped.entry(dbroot_of(&s.path)).or_default().push(s);
+    }
+    for (p, e) in &walked.damaged {
+        facts
+            .walk_damaged
+            .entry(dbroot_of(p))
+            .or_default()
+            .push(Damaged::new(p.clone(), e));
+    }
+    facts.found = walked.files.clone();
 
-    let catalog = catalog::load_with(&walked.files, opts.access, opener);
-    let (summary, catalog_findings) = report::catalog_stage(&catalog);
-    report.catalog = summary;
-    findings.catalog = catalog_findings;
-    let (refused, inferred) = report::catalog_refusals(&catalog, &opts.accept);
-    findings.refused.extend(refused);
-    findings.inferred.extend(inferred);
+    let (catalog, part) =
+        facts::catalog_stage(&walked.files, opts.access, opener, external, keep_catalog);
+    facts.catalog = part;
 
     let (planned, unplanned) =
         plan::plan_with(walked.files, &catalog, opts.access, opts.string_cp, opener);
-    let (planned, orphans) = orphans::split(planned, &catalog, opts.include_orphans);
-    findings.orphans = orphans;
-    for p in &planned {
-        *report.kind_sources.entry(p.source).or_default() += 1;
-    }
-    for u in unplanned {
-        match u.why {
-            Err(e) => findings.damaged.push(Damaged::new(u.found.path, &e)),
-            Ok(reason) => findings.unresolved.push(Unresolved {
-                path: u.found.path,
-                oid: u.found.id.oid,
-                reason,
-            }),
-        }
-    }
+    facts.unplanned = unplanned
+        .into_iter()
+        .map(|u| {
+            let outcome = u.why.map_err(|e| Damaged::new(u.found.path.clone(), &e));
+            facts::UnplannedFact {
+                found: u.found,
+                outcome,
+            }
+        })
+        .collect();
     let units = units::for_files(&planned, opts.chunk_mib);
     Ok(Prepared {
         planned,
         units,
         catalog,
-        findings,
-        report,
+        facts,
     })
 }
 
+/// [`prepare`] of `opts.dbroots` on the local file system, for the floor passes.
+pub(crate) fn prepare_local(opts: &RebuildOptions) -> Result<Prepared, Error> {
+    prepare(opts, walk::walk(&opts.dbroots), &LocalFiles, None, false)
+}
+
 /// The same segment file on two DBRoots (walk sorts files by identity, then DBRoot).
-fn duplicates(files: &[walk::FoundFile]) -> Vec<Finding> {
+pub(crate) fn duplicates(files: &[walk::FoundFile]) -> Vec<Finding> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for f in files {
@@ -314,7 +295,7 @@ pub struct FloorResult {
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
     use crate::seg::file::{ChunkReader, SegmentFile};
     use rayon::prelude::*;
-    let p = prepare(opts, walk::walk(&opts.dbroots), &LocalFiles)?;
+    let p = prepare_local(opts)?;
     let files: Vec<&SegmentFile> = p.planned.iter().map(|f| &f.file).collect();
     let bytes = (0..p.units.len())
         .into_par_iter()

@@ -11,16 +11,16 @@
 //! did not run.
 
 use super::catalog::CatalogFacts;
-use super::plan::PlannedFile;
+use super::plan::FileFacts;
 use crate::catalog::syscat;
 use crate::finding::{Finding, Orphan};
 
 /// Split `planned` into the files to place and the findings about orphans.
 pub fn split(
-    planned: Vec<PlannedFile>,
+    planned: Vec<FileFacts>,
     catalog: &CatalogFacts,
     include: bool,
-) -> (Vec<PlannedFile>, Vec<Finding>) {
+) -> (Vec<FileFacts>, Vec<Finding>) {
     let user_files = planned
         .iter()
         .filter(|p| !syscat::is_syscat_oid(p.found.id.oid))

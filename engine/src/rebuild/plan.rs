@@ -19,19 +19,43 @@ use crate::seg::file::{Access, FileOpener, Layout, LocalFiles, SegmentFile};
 use crate::types::{max_column_file_blocks, BLOCK_SIZE};
 use rayon::prelude::*;
 
-/// A segment file ready to scan.
+/// A segment file ready to scan: its facts, the open file and the kernel that classifies its
+/// blocks.
 #[derive(Debug)]
 pub struct PlannedFile {
-    pub found: FoundFile,
+    pub facts: FileFacts,
     pub file: SegmentFile,
+    pub kernel: Kernel,
+}
+
+/// A planned file reads as its facts (`pf.found`, `pf.kind`, …): the stages before the scan
+/// and the evidence stage use both the facts and the open file.
+impl std::ops::Deref for PlannedFile {
+    type Target = FileFacts;
+    fn deref(&self) -> &FileFacts {
+        &self.facts
+    }
+}
+
+/// What the plan learnt about a segment file, as a plain value: everything the stages after
+/// the scan (place, checks, report) need, with no open file, so that it can travel in a node's
+/// partial (`super::partial`) and be placed on another machine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileFacts {
+    pub found: FoundFile,
     pub kind: ObjectKind,
     pub source: KindSource,
     /// The header's LBID list (v3 compressed files), zeros included as written.
     pub header_lbids: Vec<i64>,
-    pub kernel: Kernel,
     pub domain: Domain,
     /// A dictionary column's token file.
     pub tokens: bool,
+    /// Whether the file has a compressed-file header.
+    pub compressed: bool,
+    /// Blocks the file holds: the header's block count, or the file size in blocks.
+    pub allocated_blocks: u64,
+    /// Chunks of data (4 MiB of uncompressed blocks each).
+    pub chunk_count: u32,
 }
 
 /// A file that cannot be planned: unreadable (damaged), or of unknown kind.
@@ -149,15 +173,21 @@ fn plan_one(
         }));
     }
     let (kernel, domain) = kernel_for(kind, tokens, string_cp);
-    Ok(PlannedFile {
+    let facts = FileFacts {
         found,
-        file,
         kind,
         source,
         header_lbids,
-        kernel,
         domain,
         tokens,
+        compressed: file.is_compressed(),
+        allocated_blocks: file.allocated_blocks(),
+        chunk_count: file.chunk_count(),
+    };
+    Ok(PlannedFile {
+        facts,
+        file,
+        kernel,
     })
 }
 

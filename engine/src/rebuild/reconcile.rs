@@ -36,8 +36,8 @@
 //! keep their own (damage-covering) HWM and take no part in the count.
 
 use super::catalog::CatalogFacts;
-use super::plan::PlannedFile;
-use super::scan::ScanResult;
+use super::plan::FileFacts;
+use super::scan::ScanFacts;
 use crate::em::ExtentRecord;
 use crate::finding::{Accept, Evidence, Fact, Inferred, Refusal, RefusalReason, Strength};
 use crate::types::{DbRootId, Oid};
@@ -112,8 +112,8 @@ impl TableRows {
 }
 
 /// Count the rows of every table's (partition, segment) from the scan.
-pub fn reconcile(files: &[PlannedFile], scan: &ScanResult, catalog: &CatalogFacts) -> TableRows {
-    let is_column = |pf: &PlannedFile| {
+pub fn reconcile(files: &[FileFacts], scan: &ScanFacts, catalog: &CatalogFacts) -> TableRows {
+    let is_column = |pf: &FileFacts| {
         pf.kind.em_width() > 0 && !crate::catalog::syscat::is_syscat_oid(pf.found.id.oid)
     };
     let Some(rows) = &catalog.rows else {
@@ -132,7 +132,7 @@ pub fn reconcile(files: &[PlannedFile], scan: &ScanResult, catalog: &CatalogFact
             table_of.insert(a, (t.table_oid, true));
         }
     }
-    let damaged: BTreeSet<usize> = scan.errors.iter().map(|e| e.file).collect();
+    let damaged: BTreeSet<usize> = scan.damaged.iter().map(|&(file, _)| file).collect();
     let mut groups: BTreeMap<(Oid, u32, u16), Vec<ColumnRows>> = BTreeMap::new();
     let mut unreconciled_files = 0;
     for (i, pf) in files.iter().enumerate() {

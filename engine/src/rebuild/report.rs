@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// What the catalog told the rebuild (its disagreements are findings).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CatalogSummary {
     /// Catalog generation found on disk, if any catalog file was found.
     pub generation: Option<Generation>,

@@ -38,7 +38,36 @@ pub struct ScanResult {
     pub bytes: u64,
 }
 
+/// What the scan established, as a plain value for the stages after it (and a node's
+/// partial): the per-extent stats, which chunks could not be read and the finding for each, and
+/// how many bytes were examined.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanFacts {
+    /// (file index, extent index) → what the scan found.
+    pub stats: BTreeMap<(usize, u32), ExtentStats>,
+    /// (file index, chunk) of every chunk that could not be read.
+    pub damaged: std::collections::BTreeSet<(usize, u32)>,
+    /// The finding of each chunk that could not be read, by (file index, chunk).
+    pub errors: Vec<(usize, crate::finding::Damaged)>,
+    /// Uncompressed bytes examined.
+    pub bytes: u64,
+}
+
 impl ScanResult {
+    /// The facts; `path(i)` is the path of file `i` (named in the findings).
+    pub fn into_facts(self, path: impl Fn(usize) -> std::path::PathBuf) -> ScanFacts {
+        ScanFacts {
+            stats: self.stats,
+            damaged: self.errors.iter().map(|e| (e.file, e.chunk)).collect(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| (e.file, crate::finding::Damaged::new(path(e.file), &e.error)))
+                .collect(),
+            bytes: self.bytes,
+        }
+    }
+
     fn merge(mut self, other: ScanResult) -> ScanResult {
         // Merge the smaller map into the larger one.
         let (mut big, small) = if self.stats.len() >= other.stats.len() {

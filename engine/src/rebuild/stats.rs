@@ -7,7 +7,7 @@
 //! its inverse ([`Domain::value`]). Wide (16-byte) decimals keep `i128` directly.
 
 /// How the values of a column compare for casual partitioning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Domain {
     /// Signed integers, narrow DECIMAL/UDECIMAL, DATE, DATETIME, TIME, TIMESTAMP.
     Signed,
@@ -45,7 +45,7 @@ impl Domain {
 }
 
 /// What a scan established about one extent (or part of one).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExtentStats {
     /// File block offset of the last block holding any non-EMPTY value.
     pub last_nonempty: Option<u32>,

@@ -16,8 +16,8 @@ pub fn for_files(planned: &[PlannedFile], chunk_mib: u32) -> Vec<WorkUnit> {
         .flat_map(|(i, p)| {
             units_for_file(
                 i,
-                p.file.chunk_count(),
-                p.kind.extent_blocks(),
+                p.facts.chunk_count,
+                p.facts.kind.extent_blocks(),
                 chunks_per_unit,
             )
         })

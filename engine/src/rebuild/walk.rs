@@ -8,10 +8,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// One segment file found on a DBRoot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FoundFile {
     pub dbroot: DbRootId,
     pub id: SegmentId,
+    #[serde(
+        serialize_with = "crate::fsutil::serialize_path",
+        deserialize_with = "crate::fsutil::deserialize_path"
+    )]
     pub path: PathBuf,
 }
 

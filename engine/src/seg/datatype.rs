@@ -125,6 +125,18 @@ impl Serialize for ColDataType {
     }
 }
 
+/// The inverse of `Serialize`: the type named by its ColumnStore name.
+impl<'de> serde::Deserialize<'de> for ColDataType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ColDataType::ALL
+            .iter()
+            .copied()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown column type {name:?}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

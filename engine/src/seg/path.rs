@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 pub const WORK_FILE_SUFFIXES: [&str; 5] = ["tmp", "chk", "hdr", "rlc", "orig"];
 
 /// Why a path is not a segment file's (each variant names the offending component).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "why", rename_all = "kebab-case")]
 pub enum NotSegmentPath {
     /// The path has no components.

@@ -274,10 +274,43 @@ pub fn verify(
     progress: &dyn Progress,
 ) -> Result<Verification, Error> {
     let rebuilt = rebuild(opts, progress)?;
-    let catalog = CatalogView::read(&opts.dbroots, &rebuilt.map, opts.access);
-    let mut v = compare(map, &rebuilt, &catalog, &opts.dbroots, opts.access);
-    // An HWM ahead of the data: whether the blocks it names exist at all (the few files concerned
-    // are opened again, for their header and the chunk holding the map's HWM).
+    // The few files whose HWM the map puts past the data are opened again, for their header
+    // and the chunk holding the map's HWM.
+    let file_blocks = |a: ExtentAddress, last: u32| {
+        let file = opts
+            .dbroots
+            .get(&a.dbroot)
+            .map(|root| root.join(segment_rel_path(a.segment_id())))
+            .and_then(|p| SegmentFile::open(&p, opts.access).ok());
+        let blocks = file.as_ref().map(|f| f.allocated_blocks());
+        (blocks, file.is_some_and(|f| blocks_exist(&f, last)))
+    };
+    Ok(verify_rebuilt(
+        map,
+        &rebuilt,
+        &opts.dbroots,
+        opts.access,
+        &file_blocks,
+    ))
+}
+
+/// For an HWM the map puts past the data (an extent's address and the map's HWM): how many
+/// blocks its segment file has, and whether every block up to that HWM is in the file.
+pub type FileBlocks<'a> = &'a dyn Fn(ExtentAddress, u32) -> (Option<u64>, bool);
+
+/// Compare `map` with data already rebuilt from `dbroots` (on this machine, or assembled from
+/// the partials of a cluster's nodes): the catalog is read from the first DBRoot under
+/// `dbroots` that holds it; `file_blocks` answers for the HWMs the map puts past the data.
+pub fn verify_rebuilt(
+    map: &ExtentMap,
+    rebuilt: &Rebuilt,
+    dbroots: &BTreeMap<DbRootId, PathBuf>,
+    access: Access,
+    file_blocks: FileBlocks<'_>,
+) -> Verification {
+    let catalog = CatalogView::read(dbroots, &rebuilt.map, access);
+    let mut v = compare(map, rebuilt, &catalog, dbroots, access);
+    // An HWM ahead of the data: whether the blocks it names exist at all.
     let consistent = consistent_tables(map, &catalog);
     let mut changed = false;
     for e in v.extents.iter_mut() {
@@ -286,17 +319,13 @@ pub fn verify(
             if let Detail::Hwm {
                 map,
                 data,
-                file_blocks,
+                file_blocks: blocks,
             } = d
             {
                 if map > data {
-                    let file = opts
-                        .dbroots
-                        .get(&e.address.dbroot)
-                        .map(|root| root.join(segment_rel_path(e.address.segment_id())))
-                        .and_then(|p| SegmentFile::open(&p, opts.access).ok());
-                    *file_blocks = file.as_ref().map(|f| f.allocated_blocks());
-                    present = file.is_some_and(|f| blocks_exist(&f, *map));
+                    let (in_file, exist) = file_blocks(e.address, *map);
+                    *blocks = in_file;
+                    present = exist;
                 }
             }
         }
@@ -316,7 +345,7 @@ pub fn verify(
         v.extents.sort_by_key(|e| (e.status, e.address));
         v.counts = count(&v.extents);
     }
-    Ok(v)
+    v
 }
 
 /// Per column file of a table the catalog names: whether the map's HWMs of the table's column

@@ -20,7 +20,7 @@
 //!    pair would make ColumnStore eliminate it for every predicate.
 
 use super::super::kind::ObjectKind;
-use super::super::plan::PlannedFile;
+use super::super::plan::FileFacts;
 use super::super::stats::{Domain, ExtentStats};
 use super::era::{Era, EraEvidence};
 use crate::em::{CasualPartition, CpState};
@@ -52,13 +52,13 @@ impl Origin {
 
 /// The CP of an extent whose min/max could not be read (a damaged chunk): CP_INVALID with the
 /// era's sentinel pair.
-pub fn unknown(pf: &PlannedFile, origin: &Origin) -> CasualPartition {
+pub fn unknown(pf: &FileFacts, origin: &Origin) -> CasualPartition {
     origin.era.invalidated(pf.kind)
 }
 
 /// Casual partitioning of extent `k` of `pf` (see the module documentation for the rule).
 pub fn casual_partition(
-    pf: &PlannedFile,
+    pf: &FileFacts,
     k: u32,
     stats: Option<&ExtentStats>,
     origin: &Origin,

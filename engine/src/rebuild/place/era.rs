@@ -33,8 +33,8 @@ use crate::catalog::syscat::{self, CatalogTable, Generation};
 use crate::em::{CasualPartition, CpState, ExtentRecord, SentinelKind};
 use crate::finding::{Evidence, Fact, Inferred, Strength};
 use crate::rebuild::kind::ObjectKind;
-use crate::rebuild::plan::PlannedFile;
-use crate::rebuild::scan::ScanResult;
+use crate::rebuild::plan::FileFacts;
+use crate::rebuild::scan::ScanFacts;
 use crate::seg::datatype::ColDataType;
 use crate::types::Oid;
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,7 @@ pub enum EraEvidence {
 }
 
 /// The era of every OID whose era is not the catalog generation's, and that default.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Eras {
     /// The catalog's generation, if any catalog file was found.
     pub generation: Option<Generation>,
@@ -188,7 +188,7 @@ impl Eras {
 /// catalog whether DDL wrote into its table — any file of that catalog table (a column or a
 /// dictionary) holds a non-EMPTY block. DROP TABLE overwrites catalog rows with EMPTY but leaves
 /// the dictionaries' strings (CAT §3.8), so a catalog table DDL ever wrote keeps that evidence.
-pub fn origins(files: &[PlannedFile], scan: &ScanResult, eras: &Eras) -> Vec<Origin> {
+pub fn origins(files: &[FileFacts], scan: &ScanFacts, eras: &Eras) -> Vec<Origin> {
     let mut written: BTreeSet<CatalogTable> = BTreeSet::new();
     for (&(i, _), stats) in &scan.stats {
         let Some(pf) = files.get(i) else { continue };
@@ -217,7 +217,7 @@ pub fn origins(files: &[PlannedFile], scan: &ScanResult, eras: &Eras) -> Vec<Ori
 /// [`Inferred`] CP state: the first extent of each such file (the only one whose state differs
 /// between the eras).
 pub fn inferences(
-    files: &[PlannedFile],
+    files: &[FileFacts],
     origins: &[Origin],
     extents: &[ExtentRecord],
 ) -> Vec<Inferred> {

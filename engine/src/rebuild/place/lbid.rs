@@ -7,7 +7,7 @@
 //! known extent has been placed (first fit, as ColumnStore allocates), and is reported as
 //! re-assigned.
 
-use super::super::plan::PlannedFile;
+use super::super::plan::FileFacts;
 use crate::em::ExtentRecord;
 use crate::finding::{ReassignReason, Reassigned};
 use crate::types::{Lbid, Oid, LBID_SPACE_UNITS, LBID_UNIT};
@@ -73,7 +73,7 @@ pub fn assign(pending: Vec<(ExtentRecord, Result<Lbid, ReassignReason>)>) -> Ass
 
 /// The LBID extent `k` of a file had, where the files say so.
 pub fn wanted(
-    pf: &PlannedFile,
+    pf: &FileFacts,
     k: u32,
     syscat: &BTreeMap<Oid, Lbid>,
 ) -> Result<Lbid, ReassignReason> {
@@ -92,10 +92,10 @@ pub fn wanted(
         None if pf.header_lbids.len() >= 48 => {
             Err(ReassignReason::HeaderLbidListFull { extent: k })
         }
-        None if pf.file.is_compressed() && !pf.header_lbids.is_empty() => {
+        None if pf.compressed && !pf.header_lbids.is_empty() => {
             Err(ReassignReason::HeaderLbidMissing { extent: k })
         }
-        None if pf.file.is_compressed() => Err(ReassignReason::OldHeader),
+        None if pf.compressed => Err(ReassignReason::OldHeader),
         None => Err(ReassignReason::Uncompressed),
     }
 }
@@ -108,7 +108,7 @@ pub fn wanted(
 /// set and index 1 unset is either a file whose later extent DML added (`we_colop.cpp:496` passes
 /// LBID 0) or an upgraded v2 file cpimport loaded into extent 1. Dictionaries are decided by their
 /// tokens ([`super::tokens`]); catalog files by the replayed layout.
-pub fn index_zero_ambiguous(pf: &PlannedFile, extents: u32) -> bool {
+pub fn index_zero_ambiguous(pf: &FileFacts, extents: u32) -> bool {
     matches!(pf.kind, crate::rebuild::kind::ObjectKind::Column { .. })
         && extents > 1
         && !crate::catalog::syscat::is_syscat_oid(pf.found.id.oid)
@@ -137,7 +137,7 @@ impl Claim {
 
 /// Every aligned LBID the files record for their extents (`extents[i]` extents in file `i`), in
 /// LBID order.
-pub fn claims(files: &[PlannedFile], extents: &[u32], syscat: &BTreeMap<Oid, Lbid>) -> Vec<Claim> {
+pub fn claims(files: &[FileFacts], extents: &[u32], syscat: &BTreeMap<Oid, Lbid>) -> Vec<Claim> {
     let mut out: Vec<Claim> = files
         .iter()
         .enumerate()

@@ -21,9 +21,9 @@ pub mod lbid;
 pub mod reference;
 pub mod tokens;
 
-use super::plan::PlannedFile;
+use super::plan::FileFacts;
 use super::reconcile::TableRows;
-use super::scan::ScanResult;
+use super::scan::ScanFacts;
 use super::stats::ExtentStats;
 use crate::em::ExtentRecord;
 use crate::finding::{Fact, Reassigned, ReferenceConflict, Uncertain, UncertainCause};
@@ -59,8 +59,8 @@ pub struct LbidSources<'a> {
 /// but whose file is missing (catalog files, placed at their `range_start`, so that no other
 /// extent takes their range).
 pub fn place(
-    files: &[PlannedFile],
-    scan: &ScanResult,
+    files: &[FileFacts],
+    scan: &ScanFacts,
     lbids: LbidSources<'_>,
     rows: &TableRows,
     origins: &[cp::Origin],
@@ -140,7 +140,7 @@ pub fn place(
 /// How many extents each planned file has: the count [`place`] builds, from the same
 /// [`file_last_block`] (the token claims and the evidence stage must see the extents `place`
 /// writes, AUX files whose table's rows reach a further extent included).
-pub fn extent_counts(files: &[PlannedFile], scan: &ScanResult, rows: &TableRows) -> Vec<u32> {
+pub fn extent_counts(files: &[FileFacts], scan: &ScanFacts, rows: &TableRows) -> Vec<u32> {
     let damaged = damaged_chunks(scan);
     let table_rows = rows.index();
     files
@@ -157,7 +157,7 @@ pub fn extent_counts(files: &[PlannedFile], scan: &ScanResult, rows: &TableRows)
 /// The one rule for a file's last block: what its own data (or damage) reaches, raised to its
 /// table's last row ([`hwm::with_table_rows`]). Both the extent count and the HWM follow it.
 fn file_last_block<'a>(
-    pf: &PlannedFile,
+    pf: &FileFacts,
     per_extent: impl Iterator<Item = &'a ExtentStats>,
     damaged: Option<&BTreeSet<u32>>,
     table_rows: Option<u64>,
@@ -167,16 +167,16 @@ fn file_last_block<'a>(
 }
 
 /// The key of a file in [`TableRows::index`].
-fn row_key(pf: &PlannedFile) -> (Oid, u32, u16) {
+fn row_key(pf: &FileFacts) -> (Oid, u32, u16) {
     let id = pf.found.id;
     (id.oid, id.partition, id.segment)
 }
 
 /// Chunks that could not be read, per file.
-fn damaged_chunks(scan: &ScanResult) -> BTreeMap<usize, BTreeSet<u32>> {
+fn damaged_chunks(scan: &ScanFacts) -> BTreeMap<usize, BTreeSet<u32>> {
     let mut out: BTreeMap<usize, BTreeSet<u32>> = BTreeMap::new();
-    for e in &scan.errors {
-        out.entry(e.file).or_default().insert(e.chunk);
+    for &(file, chunk) in &scan.damaged {
+        out.entry(file).or_default().insert(chunk);
     }
     out
 }
@@ -190,7 +190,7 @@ struct Hit {
 
 /// Every extent of one file, without its LBID (`range_start` 0), and what damage left unknown.
 fn file_extents(
-    pf: &PlannedFile,
+    pf: &FileFacts,
     per_extent: &BTreeMap<u32, &ExtentStats>,
     damaged: Option<&BTreeSet<u32>>,
     table_rows: Option<u64>,

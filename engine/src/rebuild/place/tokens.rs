@@ -43,7 +43,7 @@
 //! or several do, a [`Refusal`] (`--allow-lbid-conflict` keeps today's order: lower OID first).
 
 use super::super::evidence::DictEvidence;
-use super::super::plan::PlannedFile;
+use super::super::plan::FileFacts;
 use super::lbid::{overlapping, Claim};
 use super::reference::Reference;
 use crate::finding::{
@@ -131,7 +131,7 @@ impl DictEvidence {
 /// the LBID ranges two files claim. `claims` are the LBIDs the files record
 /// ([`super::lbid::claims`]); `reference` is the reference map, if any (step 4).
 pub fn decide(
-    files: &[PlannedFile],
+    files: &[FileFacts],
     claims: &[Claim],
     evidence: &[DictEvidence],
     reference: Option<&Reference<'_>>,
@@ -417,7 +417,7 @@ fn inferred(extent: ExtentAddress, lbid: Lbid, fit: Fit, strength: Strength) -> 
     }
 }
 
-fn extent_address(pf: &PlannedFile, k: u32) -> ExtentAddress {
+fn extent_address(pf: &FileFacts, k: u32) -> ExtentAddress {
     ExtentAddress {
         oid: pf.found.id.oid,
         dbroot: pf.found.dbroot,

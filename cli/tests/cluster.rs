@@ -1,0 +1,602 @@
+//! A cluster without shared storage: generated trees split over "nodes" (folders: DBRoot 1 on
+//! node 1, DBRoot 2 on node 2, the rest on node 3), `scan` run per node, `assemble` on the
+//! primary. The truth is the one-machine `rebuild` of the same DBRoots: the assembled map must
+//! be byte-identical, with the same findings; partials that do not fit together are refused.
+
+mod util;
+
+use std::path::PathBuf;
+use util::{emrebuild, findings, s, text};
+
+/// A generated tree whose DBRoots were moved into one folder per node, with a Columnstore.xml
+/// naming them there.
+struct Cluster {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    config: PathBuf,
+    /// Per node: its name and its DBRoots (id, path).
+    nodes: Vec<(String, Vec<(u16, PathBuf)>)>,
+}
+
+fn node_of(dbroot: u16) -> usize {
+    usize::from(dbroot.min(3)) - 1
+}
+
+fn cluster(scenario: &str, seed: u64) -> Cluster {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let tree = dir.join("gen");
+    emrebuild(
+        &[
+            "gen",
+            "--out",
+            s(&tree),
+            "--size",
+            "4MiB",
+            "--seed",
+            &seed.to_string(),
+            "--scenario",
+            scenario,
+            "--quiet",
+        ],
+        0,
+    );
+    let mut xml = std::fs::read_to_string(tree.join("Columnstore.xml")).unwrap();
+    let mut nodes: Vec<(String, Vec<(u16, PathBuf)>)> =
+        (1..=3).map(|n| (format!("pm{n}"), Vec::new())).collect();
+    let mut ids: Vec<u16> = std::fs::read_dir(&tree)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix("data")?.parse().ok()
+        })
+        .collect();
+    ids.sort();
+    for id in ids {
+        let n = node_of(id);
+        let node_dir = dir.join(&nodes[n].0);
+        std::fs::create_dir_all(&node_dir).unwrap();
+        let from = tree.join(format!("data{id}"));
+        let to = node_dir.join(format!("data{id}"));
+        std::fs::rename(&from, &to).unwrap();
+        xml = xml.replace(
+            &format!(">{}<", from.display()),
+            &format!(">{}<", to.display()),
+        );
+        nodes[n].1.push((id, to));
+    }
+    nodes.retain(|(_, d)| !d.is_empty());
+    let config = dir.join("Columnstore.xml");
+    std::fs::write(&config, xml).unwrap();
+    Cluster {
+        _tmp: tmp,
+        dir,
+        config,
+        nodes,
+    }
+}
+
+impl Cluster {
+    /// The generator's manifest (its paths are relative to the tree before the move).
+    fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.dir.join("gen/manifest.json")).unwrap()).unwrap()
+    }
+
+    /// Where the tree's `rel` path (`data<N>/…`) is now: on the node of DBRoot N.
+    fn moved(&self, rel: &str) -> PathBuf {
+        let id: u16 = rel
+            .split('/')
+            .next()
+            .and_then(|d| d.strip_prefix("data"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{rel}: not under a DBRoot"));
+        self.dir.join(format!("pm{}", node_of(id) + 1)).join(rel)
+    }
+
+    fn partial(&self, node: &str) -> PathBuf {
+        self.dir.join(format!("{node}.partial"))
+    }
+
+    /// `scan` on every node: the primary (DBRoot 1) first, the others with its partial.
+    fn scan_all(&self, extra: &[&str]) -> Vec<PathBuf> {
+        let primary = self.partial(&self.nodes[0].0);
+        self.nodes
+            .iter()
+            .map(|(node, dbroots)| {
+                let out = self.partial(node);
+                let specs: Vec<String> = dbroots
+                    .iter()
+                    .map(|(id, p)| format!("{id}={}", p.display()))
+                    .collect();
+                let mut args = vec!["scan", "--out", s(&out), "--node", node, "--quiet"];
+                for spec in &specs {
+                    args.extend(["--dbroot", spec]);
+                }
+                if out != primary {
+                    args.extend(["--catalog", s(&primary)]);
+                }
+                args.extend(extra);
+                emrebuild(&args, 0);
+                out
+            })
+            .collect()
+    }
+
+    /// `assemble` of `partials` with `extra` arguments.
+    fn assemble(&self, partials: &[PathBuf], extra: &[&str], code: i32) -> (String, String) {
+        let mut args = vec!["assemble", "--config", s(&self.config)];
+        args.extend(partials.iter().map(|p| s(p)));
+        args.extend(extra);
+        text(&emrebuild(&args, code))
+    }
+}
+
+/// The one-machine rebuild and the assembled partials: same map bytes, same report.
+fn assert_assembled_equals_rebuild(c: &Cluster, extra: &[&str]) -> serde_json::Value {
+    assert_alike(c, extra, 0)
+}
+
+/// `rebuild` and `assemble` with `extra` arguments both exit with `code`: the same report, the
+/// same reasons for writing nothing (stderr), and, when they write, the same map bytes. The
+/// report, for the caller's own checks.
+fn assert_alike(c: &Cluster, extra: &[&str], code: i32) -> serde_json::Value {
+    let one = c.dir.join("one_em");
+    let assembled = c.dir.join("assembled_em");
+    for old in [&one, &assembled] {
+        let _ = std::fs::remove_file(old);
+    }
+    let partials = c.scan_all(&[]);
+    let mut args = vec![
+        "rebuild",
+        "--config",
+        s(&c.config),
+        "--output",
+        s(&one),
+        "--json",
+    ];
+    args.extend(extra);
+    let (one_json, one_err) = text(&emrebuild(&args, code));
+    let mut extra_asm = vec!["--output", s(&assembled), "--json"];
+    extra_asm.extend(extra);
+    let (asm_json, asm_err) = c.assemble(&partials, &extra_asm, code);
+    if code == 0 {
+        let one_bytes = std::fs::read(&one).unwrap();
+        assert!(
+            one_bytes == std::fs::read(&assembled).unwrap(),
+            "the assembled map differs from the one-machine rebuild"
+        );
+    } else {
+        assert!(!one.exists() && !assembled.exists(), "nothing is written");
+        // The reasons, each on its own line naming the flag that accepts it (the output path
+        // each names is its own).
+        let reasons = |err: &str, out: &std::path::Path| -> Vec<String> {
+            err.lines()
+                .filter(|l| l.contains("--allow-"))
+                .map(|l| l.replace(s(out), "OUT"))
+                .collect()
+        };
+        assert!(!reasons(&one_err, &one).is_empty(), "{one_err}");
+        assert_eq!(reasons(&asm_err, &assembled), reasons(&one_err, &one));
+    }
+    let report = |j: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(j).unwrap();
+        // What the command did: its own output and time; `rebuild` also says how it scanned.
+        for k in [
+            "output",
+            "elapsed_seconds",
+            "threads",
+            "chunk_mib",
+            "moved_aside",
+        ] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let one_report = report(&one_json);
+    assert_eq!(report(&asm_json), one_report);
+    one_report
+}
+
+#[test]
+fn a_mixed_tree_on_three_nodes_assembles_to_the_one_machine_map() {
+    // Seed 2 puts DBRoots 1, 2, 3 and 5 in the tree: node 3 holds two of them.
+    let c = cluster("mixed", 2);
+    assert_eq!(c.nodes.len(), 3);
+    assert_eq!(c.nodes[2].1.len(), 2, "node 3 holds DBRoots 3 and 5");
+    assert_assembled_equals_rebuild(&c, &[]);
+
+    // verify against the partials says what verify against the DBRoots says, for the map the
+    // generator wrote (a stale backup, --before-loads, would do as well).
+    let partials: Vec<PathBuf> = c.nodes.iter().map(|(n, _)| c.partial(n)).collect();
+    let truth = c.dir.join("gen/BRM_saves_em");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--map",
+            s(&truth),
+            "--config",
+            s(&c.config),
+            "--json",
+        ];
+        args.extend(extra);
+        let out = assert_cmd::Command::cargo_bin("emrebuild")
+            .unwrap()
+            .args(&args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let mut with_partials = vec!["--partials"];
+    with_partials.extend(partials.iter().map(|p| s(p)));
+    let (code_here, here) = run(&[]);
+    let (code_partials, from_partials) = run(&with_partials);
+    assert!(matches!(code_here, Some(0 | 1)), "{here}");
+    assert_eq!(code_partials, code_here);
+    let here: serde_json::Value = serde_json::from_str(&here).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&from_partials).unwrap(),
+        here
+    );
+    // And refuses partials that do not cover the configuration.
+    let (_, err) = text(&emrebuild(
+        &[
+            "verify",
+            "--map",
+            s(&truth),
+            "--config",
+            s(&c.config),
+            "--partials",
+            s(&partials[0]),
+        ],
+        2,
+    ));
+    assert!(err.contains("is in no partial"), "{err}");
+}
+
+#[test]
+fn a_legacy_tree_needs_the_catalog_on_the_other_node_and_assembles_identically() {
+    // Legacy: uncompressed files and v2 headers, whose types only the catalog's rows give; the
+    // node without DBRoot 1 plans them with the catalog facts of the primary's partial.
+    let c = cluster("legacy", 3);
+    assert!(c.nodes.len() >= 2);
+    assert_assembled_equals_rebuild(&c, &["--em-version", "4"]);
+
+    // Without --catalog, the node refuses to scan rather than guess the types.
+    let (node, dbroots) = &c.nodes[1];
+    let spec = format!("{}={}", dbroots[0].0, dbroots[0].1.display());
+    let out = c.dir.join("no-catalog.partial");
+    let (_, err) = text(&emrebuild(
+        &["scan", "--dbroot", &spec, "--out", s(&out), "--node", node],
+        2,
+    ));
+    assert!(
+        err.contains("DBRoot 1, which holds the system catalog"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_damaged_tree_is_refused_alike_and_assembles_identically_with_allow_damaged() {
+    let c = cluster("damaged", 3);
+    let partials = c.scan_all(&[]);
+    let out = c.dir.join("refused_em");
+    let (_, err) = c.assemble(&partials, &["--output", s(&out)], 2);
+    assert!(err.contains("--allow-damaged"), "{err}");
+    assert!(!out.exists(), "nothing is written without --allow-damaged");
+    assert_assembled_equals_rebuild(&c, &["--allow-damaged"]);
+}
+
+/// The body of a partial starts after magic (8), format version (4), tool-version length (2),
+/// tool version, body length (8) and digest (32).
+fn tool_version_range(bytes: &[u8]) -> std::ops::Range<usize> {
+    let n = usize::from(u16::from_le_bytes([bytes[12], bytes[13]]));
+    14..14 + n
+}
+
+#[test]
+fn partials_that_do_not_fit_together_are_refused_and_nothing_is_written() {
+    let c = cluster("mixed", 1); // DBRoots 1 and 3: nodes pm1 and pm3
+    let partials = c.scan_all(&[]);
+    let (p1, p3) = (&partials[0], &partials[1]);
+    let out = c.dir.join("em");
+    let o = ["--output", s(&out)];
+    let refused = |list: &[&PathBuf], needle: &str| {
+        let list: Vec<PathBuf> = list.iter().map(|p| p.to_path_buf()).collect();
+        let (_, err) = c.assemble(&list, &o, 2);
+        assert!(err.contains(needle), "expected {needle:?} in: {err}");
+        assert!(!out.exists(), "nothing written after: {err}");
+    };
+
+    refused(&[p1], "DBRoot 3 of the configuration is in no partial");
+    refused(&[p3], "catalog facts missing: no partial covers DBRoot 1");
+    refused(&[p1, p3, p3], "DBRoot 3 is in two partials");
+
+    // One changed byte in the body: the digest says so, with the body's offset.
+    let tampered = c.dir.join("tampered.partial");
+    let mut bytes = std::fs::read(p3).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x20;
+    std::fs::write(&tampered, &bytes).unwrap();
+    let body_at = tool_version_range(&bytes).end + 40;
+    refused(
+        &[p1, &tampered],
+        &format!("tampered.partial: at byte {body_at}: invalid body digest (blake3)"),
+    );
+
+    // Another tool version (same length, every character changed).
+    let other = c.dir.join("other-version.partial");
+    let mut bytes = std::fs::read(p3).unwrap();
+    let range = tool_version_range(&bytes);
+    for b in &mut bytes[range.clone()] {
+        *b = match *b {
+            b'0'..=b'8' => *b + 1,
+            b'9' => b'0',
+            other => other,
+        };
+    }
+    let version = String::from_utf8(bytes[range].to_vec()).unwrap();
+    assert_ne!(version, env!("CARGO_PKG_VERSION"));
+    std::fs::write(&other, &bytes).unwrap();
+    refused(
+        &[p1, &other],
+        &format!(
+            "written by emrebuild {version}, this is emrebuild {}",
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+
+    // Another format version.
+    let mut bytes = std::fs::read(p3).unwrap();
+    bytes[8] = 1; // the format before token evidence and catalog bytes travelled
+    std::fs::write(&other, &bytes).unwrap();
+    refused(
+        &[p1, &other],
+        "at byte 8: invalid format version: expected 2 (the version this emrebuild reads), found 1",
+    );
+
+    // Not a partial at all.
+    refused(&[p1, &c.config], "bad magic");
+
+    // After all that, the right partials still assemble.
+    c.assemble(&partials, &o, 0);
+    assert!(out.is_file());
+}
+
+#[test]
+fn scan_reports_its_partial_as_json_and_never_writes_over_an_extent_map() {
+    let c = cluster("mixed", 1);
+    let (node, dbroots) = &c.nodes[0];
+    let spec = format!("1={}", dbroots[0].1.display());
+    let out = c.partial(node);
+    let (json, _) = text(&emrebuild(
+        &[
+            "scan",
+            "--dbroot",
+            &spec,
+            "--out",
+            s(&out),
+            "--node",
+            node,
+            "--json",
+        ],
+        0,
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["node"], "pm1");
+    assert_eq!(v["dbroots"], serde_json::json!([1]));
+    assert_eq!(v["holds_catalog"], true);
+    assert_eq!(v["partial_bytes"], std::fs::metadata(&out).unwrap().len());
+    // Scanning again replaces the older partial.
+    emrebuild(&["scan", "--dbroot", &spec, "--out", s(&out), "--quiet"], 0);
+
+    let em = c.dir.join("gen/BRM_saves_em");
+    let before = std::fs::read(&em).unwrap();
+    let (_, err) = text(&emrebuild(
+        &["scan", "--dbroot", &spec, "--out", s(&em), "--force"],
+        2,
+    ));
+    assert!(err.contains("is an extent map"), "{err}");
+    assert_eq!(std::fs::read(&em).unwrap(), before);
+}
+
+#[test]
+fn a_missing_catalog_file_is_refused_alike_and_assembles_identically_when_accepted() {
+    let c = cluster("era-c", 5);
+    let manifest = c.manifest();
+    let aux = manifest["catalog"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["oid"] == 1012)
+        .expect("a generation-C catalog has 1012");
+    // The catalog is on DBRoot 1, moved to node pm1.
+    std::fs::remove_file(c.moved(aux["path"].as_str().unwrap())).unwrap();
+    let partials = c.scan_all(&[]);
+    let out = c.dir.join("refused_em");
+    let (_, err) = c.assemble(&partials, &["--output", s(&out)], 2);
+    assert!(err.contains("--allow-missing-catalog"), "{err}");
+    assert!(
+        !out.exists(),
+        "nothing is written without --allow-missing-catalog"
+    );
+    assert_assembled_equals_rebuild(&c, &["--allow-missing-catalog"]);
+}
+
+/// The manifest's file of `table`.`column`.
+fn file<'a>(m: &'a serde_json::Value, table: &str, column: &str) -> &'a serde_json::Value {
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["table"] == table && f["column"] == column)
+        .unwrap_or_else(|| panic!("no file of {table}.{column}"))
+}
+
+#[test]
+fn table_rows_a_short_column_and_a_reference_assemble_as_on_one_machine() {
+    // hwm-status (one DBRoot, one node): tables whose last rows were deleted or FastDeleted, so
+    // that the HWMs come from each table's rows (reconciled in `finish` on the primary).
+    let c = cluster("hwm-status", 11);
+    let report = assert_assembled_equals_rebuild(&c, &[]);
+    assert!(
+        findings(&report, "inferred")
+            .iter()
+            .any(|i| i["evidence"]["evidence"] == "table-rows"),
+        "the scenario exercises the table rows: {report}"
+    );
+
+    // A column cut short (12 INT blocks of a table with more rows): the same refusal from both,
+    // and the same map once accepted.
+    let m = c.manifest();
+    let qty = file(&m, "hwm.flat", "qty");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(c.moved(qty["path"].as_str().unwrap()))
+        .unwrap()
+        .set_len(12 * 8192)
+        .unwrap();
+    let report = assert_alike(&c, &[], 2);
+    let refused = findings(&report, "refused");
+    assert_eq!(refused.len(), 1, "{report}");
+    assert_eq!(refused[0]["reason"], "column-rows-disagree");
+    assert_eq!(refused[0]["column"], qty["oid"]);
+    assert_eq!(refused[0]["accepted"], false);
+    let report = assert_assembled_equals_rebuild(&c, &["--allow-hwm-mismatch"]);
+    assert_eq!(findings(&report, "refused")[0]["accepted"], true);
+
+    // The generator's map as the reference: its status travels into both maps alike.
+    let truth = c.dir.join("gen/BRM_saves_em");
+    let report =
+        assert_assembled_equals_rebuild(&c, &["--allow-hwm-mismatch", "--reference", s(&truth)]);
+    let status = findings(&report, "status-not-in-data");
+    assert!(
+        status[0]["from_reference"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+}
+
+#[test]
+fn dictionary_lbids_decided_by_tokens_assemble_as_on_one_machine() {
+    // dictionary-lbids: DBRoots 1 and 2 on two nodes; uncompressed and v2 dictionaries whose
+    // LBIDs no header records, decided on the primary from the evidence each node gathered.
+    let c = cluster("dictionary-lbids", 5);
+    assert_eq!(c.nodes.len(), 2);
+    let report = assert_assembled_equals_rebuild(&c, &[]);
+    let from_tokens: Vec<_> = findings(&report, "inferred")
+        .into_iter()
+        .filter(|i| i["fact"] == "lbid" && i["evidence"]["evidence"] == "tokens")
+        .collect();
+    assert!(!from_tokens.is_empty(), "{report}");
+    // Dictionaries on both nodes were decided.
+    let dbroots: std::collections::BTreeSet<u64> = from_tokens
+        .iter()
+        .map(|i| i["extent"]["dbroot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(dbroots, [1, 2].into(), "{report}");
+
+    // Tokens no placement explains (each names string 1023 of its block) in an uncompressed
+    // token file: the same refusal from both, the same map once accepted.
+    let m = c.manifest();
+    let token = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "token" && f["compressed"] == false)
+        .expect("an uncompressed token file");
+    let path = c.moved(token["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    for v in bytes.chunks_exact_mut(8) {
+        let raw = u64::from_le_bytes(v.try_into().unwrap());
+        if raw < 0xFFFF_FFFF_FFFF_FFFE {
+            v.copy_from_slice(&(raw | 0x3FF).to_le_bytes());
+        }
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let report = assert_alike(&c, &[], 2);
+    let refused = findings(&report, "refused");
+    assert_eq!(refused.len(), 1, "{report}");
+    assert_eq!(refused[0]["reason"], "dictionary-lbid-not-established");
+    assert_assembled_equals_rebuild(&c, &["--allow-reassigned"]);
+}
+
+/// Copy the tree's file `rel` under OID 2999 (no catalog row names it) onto DBRoot `onto`;
+/// returns the copy's path. Its v3 header still records the live file's LBIDs.
+fn copy_under_dead_oid(c: &Cluster, f: &serde_json::Value, onto: u16) -> PathBuf {
+    let rel = f["path"].as_str().unwrap();
+    let tail: Vec<&str> = rel.split('/').collect();
+    // data<N>/000.dir/000.dir/OOO.dir/OOO.dir/PPP.dir/FILESSS.cdf: OID 2999 is 000/000/011/183.
+    let copy = format!(
+        "data{onto}/000.dir/000.dir/011.dir/183.dir/{}/{}",
+        tail[5], tail[6]
+    );
+    let to = c.moved(&copy);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(c.moved(rel), &to).unwrap();
+    to
+}
+
+/// A live v3 file of `kind` with recorded LBIDs and data past its first block, on DBRoot
+/// `dbroot`.
+fn live_v3<'a>(m: &'a serde_json::Value, kind: &str, dbroot: u64) -> &'a serde_json::Value {
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["kind"] == kind
+                && f["header_version"] == 3
+                && f["dbroot"] == dbroot
+                && f["hwm"].as_u64().unwrap() > 0
+                && !f["header_lbids"].as_array().unwrap().is_empty()
+        })
+        .unwrap_or_else(|| panic!("no v3 {kind} file on DBRoot {dbroot}"))
+}
+
+#[test]
+fn orphans_and_lbid_conflicts_are_decided_on_the_primary_as_on_one_machine() {
+    // Seed 2: DBRoots 1, 2, 3 and 5 on three nodes (3 and 5 on pm3).
+    let c = cluster("mixed", 2);
+    let m = c.manifest();
+    // A dictionary of DBRoot 3 copied under a dead OID on the same DBRoot (node pm3).
+    let dict = live_v3(&m, "dictionary", 3);
+    let copy = copy_under_dead_oid(&c, dict, 3);
+    let report = assert_assembled_equals_rebuild(&c, &[]);
+    let orphans = findings(&report, "orphan");
+    assert_eq!(orphans.len(), 1, "{report}");
+    assert_eq!(orphans[0]["kept"], false);
+    // Kept: both claim the live dictionary's range, the live column's tokens (gathered on pm3)
+    // decide for the live dictionary.
+    let report = assert_assembled_equals_rebuild(&c, &["--include-orphans"]);
+    assert!(findings(&report, "refused").is_empty(), "{report}");
+    assert!(findings(&report, "inferred")
+        .iter()
+        .any(|i| i["fact"] == "lbid" && i["extent"]["oid"] == dict["oid"]));
+    std::fs::remove_file(&copy).unwrap();
+
+    // A column copied the same way: no token decides; the same refusal from both, the same
+    // map once accepted.
+    let col = live_v3(&m, "column", 3);
+    let copy = copy_under_dead_oid(&c, col, 3);
+    let report = assert_alike(&c, &["--include-orphans"], 2);
+    assert!(findings(&report, "refused")
+        .iter()
+        .all(|r| r["reason"] == "lbid-conflict"));
+    assert_assembled_equals_rebuild(&c, &["--include-orphans", "--allow-lbid-conflict"]);
+    std::fs::remove_file(&copy).unwrap();
+
+    // The dictionary copied onto another node's DBRoot (2, on pm2): no node sees both claims,
+    // so the tokens that decide on one machine were gathered on neither. Assemble refuses,
+    // naming both files, where one machine decides.
+    let copy = copy_under_dead_oid(&c, dict, 2);
+    let partials = c.scan_all(&[]);
+    let out = c.dir.join("cross_em");
+    let (_, err) = c.assemble(&partials, &["--include-orphans", "--output", s(&out)], 2);
+    assert!(err.contains("was not gathered on its node"), "{err}");
+    assert!(err.contains(s(&copy)), "{err}");
+    assert!(
+        err.contains(s(&c.moved(dict["path"].as_str().unwrap()))),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
