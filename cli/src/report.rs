@@ -211,7 +211,7 @@ pub fn reassigned(reason: ReassignReason) -> String {
             "header LBID {header_lbid} is claimed by another file too, and the tokens pointing              into it fit the other file's dictionary"
         ),
         ReassignReason::HeaderLbidContradicted { header_lbid } => format!(
-            "the tokens pointing into header LBID {header_lbid} do not fit this extent (a v2              header upgraded by cpimport records the loading extent's LBID at index 0)"
+            "the tokens pointing into header LBID {header_lbid} do not fit this extent (a v2 header upgraded by cpimport records the loading extent's LBID at index 0)"
         ),
         ReassignReason::ReferenceDisprovedByTokens { reference } => format!(
             "the reference map's LBID {reference} does not fit the tokens pointing into it"
