@@ -368,8 +368,8 @@ fn describe(e: &Eviction) -> String {
             e.files + e.failed
         ),
         None => format!(
-            "eviction advised for {} files but could not be checked (the file system does not \
-             answer RWF_NOWAIT); cold figures may be warm",
+            "eviction advised for {} files but could not be checked (`mincore` cannot answer \
+             here); cold figures may be warm",
             e.files
         ),
     }
