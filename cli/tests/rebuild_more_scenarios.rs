@@ -268,6 +268,18 @@ fn a_lost_catalog_file_is_refused_then_written_at_the_full_layout() {
     assert_eq!(refused[0]["reason"], "catalog-file-missing");
     assert_eq!(refused[0]["accepted"], true);
     assert_matches_manifest(&tree, &m, &map);
+    // The lost file's extent: at its LBID of the full layout, HWM 0 (README, rebuild stage 2),
+    // and the report says the file is missing.
+    let kept: Vec<_> = map.extents.iter().filter(|e| e.oid == Oid(lost)).collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].range_start.0, kept[0].hwm), (lost_lbid, 0));
+    let rows = findings(&report, "catalog-row");
+    assert!(
+        rows.iter().any(|f| f["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("({lost}) is missing")))),
+        "{report}"
+    );
     // The catalog's tokens resolve at the LBIDs placed: no catalog-token finding.
     assert!(findings(&report, "catalog-token").is_empty(), "{report}");
     // The legacy dictionary's LBID inferred from its tokens, exactly, at the truth's LBID;
