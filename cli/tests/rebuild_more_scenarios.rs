@@ -13,7 +13,7 @@
 mod util;
 
 use emengine::em::{ExtentMap, ExtentRecord};
-use emengine::types::{DbRootId, ExtentAddress, Oid};
+use emengine::types::{ExtentAddress, Oid};
 use emfixtures::manifest::ExpectedRefusal;
 use emfixtures::{Manifest, Scenario};
 use serde_json::Value;
@@ -60,21 +60,6 @@ fn existing_map(dir: &Path, tree: &Path) -> (PathBuf, Vec<u8>) {
     (out, bytes)
 }
 
-/// Files next to `out` whose name starts with its name and `.bak-`: maps moved aside.
-fn moved_aside(out: &Path) -> Vec<PathBuf> {
-    let prefix = format!("{}.bak-", out.file_name().unwrap().to_string_lossy());
-    fs::read_dir(out.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .collect()
-}
-
 /// Run every refusal the manifest expects, each against an extent map already at the output:
 /// the exit code, the message and the accepting flag on stderr, the report's `refused` finding
 /// when there is one, and the map left in place, byte for byte, nothing moved aside.
@@ -99,7 +84,7 @@ fn assert_refusals(dir: &Path, tree: &Path, m: &Manifest) -> Vec<(ExpectedRefusa
             before,
             "{r:?}: the map at the output changed"
         );
-        assert_eq!(moved_aside(&out), Vec::<PathBuf>::new(), "{r:?}");
+        assert_eq!(util::moved_aside(&out), Vec::<PathBuf>::new(), "{r:?}");
         if let Some(reason) = &r.reason {
             let report: Value = serde_json::from_str(&stdout).unwrap();
             assert_eq!(report["written"], false);
@@ -170,22 +155,7 @@ fn named_differences(m: &Manifest) -> BTreeMap<i32, BTreeSet<&str>> {
 /// range of the values the generator stored.
 fn assert_matches_manifest(tree: &Path, m: &Manifest, got: &ExtentMap) {
     let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
-    let first_fit: BTreeMap<ExtentAddress, i64> = m
-        .expected_rebuild
-        .reassigned
-        .iter()
-        .filter(|r| !r.from_tokens)
-        .map(|r| {
-            let a = ExtentAddress {
-                oid: Oid(r.oid),
-                dbroot: DbRootId(r.dbroot),
-                partition: r.partition,
-                segment: r.segment,
-                block_offset: r.block_offset,
-            };
-            (a, r.first_fit_lbid)
-        })
-        .collect();
+    let first_fit = m.first_fit_lbids();
     let named = named_differences(m);
     let stored = m.stored_ranges();
     let have: BTreeMap<ExtentAddress, &ExtentRecord> =
@@ -262,7 +232,7 @@ fn a_lost_catalog_file_is_refused_then_written_at_the_full_layout() {
     let (out, _) = existing_map(dir.path(), &tree);
     let flag = refusal.accept_flag.as_deref().unwrap();
     let (report, map) = rebuild_written(&tree, &out, &[flag]);
-    assert_eq!(moved_aside(&out).len(), 1);
+    assert_eq!(util::moved_aside(&out).len(), 1);
     let refused = findings(&report, "refused");
     assert_eq!(refused.len(), 1, "{report}");
     assert_eq!(refused[0]["reason"], "catalog-file-missing");
@@ -377,7 +347,8 @@ fn an_empty_dbroot_alone_is_refused_and_among_others_changes_nothing() {
     let (tree, m) = gen(dir.path(), Scenario::EmptyDbRoot, 5);
     let empty = tree.join(format!("data{}", emfixtures::scenario::EMPTY_DBROOT));
     assert!(empty.is_dir());
-    assert_eq!(walk_files(&empty), Vec::<PathBuf>::new());
+    let entries: Vec<_> = fs::read_dir(&empty).unwrap().collect();
+    assert!(entries.is_empty(), "{entries:?}");
     assert!(m
         .files
         .iter()
@@ -442,18 +413,4 @@ fn segment_files_numbered_256_and_above_are_skipped_and_the_map_is_exact() {
         assert_eq!(got["reason"]["why"], want.why.as_str());
         assert_eq!(got["reason"]["segment"], want.segment);
     }
-}
-
-/// Every regular file under `dir`.
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
