@@ -772,17 +772,8 @@ fn damage_after_the_fact_scenarios_rebuild_to_ground_truth() {
     ] {
         let (m, r, _) = clean_scenario(scenario, 1, seed);
         assert_eq!(r.report.refusals().count(), 0, "{scenario:?}");
-        let skipped: Vec<_> = r
-            .report
-            .findings
-            .iter()
-            .filter_map(|f| match f {
-                Finding::Skipped(s) => Some(s),
-                _ => None,
-            })
-            .collect();
         assert_eq!(
-            skipped.len(),
+            r.report.skipped().count(),
             m.expected_rebuild.skipped.len(),
             "{scenario:?}"
         );
