@@ -6,10 +6,12 @@
 //!
 //! What stays on the node is what needs the open files: walk, catalog files' bytes, plan, scan,
 //! and the token evidence of dictionaries ([`super::evidence`]). A node gathers evidence for
-//! every dictionary the primary may need it for that the node can tell: an extent whose LBID its
-//! header does not settle, or a claim overlapping another claim on that node. A claim that
-//! overlaps only a claim of another node's file cannot be seen there: [`finish`] refuses to go
-//! on without that evidence (naming both files) rather than decide without it.
+//! every dictionary the primary may need it for: an extent whose LBID its header does not
+//! settle, and every claim — whether another node's file claims the same range is seen on the
+//! primary only ([`super::evidence::Scope::Node`]). [`finish`] keeps exactly the evidence one
+//! machine reading every DBRoot gathers, so that the token decisions and the report are the
+//! same; the evidence of a dictionary the token column of which is on the dictionary's DBRoot
+//! is the same wherever it is gathered (the same two files read).
 //!
 //! The owning token column a dictionary's evidence reads lives on the dictionary's DBRoot:
 //! ColumnStore creates a dictionary store file for the (DBRoot, partition, segment) of the
@@ -300,6 +302,9 @@ impl Facts {
             for (i, c) in scan.damaged {
                 out.scan.damaged.insert((index[&(p, i)], c));
             }
+            for ((i, c), blocks) in scan.short {
+                out.scan.short.insert((index[&(p, i)], c), blocks);
+            }
             out.scan
                 .errors
                 .extend(scan.errors.into_iter().map(|(i, d)| (index[&(p, i)], d)));
@@ -359,6 +364,11 @@ impl Facts {
                 .errors
                 .into_iter()
                 .filter_map(|(i, d)| Some((new_index[i]?, d)))
+                .collect(),
+            short: scan
+                .short
+                .into_iter()
+                .filter_map(|((i, c), b)| Some(((new_index[i]?, c), b)))
                 .collect(),
             bytes: scan.bytes,
         };
@@ -525,8 +535,9 @@ fn limits(rows: &reconcile::TableRows, placement: &place::Placement) -> Vec<Find
 }
 
 /// The evidence of exactly the dictionaries [`evidence::wanted`] names for the whole set of
-/// files (the nodes gathered a superset), or an error when a node could not gather one: its
-/// claim overlaps only another machine's claim, or its token file is on another machine.
+/// files (the nodes gathered a superset), or an error when a node could not gather one: it is
+/// not in the node's facts (facts built otherwise than by [`super::scan_facts`]), or its token
+/// file is on another machine.
 fn needed_evidence(
     files: &[FileFacts],
     extents: &[u32],
@@ -550,12 +561,16 @@ fn needed_evidence(
                 .filter(|c| c.file != i)
                 .map(|c| files[c.file].found.path.display().to_string())
                 .collect();
+            let why = if others.is_empty() {
+                "its LBIDs are not all recorded".to_owned()
+            } else {
+                format!("its LBIDs overlap those of {}", others.join(", "))
+            };
             return Err(Error::Usage(format!(
-                "{}: its token evidence was not gathered on its node (DBRoot {}): its LBIDs \
-                 overlap those of {} on another node; rebuild on one machine that reads both",
+                "{}: its token evidence is not in the facts of its node (DBRoot {}), and {why}; \
+                 scan that node again with this emrebuild",
                 dict.path.display(),
                 dict.dbroot,
-                others.join(", ")
             )));
         };
         // The token file the evidence stage reads: the one on the dictionary's DBRoot, else
