@@ -10,14 +10,14 @@
 //! settle, and every claim — whether another node's file claims the same range is seen on the
 //! primary only ([`super::evidence::Scope::Node`]). [`finish`] keeps exactly the evidence one
 //! machine reading every DBRoot gathers, so that the token decisions and the report are the
-//! same; the evidence of a dictionary the token column of which is on the dictionary's DBRoot
-//! is the same wherever it is gathered (the same two files read).
+//! same: a dictionary's evidence reads the dictionary file and its token column's file on the
+//! same DBRoot, so it is the same value on its node as on one machine.
 //!
 //! The owning token column a dictionary's evidence reads lives on the dictionary's DBRoot:
 //! ColumnStore creates a dictionary store file for the (DBRoot, partition, segment) of the
 //! column file it belongs to (`writeengine/wrapper/writeengine.cpp:1436-1457`,
 //! `writeengine/bulk/we_columninfo.cpp:424`). A token file found only on another machine's
-//! DBRoot (a copy) is refused the same way.
+//! DBRoot (a copy), which the dictionary's node cannot read, is refused, naming both files.
 //!
 //! Everything that needs the whole cluster or the catalog's rows runs in [`finish`]: the catalog
 //! stage again from the catalog files' bytes (so that its refusals follow the primary's accept
