@@ -4,7 +4,7 @@
 
 use emengine::error::{DecodeKind, ErrorKind};
 use emengine::finding::{Damaged, Skipped, UnresolvedReason};
-use emengine::rebuild::evidence::{DictEvidence, TokenUse};
+use emengine::rebuild::evidence::{DictEvidence, PackedEvidence, TokenUse};
 use emengine::rebuild::facts::{
     CarriedError, CatalogPart, CatalogRead, Facts, Lz4Bytes, UnplannedFact,
 };
@@ -236,6 +236,7 @@ fn facts() -> impl Strategy<Value = Facts> {
             prop::collection::vec(evidence(), 0..3),
             prop::collection::vec(prop::collection::btree_set(any::<u16>(), 0..3), 0..3),
             prop::collection::btree_map((0usize..4, any::<u32>()), 0u32..512, 0..3),
+            prop::collection::vec(evidence(), 0..3),
         ),
     )
         .prop_map(
@@ -247,7 +248,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                 skipped,
                 damaged,
                 unplanned,
-                (catalog, evidence, machines, short),
+                (catalog, evidence, machines, short, packed),
             )| Facts {
                 found: files.iter().map(|f| f.found.clone()).collect(),
                 files,
@@ -289,6 +290,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                     .collect(),
                 catalog,
                 evidence,
+                packed_evidence: packed.iter().map(PackedEvidence::pack).collect(),
                 machines: machines
                     .into_iter()
                     .map(|m| m.into_iter().map(DbRootId).collect())

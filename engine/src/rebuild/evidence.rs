@@ -4,9 +4,9 @@
 //!
 //! Runs after the scan, before place, and only over those files: a targeted pass that leaves
 //! the scan kernels alone. A cluster's node cannot see the other nodes' claims, so it gathers
-//! for every dictionary file that claims any range as well ([`Scope::Node`]): the primary then
-//! finds among them exactly the evidence one machine reading every DBRoot gathers
-//! ([`Scope::Machine`]). Every chunk is read once with a per-task buffer (bounded memory); a
+//! for every dictionary file that claims any range as well ([`gather_on_node`], packed): the
+//! primary then finds among them exactly the evidence one machine reading every DBRoot gathers
+//! ([`gather`]). Every chunk is read once with a per-task buffer (bounded memory); a
 //! token column contributes the distinct block LBIDs its tokens name (SEG §6.2: bits 10–45 are
 //! the **LBID** of the string's block, `op` its ordinal there, `bc` the continuation blocks at
 //! LBID+1, …), and the dictionary file the string count of every block of every extent
@@ -17,6 +17,7 @@
 //! dictionary file of the same partition and segment.
 
 use super::catalog::CatalogFacts;
+use super::facts::Lz4Bytes;
 use super::kind::ObjectKind;
 use super::place::lbid::Claim;
 use super::plan::{FileFacts, PlannedFile};
@@ -41,8 +42,9 @@ pub struct TokenUse {
     pub tokens: u64,
 }
 
-/// What the files say about one dictionary file's extents. In a partial it travels as
-/// [`EvidenceWire`]: string counts as runs, token blocks as runs of consecutive LBIDs.
+/// What the files say about one dictionary file's extents. A node keeps and sends it as
+/// [`PackedEvidence`]: string counts as runs, token blocks as runs of consecutive LBIDs
+/// ([`EvidenceWire`]), compressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DictEvidence {
     /// Index of the dictionary file among the planned files.
@@ -61,27 +63,43 @@ pub struct DictEvidence {
     pub malformed: u64,
 }
 
-/// Which dictionary files a machine gathers evidence for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// A machine that reads every DBRoot: the ones [`wanted`] names.
-    Machine,
-    /// A cluster's node: also every one that claims a range ([`wanted_on_node`]), since a file
-    /// on another node may claim it too.
-    Node,
-}
-
 /// Gather the evidence for every user dictionary file with an extent whose LBID is not claimed
 /// (`claims` lists the ones the headers and the catalog settle), or whose claim overlaps
-/// another file's — and, on a node, every one with a claim. `extents[i]` is file `i`'s extent
-/// count.
+/// another file's ([`wanted`]): what a machine that reads every DBRoot needs. `extents[i]` is
+/// file `i`'s extent count.
 pub fn gather(
     files: &[PlannedFile],
     extents: &[u32],
     claims: &[Claim],
     catalog: &CatalogFacts,
-    scope: Scope,
 ) -> Vec<DictEvidence> {
+    let which = wanted(files.iter().map(|p| &p.facts), extents, claims);
+    gather_each(files, extents, which, catalog, |e| e)
+}
+
+/// [`gather`] on a cluster's node: for every dictionary file [`wanted_on_node`] names (every
+/// one that claims a range too: another node's file may claim the same), each packed as soon as
+/// it is gathered ([`PackedEvidence`]): most of it is never needed, and a node holds and sends
+/// the evidence of all its dictionaries.
+pub fn gather_on_node(
+    files: &[PlannedFile],
+    extents: &[u32],
+    claims: &[Claim],
+    catalog: &CatalogFacts,
+) -> Vec<PackedEvidence> {
+    let which = wanted_on_node(files.iter().map(|p| &p.facts), extents, claims);
+    gather_each(files, extents, which, catalog, |e| PackedEvidence::pack(&e))
+}
+
+/// The evidence of the files `which` (indexes into `files`), each handed to `keep` as soon as
+/// it is gathered.
+fn gather_each<T: Send>(
+    files: &[PlannedFile],
+    extents: &[u32],
+    which: Vec<usize>,
+    catalog: &CatalogFacts,
+    keep: impl Fn(DictEvidence) -> T + Sync + Send,
+) -> Vec<T> {
     let owners = owners(catalog);
     let by_segment: BTreeMap<(Oid, u32, u16), Vec<usize>> =
         files
@@ -94,11 +112,6 @@ pub fn gather(
                     .push(i);
                 m
             });
-    let facts = files.iter().map(|p| &p.facts);
-    let which = match scope {
-        Scope::Machine => wanted(facts, extents, claims),
-        Scope::Node => wanted_on_node(facts, extents, claims),
-    };
     which
         .into_par_iter()
         .map(|i| {
@@ -122,7 +135,7 @@ pub fn gather(
                 columns.push(col);
                 malformed += read_tokens(&files[t], &mut tokens);
             }
-            DictEvidence {
+            keep(DictEvidence {
                 file: i,
                 dict: id,
                 dbroot: pf.found.dbroot,
@@ -130,7 +143,7 @@ pub fn gather(
                 counts: (0..extents[i]).map(|k| block_counts(pf, k)).collect(),
                 tokens,
                 malformed,
-            }
+            })
         })
         .collect()
 }
@@ -411,6 +424,55 @@ impl<'de> Deserialize<'de> for DictEvidence {
     }
 }
 
+/// One dictionary's [`DictEvidence`] as a node keeps and sends it: its [`EvidenceWire`] as
+/// CBOR, LZ4-compressed (about 3 KB per dictionary extent where a 8192-entry map of token
+/// blocks takes some 200 KB in memory). Checked when a partial is read; the primary unpacks
+/// only the ones a decision needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackedEvidence {
+    /// Index of the dictionary file among the planned files.
+    pub file: usize,
+    packed: Lz4Bytes,
+}
+
+impl PackedEvidence {
+    pub fn pack(e: &DictEvidence) -> Self {
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&EvidenceWire::from(e), &mut cbor)
+            .expect("CBOR into a Vec cannot fail");
+        PackedEvidence {
+            file: e.file,
+            packed: Lz4Bytes::pack(&cbor),
+        }
+    }
+
+    /// The evidence, for file [`file`](Self::file).
+    pub fn unpack(&self) -> Result<DictEvidence, String> {
+        let cbor = self.packed.unpack();
+        let wire: EvidenceWire =
+            ciborium::from_reader(cbor.as_slice()).map_err(|e| format!("token evidence: {e}"))?;
+        Ok(DictEvidence {
+            file: self.file,
+            ..DictEvidence::try_from(wire)?
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for PackedEvidence {
+    /// Refuses packed evidence that does not unpack.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            file: usize,
+            packed: Lz4Bytes,
+        }
+        let Raw { file, packed } = Raw::deserialize(d)?;
+        let e = PackedEvidence { file, packed };
+        e.unpack().map_err(serde::de::Error::custom)?;
+        Ok(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,6 +526,23 @@ mod tests {
         assert!(bytes.len() < 2 * 300 + 200, "{} bytes", bytes.len());
         let back: DictEvidence = ciborium::from_reader(bytes.as_slice()).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn packed_evidence_unpacks_to_the_same_and_junk_is_refused_when_read() {
+        let e = sample();
+        let p = PackedEvidence::pack(&e);
+        assert_eq!(p.file, 3);
+        assert_eq!(p.unpack().unwrap(), e);
+        let back: PackedEvidence = ciborium::from_reader(cbor(&p).as_slice()).unwrap();
+        assert_eq!(back, p);
+        // LZ4 that holds no evidence: refused as the partial is read, not when it is used.
+        let junk = PackedEvidence {
+            file: 3,
+            packed: Lz4Bytes::pack(b"not CBOR evidence"),
+        };
+        let e = ciborium::from_reader::<PackedEvidence, _>(cbor(&junk).as_slice()).unwrap_err();
+        assert!(e.to_string().contains("token evidence"), "{e}");
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub fn scan_facts_from(
 
 /// The facts and the catalog stage's facts. A cluster's `node` keeps the catalog files' bytes
 /// in the facts (a partial carries them; one machine has the catalog's facts) and gathers token
-/// evidence for every dictionary that claims a range ([`evidence::Scope::Node`]).
+/// evidence for every dictionary that claims a range, packed ([`evidence::gather_on_node`]).
 fn node_facts(
     opts: &RebuildOptions,
     walked: walk::WalkResult,
@@ -192,12 +192,11 @@ fn node_facts(
     let rows = reconcile::reconcile(&facts.files, &facts.scan, &catalog);
     let extents = place::extent_counts(&facts.files, &facts.scan, &rows);
     let claims = place::lbid::claims(&facts.files, &extents, &catalog.lbids);
-    let scope = if node {
-        evidence::Scope::Node
+    if node {
+        facts.packed_evidence = evidence::gather_on_node(&planned, &extents, &claims, &catalog);
     } else {
-        evidence::Scope::Machine
-    };
-    facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog, scope);
+        facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
+    }
     Ok((facts, catalog))
 }
 
