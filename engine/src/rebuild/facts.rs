@@ -9,10 +9,10 @@
 //! every dictionary the primary may need it for: an extent whose LBID its header does not
 //! settle, and every claim — whether another node's file claims the same range is seen on the
 //! primary only ([`super::evidence::gather_on_node`], each dictionary's evidence packed as
-//! soon as it is gathered). [`finish`] keeps exactly the evidence one
-//! machine reading every DBRoot gathers, so that the token decisions and the report are the
-//! same: a dictionary's evidence reads the dictionary file and its token column's file on the
-//! same DBRoot, so it is the same value on its node as on one machine.
+//! soon as it is gathered). [`finish`] keeps exactly the evidence one machine reading every
+//! DBRoot gathers, so that the token decisions and the report are the same: a dictionary's
+//! evidence reads the dictionary file and its token column's file on the same DBRoot, so it is
+//! the same value on its node as on one machine.
 //!
 //! The owning token column a dictionary's evidence reads lives on the dictionary's DBRoot:
 //! ColumnStore creates a dictionary store file for the (DBRoot, partition, segment) of the
