@@ -308,6 +308,15 @@ pub fn refusal_line(r: &Refusal) -> String {
         RefusalReason::CatalogLayoutContradicted => {
             "the system catalog's own tokens fit none of its possible layouts (moved or damaged catalog): its LBIDs cannot be established; dictionaries whose tokens fix one start are put there, the rest at the replayed layout".to_string()
         }
+        RefusalReason::LiveFilesMissing { table, name, oids } => {
+            let oids: Vec<String> = oids.iter().map(|o| o.to_string()).collect();
+            format!(
+                "the catalog lists table {name} (OID {table}) as live, but no DBRoot rebuilt holds \
+                 a file of OIDs {} (storage not mounted, a DBRoot left out of the configuration or \
+                 of --dbroot, or files deleted): the table would have no extents in the map",
+                oids.join(", ")
+            )
+        }
     };
     let shown: Vec<String> = r.extents.iter().take(5).map(|e| e.to_string()).collect();
     let more = r.extents.len().saturating_sub(shown.len());
@@ -316,6 +325,9 @@ pub fn refusal_line(r: &Refusal) -> String {
     } else {
         String::new()
     };
+    if shown.is_empty() {
+        return format!("{what} (use {} to write anyway)", r.reason.flag());
+    }
     format!(
         "{what}: {}{more} (use {} to write anyway)",
         shown.join(", "),

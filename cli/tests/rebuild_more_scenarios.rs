@@ -414,3 +414,90 @@ fn segment_files_numbered_256_and_above_are_skipped_and_the_map_is_exact() {
         assert_eq!(got["reason"]["segment"], want.segment);
     }
 }
+
+#[test]
+fn a_dbroot_not_mounted_is_refused_naming_the_live_tables_it_held() {
+    // An unmounted volume looks like an empty DBRoot folder. Empty one that held live tables'
+    // files: a map written now would hold no extent of a table the catalog lists as live.
+    // Expected, from the manifest: one refusal per live table with the OIDs of its files that
+    // were on that DBRoot and on no other, and the map already at the output left in place.
+    // Accepted, the map holds exactly the extents of the files still there.
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, m) = gen(dir.path(), Scenario::EmptyDbRoot, 5);
+    let live: BTreeSet<String> = m
+        .tables
+        .iter()
+        .filter(|t| t.fate == emfixtures::model::Fate::Live)
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    let lost = m
+        .files
+        .iter()
+        .find(|f| f.dbroot != 1 && live.contains(&f.table))
+        .expect("a live table's file outside DBRoot 1")
+        .dbroot;
+    let elsewhere: BTreeSet<i32> = m
+        .files
+        .iter()
+        .filter(|f| f.dbroot != lost)
+        .map(|f| f.oid)
+        .collect();
+    let mut expected: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for f in m.files.iter().filter(|f| f.dbroot == lost) {
+        if live.contains(&f.table) && !elsewhere.contains(&f.oid) {
+            expected
+                .entry(f.table.clone())
+                .or_default()
+                .insert(i64::from(f.oid));
+        }
+    }
+    assert!(!expected.is_empty());
+    let folder = tree.join(format!("data{lost}"));
+    for e in fs::read_dir(&folder).unwrap() {
+        fs::remove_dir_all(e.unwrap().path()).unwrap();
+    }
+
+    let (out, before) = existing_map(dir.path(), &tree);
+    let (report, stderr) = util::rebuild_json(&tree, &out, &[], 2);
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        before,
+        "the map at the output changed"
+    );
+    assert!(util::moved_aside(&out).is_empty());
+    let got: BTreeMap<String, BTreeSet<i64>> = findings(&report, "refused")
+        .into_iter()
+        .filter(|r| r["reason"] == "live-files-missing")
+        .map(|r| {
+            assert_eq!(r["accepted"], false, "{r}");
+            let oids = r["oids"].as_array().unwrap().iter();
+            (
+                r["name"].as_str().unwrap().to_string(),
+                oids.map(|o| o.as_i64().unwrap()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected, "{report}");
+    for table in expected.keys() {
+        assert!(stderr.contains(table.as_str()), "{stderr}");
+    }
+    assert!(stderr.contains("--allow-missing-files"), "{stderr}");
+
+    let (report, map) = rebuild_written(&tree, &dir.path().join("em"), &["--allow-missing-files"]);
+    assert!(findings(&report, "refused")
+        .iter()
+        .all(|r| r["accepted"] == true));
+    let on_disk: BTreeSet<i32> = m
+        .files
+        .iter()
+        .filter(|f| f.dbroot != lost && live.contains(&f.table))
+        .map(|f| f.oid)
+        .collect();
+    let user: BTreeSet<i32> = map
+        .extents
+        .iter()
+        .map(|e| e.oid.0)
+        .filter(|&o| o >= 3000)
+        .collect();
+    assert_eq!(user, on_disk);
+}

@@ -399,6 +399,19 @@ pub enum RefusalReason {
     /// The catalog's own tokens fit no replayed catalog layout (CAT §3.3, §7.2): the catalog
     /// was moved or is damaged, and its LBIDs cannot be established.
     CatalogLayoutContradicted,
+    /// The catalog lists a live table whose column, dictionary or AUX files are on none of
+    /// the DBRoots rebuilt. CREATE TABLE creates a file for each of them (CAT §4.5) and the
+    /// last partition of a DBRoot cannot be dropped (`droppartitionprocessor.cpp:281`), so the
+    /// files are missing: storage not mounted, a DBRoot left out of the configuration or of
+    /// `--dbroot`, or files deleted. Without them the table has no extents in the map, and
+    /// ColumnStore returns errors or no rows for it.
+    LiveFilesMissing {
+        table: Oid,
+        /// `schema.table`, as the catalog stores it.
+        name: String,
+        /// The OIDs without a file.
+        oids: Vec<Oid>,
+    },
 }
 
 impl RefusalReason {
@@ -410,6 +423,7 @@ impl RefusalReason {
             RefusalReason::ColumnRowsDisagree { .. } => "--allow-hwm-mismatch",
             RefusalReason::CatalogFileMissing => "--allow-missing-catalog",
             RefusalReason::CatalogLayoutContradicted => "--allow-catalog-layout",
+            RefusalReason::LiveFilesMissing { .. } => "--allow-missing-files",
         }
     }
 
@@ -421,6 +435,7 @@ impl RefusalReason {
             RefusalReason::ColumnRowsDisagree { .. } => accept.hwm_mismatch,
             RefusalReason::CatalogFileMissing => accept.missing_catalog,
             RefusalReason::CatalogLayoutContradicted => accept.catalog_layout,
+            RefusalReason::LiveFilesMissing { .. } => accept.missing_files,
         }
     }
 }
@@ -441,6 +456,9 @@ pub struct Accept {
     /// `--allow-catalog-layout`: write the replayed catalog layout although the catalog's
     /// tokens contradict it (dictionaries whose tokens fix one start are put there).
     pub catalog_layout: bool,
+    /// `--allow-missing-files`: write the map although live tables' files are on none of the
+    /// DBRoots rebuilt (those tables get no extents).
+    pub missing_files: bool,
 }
 
 /// A fact about an extent that the scan could not establish.

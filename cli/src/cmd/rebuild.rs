@@ -113,6 +113,10 @@ pub struct MapArgs {
     /// layouts (dictionaries whose tokens fix one start are put there, the rest replayed).
     #[arg(long)]
     pub allow_catalog_layout: bool,
+    /// Write the map even when the catalog lists live tables whose files are on none of the
+    /// DBRoots rebuilt (not mounted, left out, deleted): those tables get no extents.
+    #[arg(long)]
+    pub allow_missing_files: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -230,6 +234,7 @@ pub(crate) fn validate(args: &Args, more_inputs: &[PathBuf]) -> anyhow::Result<P
             hwm_mismatch: args.map.allow_hwm_mismatch,
             missing_catalog: args.map.allow_missing_catalog,
             catalog_layout: args.map.allow_catalog_layout,
+            missing_files: args.map.allow_missing_files,
         },
         include_orphans: args.map.include_orphans,
         reference: args

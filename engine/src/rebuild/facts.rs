@@ -422,6 +422,21 @@ pub fn finish_with(
     catalog: CatalogFacts,
     opts: &RebuildOptions,
 ) -> Result<Rebuilt, Error> {
+    // Files the walk found damaged (a directory or a symbolic-link loop under a segment file's
+    // name) are reported as damaged, which `--allow-damaged` accepts: they are not missing.
+    let found: BTreeSet<crate::types::Oid> = facts
+        .found
+        .iter()
+        .map(|f| f.id.oid)
+        .chain(
+            facts
+                .walk_damaged
+                .values()
+                .flatten()
+                .filter_map(|d| crate::seg::path::parse_segment_path(&d.path).ok())
+                .map(|id| id.oid),
+        )
+        .collect();
     let mut report = RebuildReport::default();
     let mut findings = Findings {
         skipped: std::mem::take(&mut facts.skipped)
@@ -443,6 +458,9 @@ pub fn finish_with(
     findings.refused.extend(refused);
     findings.inferred.extend(inferred);
 
+    findings
+        .refused
+        .extend(orphans::missing_live(&found, &catalog, &opts.accept));
     let (kept, orphans) = orphans::split(facts.files.clone(), &catalog, opts.include_orphans);
     findings.orphans = orphans;
     let kept: BTreeSet<(SegmentId, DbRootId)> =

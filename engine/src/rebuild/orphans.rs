@@ -13,7 +13,9 @@
 use super::catalog::CatalogFacts;
 use super::plan::FileFacts;
 use crate::catalog::syscat;
-use crate::finding::{Finding, Orphan};
+use crate::finding::{Accept, Finding, Orphan, Refusal, RefusalReason};
+use crate::types::Oid;
+use std::collections::BTreeSet;
 
 /// Split `planned` into the files to place and the findings about orphans.
 pub fn split(
@@ -56,4 +58,45 @@ pub fn split(
         }
     }
     (kept, findings)
+}
+
+/// The other side of the same comparison: live tables (SYSTABLE/SYSCOLUMN rows, CAT §5) with a
+/// column, dictionary or AUX OID of which no file was found on the DBRoots rebuilt (`found`:
+/// the OIDs of every segment file the walk found, damaged or not). One refusal per table.
+///
+/// Missing catalog files only hide live OIDs (no AUX column without SYSTABLE.auxcolumnoid),
+/// never invent one, so the check runs on whatever rows were read; without rows it cannot run,
+/// and the rebuild is refused for the catalog anyway.
+pub fn missing_live(
+    found: &BTreeSet<Oid>,
+    catalog: &CatalogFacts,
+    accept: &Accept,
+) -> Vec<Refusal> {
+    let Some(rows) = catalog.rows.as_ref() else {
+        return Vec::new();
+    };
+    rows.tables
+        .iter()
+        .filter_map(|t| {
+            let oids: Vec<Oid> = t
+                .columns
+                .iter()
+                .flat_map(|c| std::iter::once(c.oid).chain(c.dict_oid))
+                .chain(t.aux_oid)
+                .filter(|oid| !found.contains(oid))
+                .collect();
+            (!oids.is_empty()).then(|| {
+                let reason = RefusalReason::LiveFilesMissing {
+                    table: t.table_oid,
+                    name: format!("{}.{}", t.schema, t.name),
+                    oids,
+                };
+                Refusal {
+                    accepted: reason.accepted_by(accept),
+                    reason,
+                    extents: Vec::new(),
+                }
+            })
+        })
+        .collect()
 }
