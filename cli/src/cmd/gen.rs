@@ -28,8 +28,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,
     /// mixed, dictionary-heavy, legacy, damaged, dictionary-lbids, hwm-status, fresh-catalog, era-a,
-    /// era-c, many-files, dictionary-many-extents, dml-dictionary-extents, orphans or
-    /// upgraded-v2-dictionary.
+    /// era-c, many-files, dictionary-many-extents, dml-dictionary-extents, orphans,
+    /// upgraded-v2-dictionary or upgraded-v2-column.
     #[arg(long, default_value = "mixed", value_name = "NAME")]
     pub scenario: String,
     /// Write the tree as it stood before the history's last N loads (the same tables, LBIDs and
