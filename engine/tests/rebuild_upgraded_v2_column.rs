@@ -135,7 +135,7 @@ fn a_v2_column_file_cpimport_upgraded_in_its_second_extent_is_reported_and_the_r
         .collect();
     assert_eq!(first_fit.len(), 4, "segments 1 and 2 of both columns (v2)");
     for t in truth.extents.iter().filter(|e| !in_special(&e.address())) {
-        let mut want = t.clone();
+        let mut want = *t;
         if let Some(&l) = first_fit.get(&t.address()) {
             want.range_start = emengine::types::Lbid(l);
         }
