@@ -118,12 +118,14 @@ pub fn wanted(
 /// * The LBID: it is aligned and of the extent's size in both readings. Extents are allocated
 ///   first fit (EM §1.10), so after a DROP a later extent can get a lower range: the LBID's
 ///   order does not give the extent's position.
-/// * Sibling files: reading B needs the file to be v2 when extent 1 was created. A v2 header on
-///   a file of the same column, or on its dictionary (never upgraded,
-///   `we_chunkmanager.cpp:463-466`), that was allocated between the two extents would show
-///   this. But that order depends on `FilesPerColumnPartition` and on the DBRoot count at the
-///   time (SEG §2.1), and neither is recorded in the data. It also reads nothing on a DBRoot
-///   with one segment per partition.
+/// * Sibling files: reading B means no 6.1+ cpimport loaded extent 0. Only cpimport rewrites
+///   an existing header's version; `initHdr` otherwise runs only on a new file
+///   (`we_fileop.cpp:735`, `860`, `929`, `1184`; `we_chunkmanager.cpp:463-466`). Take a file of
+///   the same table that was allocated between the two extents: a segment file of the column,
+///   or its dictionary file, which is never upgraded. If it still has a v2 header, the old
+///   release had moved past extent 0, and reading B holds. But the allocation order depends on
+///   `FilesPerColumnPartition` and on the DBRoot count at the time (SEG §2.1), and the data
+///   records neither. On a DBRoot with one segment per partition, there is no such file at all.
 /// * Even when reading B holds, extent 0's LBID is in no file: the v2 header had none. Only
 ///   extent 1 could move to index 0's LBID, and extent 0 would still be first fit.
 ///
