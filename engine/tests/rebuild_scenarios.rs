@@ -17,6 +17,7 @@ use emengine::finding::{Accept, Finding, ReassignReason, RefusalReason};
 use emengine::progress::NoProgress;
 use emengine::rebuild::compare::{self, Class};
 use emengine::rebuild::{rebuild, RebuildOptions, Rebuilt};
+use emengine::seg::file::Access;
 use emengine::types::{ExtentAddress, Oid};
 use emengine::ErrorKind;
 use emfixtures::manifest::{ReassignedExtent, UnrecordedLbid};
@@ -37,10 +38,18 @@ fn gen(scenario: Scenario, mib: u64, seed: u64) -> (tempfile::TempDir, Manifest)
 }
 
 fn rebuild_at(tree: &Path, threads: usize, chunk_mib: u32) -> Rebuilt {
+    rebuild_with(tree, threads, chunk_mib, Access::Mmap)
+}
+
+/// [`rebuild_at`], reading files as `access` says: `Access::Read` (`--no-mmap`) reads an
+/// uncompressed file's chunks in `PIECE_BYTES` pieces and classifies each on its own, where a
+/// map hands the kernel the whole chunk.
+fn rebuild_with(tree: &Path, threads: usize, chunk_mib: u32, access: Access) -> Rebuilt {
     let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
     let opts = RebuildOptions {
         dbroots: cfg.dbroots,
         chunk_mib,
+        access,
         ..RebuildOptions::default()
     };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -225,6 +234,13 @@ fn check_scenario_skipping(
         all.map.encode(EmVersion::V5),
         "{scenario:?}: output depends on threads or unit size"
     );
+    let read = rebuild_with(&tree, 2, 16, Access::Read);
+    assert_eq!(
+        read.map.encode(EmVersion::V5),
+        all.map.encode(EmVersion::V5),
+        "{scenario:?}: output depends on reading files or mapping them"
+    );
+    assert_eq!(read.report.findings, all.report.findings, "{scenario:?}");
     let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
     let cmp = compare::against(&truth, &all.map, &all.report, &m.stored_ranges());
     assert!(cmp.exact > 0, "{scenario:?}: no extent matched exactly");

@@ -147,6 +147,34 @@ proptest! {
         prop_assert_eq!(d.is_empty(), pushed.is_empty());
     }
 
+    /// The string count without decoding agrees with the decoder on every block, valid or
+    /// damaged anywhere in its header (the same count, or the same error at the same offset).
+    #[test]
+    fn seg_dict_string_count_agrees_with_parse(
+        n in 0usize..1100,
+        damage in proptest::collection::vec((0usize..2300, any::<u8>()), 0..4),
+        cut in prop_oneof![Just(None), (0usize..8192).prop_map(Some)],
+    ) {
+        let mut b = DictBlockBuilder::new();
+        for i in 0..n {
+            if b.try_push(&[(i % 251) as u8; 3]).is_none() {
+                break;
+            }
+        }
+        let mut block = b.finish().to_vec();
+        for (at, byte) in damage {
+            block[at] = byte;
+        }
+        if let Some(len) = cut {
+            block.truncate(len);
+        }
+        match (DictBlock::parse(&block), DictBlock::string_count(&block)) {
+            (Ok(d), Ok(count)) => prop_assert_eq!(d.count(), count),
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => prop_assert!(false, "parse {:?} vs string_count {:?}", a.map(|d| d.count()), b),
+        }
+    }
+
     #[test]
     fn seg_path_round_trips(
         oid in 0..=i32::MAX,

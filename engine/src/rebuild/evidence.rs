@@ -228,8 +228,8 @@ fn block_counts(pf: &PlannedFile, k: u32) -> Vec<u16> {
             if is_empty_dict_block(block) {
                 continue;
             }
-            if let (Some(slot), Ok(b)) = (out.get_mut(base + j), DictBlock::parse(block)) {
-                *slot = u16::try_from(b.count()).unwrap_or(u16::MAX);
+            if let (Some(slot), Ok(n)) = (out.get_mut(base + j), DictBlock::string_count(block)) {
+                *slot = u16::try_from(n).unwrap_or(u16::MAX);
             }
         }
     }

@@ -700,5 +700,56 @@ mod tests {
             kernel.scan_plain(data, first_fbo, &mut want);
             prop_assert_eq!(got, want);
         }
+
+        /// Classifying blocks in pieces (as `--no-mmap` reads an uncompressed chunk: consecutive
+        /// runs of whole blocks, each with the file block it starts at, into one set of stats)
+        /// gives what classifying them at once gives: a value in any piece, a last row in an
+        /// early piece followed by EMPTY ones, min/max across pieces.
+        #[test]
+        fn classifying_in_pieces_equals_classifying_whole(
+            which in 0usize..18,
+            layout in proptest::collection::vec(0u8..4, 1..9),
+            cuts in proptest::collection::vec(1usize..9, 0..6),
+            seed in any::<u64>(),
+            first_fbo in 0u32..100_000,
+        ) {
+            let kernel = kernels()[which];
+            let (w, marks) = width_and_markers(kernel);
+            let mut x = seed | 1;
+            let mut next = move || { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x };
+            let mut data = Vec::new();
+            for &l in &layout {
+                for _ in 0..BLOCK_SIZE / w {
+                    let r = next();
+                    let pick = match l {
+                        0 => 0,
+                        1 => if r % 97 == 0 { 3 } else { 0 },
+                        2 => 3,
+                        _ => (r % 6) as usize,
+                    };
+                    let mut v = [next().to_le_bytes(), next().to_le_bytes()].concat();
+                    if pick < marks.len() {
+                        v = marks[pick].clone();
+                    }
+                    data.extend_from_slice(&v[..w]);
+                }
+            }
+            let blocks = layout.len();
+            let mut bounds: Vec<usize> = cuts.into_iter().filter(|&c| c < blocks).collect();
+            bounds.extend([0, blocks]);
+            bounds.sort_unstable();
+            bounds.dedup();
+            let mut pieces = ExtentStats::default();
+            for b in bounds.windows(2) {
+                let part = &data[b[0] * BLOCK_SIZE..b[1] * BLOCK_SIZE];
+                kernel.scan(part, first_fbo + b[0] as u32, &mut pieces);
+            }
+            let mut whole = ExtentStats::default();
+            kernel.scan(&data, first_fbo, &mut whole);
+            prop_assert_eq!(&pieces, &whole);
+            let mut plain = ExtentStats::default();
+            kernel.scan_plain(&data, first_fbo, &mut plain);
+            prop_assert_eq!(pieces, plain);
+        }
     }
 }

@@ -66,64 +66,23 @@ impl DictBlock {
     /// Decode one 8192-byte block. Offsets must start at 8192, never increase, stay behind the
     /// header, and end with `0xFFFF` after at most 1023 strings.
     pub fn parse(block: &[u8]) -> Result<Self, DecodeError> {
-        let mut c = Cursor::new(block);
-        if block.len() != BLOCK_SIZE {
-            c.take(BLOCK_SIZE, "dictionary block")?;
-            return Err(DecodeError::invalid(
-                BLOCK_SIZE as u64,
-                "dictionary block length",
-                "8192",
-                block.len(),
-            ));
-        }
-        let free = c.u16("free bytes")?;
-        let next = c.u64("next pointer")?;
-        let first = c.u16("offset[0]")?;
-        if usize::from(first) != BLOCK_SIZE {
-            return Err(DecodeError::invalid(10, "offset[0]", "8192", first));
-        }
-        let mut offsets = vec![first];
-        loop {
-            let at = c.offset();
-            let off = c.u16("string offset")?;
-            if off == END_OF_HEADER {
-                break;
-            }
-            let prev = offsets[offsets.len() - 1];
-            if off > prev {
-                return Err(DecodeError::invalid(
-                    at,
-                    "string offset",
-                    format!("at most the previous offset {prev}"),
-                    off,
-                ));
-            }
-            if offsets.len() > MAX_STRINGS_PER_BLOCK {
-                return Err(DecodeError::invalid(
-                    at,
-                    "string offset",
-                    "the 0xffff end marker after at most 1023 strings",
-                    off,
-                ));
-            }
-            offsets.push(off);
-        }
-        let header_end = c.offset();
-        let last = offsets[offsets.len() - 1];
-        if u64::from(last) < header_end {
-            return Err(DecodeError::invalid(
-                header_end - 4,
-                "string offset",
-                format!("at least {header_end} (the end of the block header)"),
-                last,
-            ));
-        }
+        let mut offsets = Vec::new();
+        let (free, next) = walk_header(block, |off| offsets.push(off))?;
         Ok(DictBlock {
             free,
             next,
             offsets,
             block: block.into(),
         })
+    }
+
+    /// The number of strings of `block`, checked as [`DictBlock::parse`] checks it (the same
+    /// errors), without copying the block or its offsets: the token evidence counts the strings
+    /// of every block of a dictionary extent.
+    pub fn string_count(block: &[u8]) -> Result<usize, DecodeError> {
+        let mut n = 0usize;
+        walk_header(block, |_| n += 1)?;
+        Ok(n - 1)
     }
 
     /// Number of strings.
@@ -152,6 +111,65 @@ impl DictBlock {
     pub fn is_empty(&self) -> bool {
         self.free == EMPTY_DICT_BLOCK_FREE
     }
+}
+
+/// Check the header of `block` and hand every offset to `each`, offset\[0\] first: its free
+/// bytes and next pointer. The one reading of the header rules (see [`DictBlock::parse`]).
+fn walk_header(block: &[u8], mut each: impl FnMut(u16)) -> Result<(u16, u64), DecodeError> {
+    let mut c = Cursor::new(block);
+    if block.len() != BLOCK_SIZE {
+        c.take(BLOCK_SIZE, "dictionary block")?;
+        return Err(DecodeError::invalid(
+            BLOCK_SIZE as u64,
+            "dictionary block length",
+            "8192",
+            block.len(),
+        ));
+    }
+    let free = c.u16("free bytes")?;
+    let next = c.u64("next pointer")?;
+    let first = c.u16("offset[0]")?;
+    if usize::from(first) != BLOCK_SIZE {
+        return Err(DecodeError::invalid(10, "offset[0]", "8192", first));
+    }
+    each(first);
+    let (mut prev, mut count) = (first, 1usize);
+    loop {
+        let at = c.offset();
+        let off = c.u16("string offset")?;
+        if off == END_OF_HEADER {
+            break;
+        }
+        if off > prev {
+            return Err(DecodeError::invalid(
+                at,
+                "string offset",
+                format!("at most the previous offset {prev}"),
+                off,
+            ));
+        }
+        if count > MAX_STRINGS_PER_BLOCK {
+            return Err(DecodeError::invalid(
+                at,
+                "string offset",
+                "the 0xffff end marker after at most 1023 strings",
+                off,
+            ));
+        }
+        each(off);
+        prev = off;
+        count += 1;
+    }
+    let header_end = c.offset();
+    if u64::from(prev) < header_end {
+        return Err(DecodeError::invalid(
+            header_end - 4,
+            "string offset",
+            format!("at least {header_end} (the end of the block header)"),
+            prev,
+        ));
+    }
+    Ok((free, next))
 }
 
 /// Fills one dictionary block the way ColumnStore's writer does (CAT §3.4).
