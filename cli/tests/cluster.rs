@@ -348,11 +348,12 @@ fn partials_that_do_not_fit_together_are_refused_and_nothing_is_written() {
 
     // Another format version.
     let mut bytes = std::fs::read(p3).unwrap();
-    bytes[8] = 1; // the format before token evidence and catalog bytes travelled
+    bytes[8] = 2; // the format before every claiming dictionary carried its token evidence
     std::fs::write(&other, &bytes).unwrap();
     refused(
         &[p1, &other],
-        "at byte 8: invalid format version: expected 2 (the version this emrebuild reads), found 1",
+        "at byte 8: invalid format version: expected 3 (the version this emrebuild reads), \
+         found 2 (an older emrebuild's: scan the node again with this one)",
     );
 
     // Not a partial at all.
@@ -586,17 +587,375 @@ fn orphans_and_lbid_conflicts_are_decided_on_the_primary_as_on_one_machine() {
     std::fs::remove_file(&copy).unwrap();
 
     // The dictionary copied onto another node's DBRoot (2, on pm2): no node sees both claims,
-    // so the tokens that decide on one machine were gathered on neither. Assemble refuses,
-    // naming both files, where one machine decides.
+    // but every node carries the evidence of every dictionary that claims a range, so the
+    // primary decides by the live column's tokens (gathered on pm3) as one machine does.
     let copy = copy_under_dead_oid(&c, dict, 2);
-    let partials = c.scan_all(&[]);
-    let out = c.dir.join("cross_em");
-    let (_, err) = c.assemble(&partials, &["--include-orphans", "--output", s(&out)], 2);
-    assert!(err.contains("was not gathered on its node"), "{err}");
-    assert!(err.contains(s(&copy)), "{err}");
+    let report = assert_assembled_equals_rebuild(&c, &["--include-orphans"]);
+    assert!(findings(&report, "refused").is_empty(), "{report}");
+    let won = findings(&report, "inferred")
+        .into_iter()
+        .filter(|i| i["fact"] == "lbid" && i["extent"]["oid"] == dict["oid"])
+        .count();
+    assert!(won > 0, "the live dictionary keeps its range: {report}");
+    let copy_oid = 2999;
     assert!(
-        err.contains(s(&c.moved(dict["path"].as_str().unwrap()))),
+        findings(&report, "reassigned")
+            .iter()
+            .any(|r| r["extent"]["oid"] == copy_oid && r["extent"]["dbroot"] == 2),
+        "the copy on the other node loses the range: {report}"
+    );
+
+    // Stale tokens (each names string 1023 of its block, which none holds): neither claim
+    // fits them, so the tokens cannot decide: the same refusal from both, naming both files'
+    // extents, and the same map once accepted.
+    let token = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["kind"] == "token"
+                && f["table"] == dict["table"]
+                && f["column"] == dict["column"]
+                && f["dbroot"] == dict["dbroot"]
+                && f["partition"] == dict["partition"]
+                && f["segment"] == dict["segment"]
+        })
+        .expect("the live dictionary's token file");
+    stale_tokens(&c.moved(token["path"].as_str().unwrap()));
+    let report = assert_alike(&c, &["--include-orphans"], 2);
+    let refused = findings(&report, "refused");
+    assert_eq!(refused.len(), 1, "{report}");
+    assert_eq!(refused[0]["reason"], "lbid-conflict");
+    let oids: Vec<&serde_json::Value> = refused[0]["extents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["oid"])
+        .collect();
+    assert!(
+        oids.contains(&&dict["oid"]) && oids.contains(&&copy_oid.into()),
+        "{report}"
+    );
+    assert_assembled_equals_rebuild(&c, &["--include-orphans", "--allow-lbid-conflict"]);
+    std::fs::remove_file(&copy).unwrap();
+}
+
+/// Rewrite the compressed token file at `path` with every string token naming string 1023 of
+/// its block (SEG §6.2: the low 10 bits), which no dictionary block of the tree holds: stale
+/// tokens that fit no placement. Header, LBIDs and block count are kept.
+fn stale_tokens(path: &std::path::Path) {
+    use emengine::seg::file::{Access, ChunkReader, SegmentFile};
+    use emengine::seg::writer::CompressedWriter;
+    let file = SegmentFile::open(path, Access::Read).unwrap();
+    let header = file.header().expect("a compressed token file").clone();
+    let mut reader = ChunkReader::new();
+    let chunks: Vec<Vec<u8>> = (0..file.chunk_count())
+        .map(|c| {
+            let mut data = file.chunk_data(c, &mut reader).unwrap().to_vec();
+            for v in data.chunks_exact_mut(8) {
+                let raw = u64::from_le_bytes(v.try_into().unwrap());
+                // Not the EMPTY and NULL markers (SEG §6.2).
+                if raw < 0xFFFF_FFFF_FFFF_FFFE {
+                    v.copy_from_slice(&(raw | 0x3FF).to_le_bytes());
+                }
+            }
+            data
+        })
+        .collect();
+    drop(file);
+    let mut w = CompressedWriter::new(std::fs::File::create(path).unwrap(), header).unwrap();
+    for data in &chunks {
+        w.push_chunk(data, 0).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// A second DBRoot on a node of its own (pm2), named in the configuration, that takes `files`
+/// (the manifest's paths under `data1/`) from DBRoot 1.
+fn move_to_dbroot_2(c: &mut Cluster, files: &[&str]) -> Vec<PathBuf> {
+    let root = c.dir.join("pm2/data2");
+    let xml = std::fs::read_to_string(&c.config).unwrap();
+    let xml = xml
+        .replace(
+            "<DBRootCount>1</DBRootCount>",
+            "<DBRootCount>2</DBRootCount>",
+        )
+        .replace(
+            "</DBRoot1>",
+            &format!("</DBRoot1>\n    <DBRoot2>{}</DBRoot2>", root.display()),
+        );
+    assert!(xml.contains("<DBRoot2>"), "{xml}");
+    std::fs::write(&c.config, xml).unwrap();
+    let moved = files
+        .iter()
+        .map(|rel| {
+            let to = root.join(rel.strip_prefix("data1/").expect("a file of DBRoot 1"));
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::rename(c.moved(rel), &to).unwrap();
+            to
+        })
+        .collect();
+    c.nodes.insert(1, ("pm2".into(), vec![(2, root)]));
+    moved
+}
+
+#[test]
+fn orphans_on_another_node_than_the_live_table_are_decided_as_on_one_machine() {
+    // orphans: a dropped table's files whose headers claim the live table's ranges, the
+    // dictionary's among them. The dropped table's files on DBRoot 2 (node pm2), the live
+    // table on DBRoot 1 (pm1): no node sees a conflict.
+    let mut c = cluster("orphans", 9);
+    let m = c.manifest();
+    let orphans: Vec<&str> = m["orphan_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(orphans.len(), 4, "column, token, dictionary and AUX");
+    let moved = move_to_dbroot_2(&mut c, &orphans);
+
+    let report = assert_assembled_equals_rebuild(&c, &[]);
+    let listed = findings(&report, "orphan");
+    assert_eq!(listed.len(), 4, "{report}");
+    assert!(listed
+        .iter()
+        .all(|o| o["dbroot"] == 2 && o["kept"] == false));
+
+    // Kept: the dictionary conflict is decided by the live column's tokens (gathered on pm1);
+    // the column, token and AUX conflicts, which no token decides, are refused alike.
+    let report = assert_alike(&c, &["--include-orphans"], 2);
+    let refused = findings(&report, "refused");
+    assert_eq!(refused.len(), 3, "{report}");
+    assert!(refused.iter().all(|r| r["reason"] == "lbid-conflict"));
+    let dict = m["orphan_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "dictionary")
+        .unwrap();
+    assert!(
+        findings(&report, "reassigned")
+            .iter()
+            .any(|r| r["extent"]["oid"] == dict["oid"] && r["extent"]["dbroot"] == 2),
+        "the dropped dictionary on pm2 loses the live one's range: {report}"
+    );
+    let report =
+        assert_assembled_equals_rebuild(&c, &["--include-orphans", "--allow-lbid-conflict"]);
+    assert!(findings(&report, "refused")
+        .iter()
+        .all(|r| r["accepted"] == true));
+    assert!(moved.iter().all(|p| p.is_file()));
+}
+
+#[test]
+fn a_token_file_only_on_another_node_than_its_dictionary_is_refused_naming_both() {
+    // dictionary-lbids: DBRoots 1 and 2 on two nodes, dictionaries whose LBIDs no header
+    // records, so their tokens decide them. ColumnStore creates a dictionary's file on the
+    // DBRoot of its token column's file (writeengine.cpp:1436-1457); here the token file of a
+    // DBRoot-2 dictionary is moved to DBRoot 1 (pm1): pm2 cannot read the tokens.
+    let c = cluster("dictionary-lbids", 5);
+    assert_eq!(c.nodes.len(), 2);
+    let m = c.manifest();
+    let files = m["files"].as_array().unwrap();
+    let (dict, token) = files
+        .iter()
+        .filter(|d| {
+            d["kind"] == "dictionary"
+                && d["dbroot"] == 2
+                && d["header_lbids"] == serde_json::json!([])
+        })
+        .find_map(|d| {
+            let t = files.iter().find(|t| {
+                t["kind"] == "token"
+                    && t["table"] == d["table"]
+                    && t["column"] == d["column"]
+                    && t["dbroot"] == 2
+                    && t["partition"] == d["partition"]
+                    && t["segment"] == d["segment"]
+            })?;
+            Some((d, t))
+        })
+        .expect("a DBRoot-2 dictionary without recorded LBIDs, with its token file");
+    let rel = token["path"].as_str().unwrap();
+    let to = c
+        .dir
+        .join("pm1/data1")
+        .join(rel.strip_prefix("data2/").unwrap());
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::rename(c.moved(rel), &to).unwrap();
+
+    let partials = c.scan_all(&[]);
+    let out = c.dir.join("em");
+    let (_, err) = c.assemble(&partials, &["--output", s(&out)], 2);
+    let dict_path = c.moved(dict["path"].as_str().unwrap());
+    assert!(
+        err.contains(&format!(
+            "{}: the tokens pointing into it are in {} (DBRoot 1), on another node than the \
+             dictionary (DBRoot 2)",
+            dict_path.display(),
+            to.display()
+        )),
         "{err}"
     );
-    assert!(!out.exists());
+    assert!(!out.exists(), "nothing is written");
+}
+
+/// `verify` of `map` against the tree (`partials` empty) or against the nodes' partials: exit
+/// code and JSON document.
+fn verify_doc(
+    c: &Cluster,
+    map: &std::path::Path,
+    partials: &[PathBuf],
+) -> (i32, serde_json::Value) {
+    let mut args = vec![
+        "verify",
+        "--map",
+        s(map),
+        "--config",
+        s(&c.config),
+        "--json",
+    ];
+    if !partials.is_empty() {
+        args.push("--partials");
+        args.extend(partials.iter().map(|p| s(p)));
+    }
+    let out = assert_cmd::Command::cargo_bin("emrebuild")
+        .unwrap()
+        .args(&args)
+        .output()
+        .unwrap();
+    let code = out.status.code().expect("an exit code");
+    assert!(
+        matches!(code, 0 | 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (code, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Every extent's (address, worst status, every status) in a `verify --json` document.
+fn statuses(doc: &serde_json::Value) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+    doc["extents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["address"].to_string(),
+                e["status"].clone(),
+                e["statuses"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Every status of the extent of the manifest's file `f` (one extent each here).
+fn status_of(doc: &serde_json::Value, f: &serde_json::Value) -> Vec<String> {
+    let e = doc["extents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["address"]["oid"] == f["oid"])
+        .unwrap_or_else(|| panic!("no extent of {f}"));
+    e["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether the statuses of `f`'s extent hold `hwm_ahead` (and not the other) or
+/// `hwm_ahead_empty`.
+fn hwm_status(doc: &serde_json::Value, f: &serde_json::Value) -> &'static str {
+    let st = status_of(doc, f);
+    match (
+        st.iter().any(|s| s == "hwm_ahead"),
+        st.iter().any(|s| s == "hwm_ahead_empty"),
+    ) {
+        (true, false) => "hwm_ahead",
+        (false, true) => "hwm_ahead_empty",
+        _ => panic!("{st:?} for {f}"),
+    }
+}
+
+#[test]
+fn verify_judges_hwms_past_the_data_from_partials_as_from_the_files() {
+    // hwm-status: `plain_tail` lost its last rows to a plain DELETE (its HWMs stay over EMPTY
+    // blocks: stale but safe). verify reads the blocks up to the map's HWM on the tree; with
+    // partials it judges from the node's facts. Every extent must get the same statuses.
+    let c = cluster("hwm-status", 11);
+    let m = c.manifest();
+    let partials = c.scan_all(&[]);
+    let plain: Vec<&serde_json::Value> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["table"] == "hwm.plain_tail")
+        .collect();
+    assert_eq!(plain.len(), 4, "3 columns and AUX");
+    let alike = |map: &std::path::Path| {
+        let (code, tree) = verify_doc(&c, map, &[]);
+        let (code_p, from_partials) = verify_doc(&c, map, &partials);
+        assert_eq!(code_p, code);
+        assert_eq!(statuses(&from_partials), statuses(&tree));
+        assert_eq!(from_partials["counts"], tree["counts"]);
+        tree
+    };
+    let truth_path = c.dir.join("gen/BRM_saves_em");
+    let doc = alike(&truth_path);
+    for f in &plain {
+        assert_eq!(hwm_status(&doc, f), "hwm_ahead_empty", "{f}");
+    }
+
+    // One column raised on its own, inside its file: its table's columns disagree on the row
+    // count, so `hwm_ahead` (dangerous) both ways.
+    let truth = emengine::em::ExtentMap::read(&truth_path).unwrap();
+    let write = |name: &str, raise: &dyn Fn(&serde_json::Value) -> Option<u32>| {
+        let mut map = truth.clone();
+        for e in map.extents.iter_mut() {
+            if let Some(f) = plain.iter().find(|f| f["oid"] == e.oid.0) {
+                if let Some(hwm) = raise(f) {
+                    e.hwm = hwm;
+                }
+            }
+        }
+        let path = c.dir.join(name);
+        std::fs::write(&path, map.encode(map.version)).unwrap();
+        path
+    };
+    let qty = plain.iter().find(|f| f["column"] == "qty").unwrap();
+    let raised = write("raised_em", &|f| {
+        (f["oid"] == qty["oid"]).then(|| f["hwm"].as_u64().unwrap() as u32 + 1)
+    });
+    let doc = alike(&raised);
+    assert_eq!(hwm_status(&doc, qty), "hwm_ahead");
+
+    // Every column of the table at the first row past its abbreviated chunk 0 (256 Ki rows:
+    // block 32 × width, SEG §3.8), and each file's header block count (offset 32, SEG §3.4)
+    // raised to 64 × width: the HWM is inside the allocated blocks and the only chunk, but
+    // past the data that chunk holds. The table's HWMs agree on the row; the blocks are not in
+    // the file: `hwm_ahead` both ways (a partial that knew only blocks and chunks would say
+    // stale but safe).
+    for f in &plain {
+        let width = f["width"].as_u64().unwrap();
+        assert_eq!(f["abbreviated"], true, "{f}");
+        assert_eq!(f["block_count"].as_u64().unwrap(), 32 * width, "{f}");
+        let path = c.moved(f["path"].as_str().unwrap());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[32..40].copy_from_slice(&(64 * width).to_le_bytes());
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let partials = c.scan_all(&[]);
+    let past = write("past_chunk_em", &|f| {
+        Some(32 * f["width"].as_u64().unwrap() as u32)
+    });
+    let (code, tree) = verify_doc(&c, &past, &[]);
+    let (code_p, from_partials) = verify_doc(&c, &past, &partials);
+    assert_eq!(code_p, code);
+    assert_eq!(statuses(&from_partials), statuses(&tree));
+    for f in &plain {
+        assert_eq!(hwm_status(&tree, f), "hwm_ahead", "{f}");
+    }
 }

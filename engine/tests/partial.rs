@@ -4,7 +4,7 @@
 
 use emengine::error::{DecodeKind, ErrorKind};
 use emengine::finding::{Damaged, Skipped, UnresolvedReason};
-use emengine::rebuild::evidence::{DictEvidence, TokenUse};
+use emengine::rebuild::evidence::{DictEvidence, PackedEvidence, TokenUse};
 use emengine::rebuild::facts::{
     CarriedError, CatalogPart, CatalogRead, Facts, Lz4Bytes, UnplannedFact,
 };
@@ -177,8 +177,29 @@ fn evidence() -> impl Strategy<Value = DictEvidence> {
         0usize..4,
         found(),
         prop::collection::vec(any::<i32>(), 0..3),
-        prop::collection::vec(prop::collection::vec(any::<u16>(), 0..20), 0..3),
-        prop::collection::btree_map(any::<i64>(), (any::<u16>(), any::<u64>()), 0..6),
+        // String counts in runs (evidence travels as runs of equal counts), up to one extent's
+        // 8192 blocks; token blocks in runs of consecutive LBIDs, at the ends of i64 too.
+        prop::collection::vec(
+            prop::collection::vec(prop_oneof![Just(0u16), 1u16..3, any::<u16>()], 0..40).prop_map(
+                |mut v| {
+                    if v.len() % 7 == 3 {
+                        v.resize(8192, 0);
+                    }
+                    v
+                },
+            ),
+            0..3,
+        ),
+        prop::collection::btree_map(
+            prop_oneof![
+                any::<i64>(),
+                0i64..40,
+                i64::MAX - 3..=i64::MAX,
+                i64::MIN..i64::MIN + 3
+            ],
+            (any::<u16>(), any::<u64>()),
+            0..12,
+        ),
         any::<u64>(),
     )
         .prop_map(
@@ -214,6 +235,8 @@ fn facts() -> impl Strategy<Value = Facts> {
             catalog(),
             prop::collection::vec(evidence(), 0..3),
             prop::collection::vec(prop::collection::btree_set(any::<u16>(), 0..3), 0..3),
+            prop::collection::btree_map((0usize..4, any::<u32>()), 0u32..512, 0..3),
+            prop::collection::vec(evidence(), 0..3),
         ),
     )
         .prop_map(
@@ -225,7 +248,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                 skipped,
                 damaged,
                 unplanned,
-                (catalog, evidence, machines),
+                (catalog, evidence, machines, short, packed),
             )| Facts {
                 found: files.iter().map(|f| f.found.clone()).collect(),
                 files,
@@ -237,6 +260,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                         .collect(),
                     stats,
                     damaged: chunks,
+                    short,
                     bytes,
                 },
                 skipped: skipped
@@ -266,6 +290,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                     .collect(),
                 catalog,
                 evidence,
+                packed_evidence: packed.iter().map(PackedEvidence::pack).collect(),
                 machines: machines
                     .into_iter()
                     .map(|m| m.into_iter().map(DbRootId).collect())
@@ -380,7 +405,7 @@ const BODY_AT: u64 = 59;
 fn the_header_is_laid_out_as_the_table_says() {
     let bytes = encode(&sample(), "0.1.0");
     assert_eq!(&bytes[0..8], b"EMRBPART");
-    assert_eq!(bytes[8..12], [2, 0, 0, 0]);
+    assert_eq!(bytes[8..12], [3, 0, 0, 0]);
     assert_eq!(bytes[12..14], [5, 0]);
     assert_eq!(&bytes[14..19], b"0.1.0");
     let len = u64::from_le_bytes(bytes[19..27].try_into().unwrap());
@@ -421,12 +446,21 @@ fn a_bad_magic_an_other_format_version_and_trailing_bytes_are_named() {
     assert_eq!(e.offset, 0);
 
     let mut bytes = good.clone();
-    bytes[8] = 1;
+    bytes[8] = 2; // the format before every claiming dictionary carried its evidence
     let e = parse(&bytes).unwrap_err();
     assert_eq!(e.offset, 8);
     assert_eq!(
         e.to_string(),
-        "at byte 8: invalid format version: expected 2 (the version this emrebuild reads), found 1"
+        "at byte 8: invalid format version: expected 3 (the version this emrebuild reads), \
+         found 2 (an older emrebuild's: scan the node again with this one)"
+    );
+    bytes[8] = 4;
+    assert!(
+        parse(&bytes)
+            .unwrap_err()
+            .to_string()
+            .ends_with("found 4 (a newer emrebuild's)"),
+        "a format this emrebuild does not know is named as newer"
     );
 
     let mut bytes = good.clone();

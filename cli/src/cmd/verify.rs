@@ -168,31 +168,35 @@ fn from_partials(
 ) -> anyhow::Result<Verification> {
     let ids = options.dbroots.keys().copied().collect();
     let assembled = super::assemble::read_and_check(partials, &ids)?;
-    // Per file: its blocks, chunks, and the chunks its node could not read. The files are on
-    // the nodes: whether the blocks up to an HWM exist is answered from these facts (inside
-    // the allocated blocks and chunks, in a chunk the node's scan read), not by reading the
-    // chunk again as `verify` on one machine does.
+    // The files are on the nodes: whether the blocks up to an HWM exist is answered from the
+    // facts their scan established, as `verify` on one machine answers it by reading the chunk
+    // (`emengine::verify::blocks_exist`): inside the allocated blocks and the chunks, in a chunk
+    // the node's scan read, and within the data that chunk holds.
     let facts = &assembled.facts;
-    let mut files: BTreeMap<(SegmentId, DbRootId), (u64, u32, Vec<u32>)> = facts
+    let files: BTreeMap<(SegmentId, DbRootId), usize> = facts
         .files
         .iter()
-        .map(|f| {
-            let key = (f.found.id, f.found.dbroot);
-            (key, (f.allocated_blocks, f.chunk_count, Vec::new()))
-        })
+        .enumerate()
+        .map(|(i, f)| ((f.found.id, f.found.dbroot), i))
         .collect();
-    for &(i, chunk) in &facts.scan.damaged {
-        let f = &facts.files[i].found;
-        if let Some(entry) = files.get_mut(&(f.id, f.dbroot)) {
-            entry.2.push(chunk);
-        }
-    }
+    let (damaged, short) = (facts.scan.damaged.clone(), facts.scan.short.clone());
+    let sizes: Vec<(u64, u32)> = facts
+        .files
+        .iter()
+        .map(|f| (f.allocated_blocks, f.chunk_count))
+        .collect();
     let rebuilt = finish(assembled.facts, options)?;
     let file_blocks = |a: ExtentAddress, last: u32| match files.get(&(a.segment_id(), a.dbroot)) {
-        Some((blocks, chunks, damaged)) => {
-            let chunk = last / emengine::types::BLOCKS_PER_CHUNK;
-            let exist = u64::from(last) < *blocks && chunk < *chunks && !damaged.contains(&chunk);
-            (Some(*blocks), exist)
+        Some(&i) => {
+            let (blocks, chunks) = sizes[i];
+            let per_chunk = emengine::types::BLOCKS_PER_CHUNK;
+            let chunk = last / per_chunk;
+            let held = short.get(&(i, chunk)).copied().unwrap_or(per_chunk);
+            let exist = u64::from(last) < blocks
+                && chunk < chunks
+                && !damaged.contains(&(i, chunk))
+                && last % per_chunk < held;
+            (Some(blocks), exist)
         }
         None => (None, false),
     };

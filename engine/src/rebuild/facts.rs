@@ -6,16 +6,19 @@
 //!
 //! What stays on the node is what needs the open files: walk, catalog files' bytes, plan, scan,
 //! and the token evidence of dictionaries ([`super::evidence`]). A node gathers evidence for
-//! every dictionary the primary may need it for that the node can tell: an extent whose LBID its
-//! header does not settle, or a claim overlapping another claim on that node. A claim that
-//! overlaps only a claim of another node's file cannot be seen there: [`finish`] refuses to go
-//! on without that evidence (naming both files) rather than decide without it.
+//! every dictionary the primary may need it for: an extent whose LBID its header does not
+//! settle, and every claim — whether another node's file claims the same range is seen on the
+//! primary only ([`super::evidence::gather_on_node`], each dictionary's evidence packed as
+//! soon as it is gathered). [`finish`] keeps exactly the evidence one machine reading every
+//! DBRoot gathers, so that the token decisions and the report are the same: a dictionary's
+//! evidence reads the dictionary file and its token column's file on the same DBRoot, so it is
+//! the same value on its node as on one machine.
 //!
 //! The owning token column a dictionary's evidence reads lives on the dictionary's DBRoot:
 //! ColumnStore creates a dictionary store file for the (DBRoot, partition, segment) of the
 //! column file it belongs to (`writeengine/wrapper/writeengine.cpp:1436-1457`,
 //! `writeengine/bulk/we_columninfo.cpp:424`). A token file found only on another machine's
-//! DBRoot (a copy) is refused the same way.
+//! DBRoot (a copy), which the dictionary's node cannot read, is refused, naming both files.
 //!
 //! Everything that needs the whole cluster or the catalog's rows runs in [`finish`]: the catalog
 //! stage again from the catalog files' bytes (so that its refusals follow the primary's accept
@@ -26,7 +29,7 @@
 //! catalog facts it loaded; [`finish`] loads them again from the bytes a partial carries.
 
 use super::catalog::CatalogFacts;
-use super::evidence::{self, DictEvidence};
+use super::evidence::{self, DictEvidence, PackedEvidence};
 use super::place;
 use super::plan::FileFacts;
 use super::report::{self, Findings, RebuildReport};
@@ -61,8 +64,11 @@ pub struct Facts {
     pub unplanned: Vec<UnplannedFact>,
     /// The system catalog's files as read (empty on a machine without them).
     pub catalog: CatalogPart,
-    /// Token evidence of the dictionaries that may need it (see the module documentation).
+    /// Token evidence of the dictionaries that need it, as one machine gathers it.
     pub evidence: Vec<DictEvidence>,
+    /// Token evidence of the dictionaries that may need it, as a cluster's node gathers it
+    /// (see the module documentation): [`finish`] unpacks the ones needed.
+    pub packed_evidence: Vec<PackedEvidence>,
     /// The DBRoots of each machine that scanned (one set on a single machine).
     pub machines: Vec<BTreeSet<DbRootId>>,
 }
@@ -274,6 +280,7 @@ impl Facts {
         let mut files: Vec<(FileFacts, usize, usize)> = Vec::new();
         let mut scans = Vec::new();
         let mut evidence = Vec::new();
+        let mut packed = Vec::new();
         for (p, part) in parts.into_iter().enumerate() {
             out.found.extend(part.found);
             files.extend(part.files.into_iter().enumerate().map(|(i, f)| (f, p, i)));
@@ -282,6 +289,7 @@ impl Facts {
             out.unplanned.extend(part.unplanned);
             out.machines.extend(part.machines);
             evidence.extend(part.evidence.into_iter().map(|e| (p, e)));
+            packed.extend(part.packed_evidence.into_iter().map(|e| (p, e)));
             scans.push(part.scan);
         }
         out.found.sort_by_key(|f| (f.id, f.dbroot));
@@ -300,6 +308,9 @@ impl Facts {
             for (i, c) in scan.damaged {
                 out.scan.damaged.insert((index[&(p, i)], c));
             }
+            for ((i, c), blocks) in scan.short {
+                out.scan.short.insert((index[&(p, i)], c), blocks);
+            }
             out.scan
                 .errors
                 .extend(scan.errors.into_iter().map(|(i, d)| (index[&(p, i)], d)));
@@ -314,6 +325,14 @@ impl Facts {
             })
             .collect();
         out.evidence.sort_by_key(|e| e.file);
+        out.packed_evidence = packed
+            .into_iter()
+            .map(|(p, mut e)| {
+                e.file = index[&(p, e.file)];
+                e
+            })
+            .collect();
+        out.packed_evidence.sort_by_key(|e| e.file);
         out.files = files.into_iter().map(|(f, _, _)| f).collect();
         out
     }
@@ -360,6 +379,11 @@ impl Facts {
                 .into_iter()
                 .filter_map(|(i, d)| Some((new_index[i]?, d)))
                 .collect(),
+            short: scan
+                .short
+                .into_iter()
+                .filter_map(|((i, c), b)| Some(((new_index[i]?, c), b)))
+                .collect(),
             bytes: scan.bytes,
         };
         self.evidence = std::mem::take(&mut self.evidence)
@@ -369,6 +393,13 @@ impl Facts {
                     file: new_index[e.file]?,
                     ..e
                 })
+            })
+            .collect();
+        self.packed_evidence = std::mem::take(&mut self.packed_evidence)
+            .into_iter()
+            .filter_map(|mut e| {
+                e.file = new_index[e.file]?;
+                Some(e)
             })
             .collect();
     }
@@ -422,6 +453,7 @@ pub fn finish_with(
         scan,
         unplanned,
         evidence,
+        packed_evidence,
         machines,
         ..
     } = facts;
@@ -452,7 +484,11 @@ pub fn finish_with(
     let without_file = catalog.missing_extents(&files, &origins);
     let extents = place::extent_counts(&files, &scan, &rows);
     let claims = place::lbid::claims(&files, &extents, &catalog.lbids);
-    let evidence = needed_evidence(&files, &extents, &claims, evidence, &machines, &catalog)?;
+    let gathered = Gathered {
+        plain: evidence,
+        packed: packed_evidence,
+    };
+    let evidence = needed_evidence(&files, &extents, &claims, gathered, &machines, &catalog)?;
     let reference = opts
         .reference
         .as_ref()
@@ -524,25 +560,42 @@ fn limits(rows: &reconcile::TableRows, placement: &place::Placement) -> Vec<Find
     out
 }
 
+/// Token evidence as gathered: as is on one machine, packed on a cluster's nodes.
+struct Gathered {
+    plain: Vec<DictEvidence>,
+    packed: Vec<PackedEvidence>,
+}
+
 /// The evidence of exactly the dictionaries [`evidence::wanted`] names for the whole set of
-/// files (the nodes gathered a superset), or an error when a node could not gather one: its
-/// claim overlaps only another machine's claim, or its token file is on another machine.
+/// files (the nodes gathered a superset), or an error when a node could not gather one: it is
+/// not in the node's facts (facts built otherwise than by [`super::scan_facts`]), or its token
+/// file is on another machine.
 fn needed_evidence(
     files: &[FileFacts],
     extents: &[u32],
     claims: &[place::lbid::Claim],
-    gathered: Vec<DictEvidence>,
+    gathered: Gathered,
     machines: &[BTreeSet<DbRootId>],
     catalog: &CatalogFacts,
 ) -> Result<Vec<DictEvidence>, Error> {
     let machine_of = |d: DbRootId| machines.iter().position(|m| m.contains(&d));
-    let mut gathered: BTreeMap<usize, DictEvidence> =
-        gathered.into_iter().map(|e| (e.file, e)).collect();
+    let mut plain: BTreeMap<usize, DictEvidence> =
+        gathered.plain.into_iter().map(|e| (e.file, e)).collect();
+    let packed: BTreeMap<usize, PackedEvidence> =
+        gathered.packed.into_iter().map(|e| (e.file, e)).collect();
     let owners = evidence::owners(catalog);
     let mut out = Vec::new();
     for i in evidence::wanted(files, extents, claims) {
         let dict = &files[i].found;
-        let Some(e) = gathered.remove(&i) else {
+        let e = match (plain.remove(&i), packed.get(&i)) {
+            (Some(e), _) => Some(e),
+            (None, Some(p)) => Some(
+                p.unpack()
+                    .map_err(|e| Error::Usage(format!("{}: {e}", dict.path.display())))?,
+            ),
+            (None, None) => None,
+        };
+        let Some(e) = e else {
             let others: Vec<String> = place::lbid::overlapping(claims)
                 .into_iter()
                 .filter(|g| g.iter().any(|c| c.file == i))
@@ -550,12 +603,16 @@ fn needed_evidence(
                 .filter(|c| c.file != i)
                 .map(|c| files[c.file].found.path.display().to_string())
                 .collect();
+            let why = if others.is_empty() {
+                "its LBIDs are not all recorded".to_owned()
+            } else {
+                format!("its LBIDs overlap those of {}", others.join(", "))
+            };
             return Err(Error::Usage(format!(
-                "{}: its token evidence was not gathered on its node (DBRoot {}): its LBIDs \
-                 overlap those of {} on another node; rebuild on one machine that reads both",
+                "{}: its token evidence is not in the facts of its node (DBRoot {}), and {why}; \
+                 scan that node again with this emrebuild",
                 dict.path.display(),
                 dict.dbroot,
-                others.join(", ")
             )));
         };
         // The token file the evidence stage reads: the one on the dictionary's DBRoot, else

@@ -9,7 +9,7 @@
 //! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (opened, kind, kernel) |
 //! | [`units`] | planned files → chunk-aligned [`units::WorkUnit`]s |
 //! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
-//! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles |
+//! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles or in an LBID conflict (on a cluster's node: every one that claims a range) |
 //! | [`facts`] | everything so far as plain values ([`facts::Facts`]: no open file) |
 //! | [`facts::finish`] | the stages below, from the facts alone |
 //! | [`orphans`] | file facts → the ones the catalog lists as live (the others reported) |
@@ -153,14 +153,15 @@ pub fn scan_facts_from(
     node_facts(opts, walked, opener, catalog, true, progress).map(|(facts, _)| facts)
 }
 
-/// The facts and the catalog stage's facts; the catalog files' bytes are kept in the facts
-/// only when `keep_catalog` (a partial carries them; one machine has the catalog's facts).
+/// The facts and the catalog stage's facts. A cluster's `node` keeps the catalog files' bytes
+/// in the facts (a partial carries them; one machine has the catalog's facts) and gathers token
+/// evidence for every dictionary that claims a range, packed ([`evidence::gather_on_node`]).
 fn node_facts(
     opts: &RebuildOptions,
     walked: walk::WalkResult,
     opener: &dyn FileOpener,
     external: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
-    keep_catalog: bool,
+    node: bool,
     progress: &dyn Progress,
 ) -> Result<(facts::Facts, catalog::CatalogFacts), Error> {
     let Prepared {
@@ -168,7 +169,7 @@ fn node_facts(
         units,
         catalog,
         mut facts,
-    } = prepare(opts, walked, opener, external, keep_catalog)?;
+    } = prepare(opts, walked, opener, external, node)?;
     let total: u64 = planned
         .iter()
         .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
@@ -183,14 +184,19 @@ fn node_facts(
     facts.scan = scanned.into_facts(|i| planned[i].found.path.clone());
     facts.files = planned.iter().map(|p| p.facts.clone()).collect();
 
-    // Token evidence for every dictionary this machine can tell needs it (files' own claims and
-    // the claims of this machine's files; `facts::finish` keeps the ones the whole set needs).
-    // A dictionary's extent count does not depend on table rows; this machine's rows keep the
+    // Token evidence: on one machine, for every dictionary the whole set needs it for; on a
+    // node, also for every dictionary that claims a range, since a file on another node may
+    // claim the same (`facts::finish` keeps exactly the ones the whole set needs). A
+    // dictionary's extent count does not depend on table rows; this machine's rows keep the
     // columns' counts as `finish` has them.
     let rows = reconcile::reconcile(&facts.files, &facts.scan, &catalog);
     let extents = place::extent_counts(&facts.files, &facts.scan, &rows);
     let claims = place::lbid::claims(&facts.files, &extents, &catalog.lbids);
-    facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
+    if node {
+        facts.packed_evidence = evidence::gather_on_node(&planned, &extents, &claims, &catalog);
+    } else {
+        facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
+    }
     Ok((facts, catalog))
 }
 

@@ -32,8 +32,10 @@ use std::path::{Path, PathBuf};
 
 /// The first eight bytes of every partial.
 pub const MAGIC: &[u8; 8] = b"EMRBPART";
-/// The layout above and the body's meaning; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
+/// The layout above and the body's meaning; a reader refuses any other. 3: every dictionary
+/// that claims a range carries its token evidence, as runs ([`super::evidence::EvidenceWire`]),
+/// and the scan its short chunks.
+pub const FORMAT_VERSION: u32 = 3;
 /// The version of the tool that writes (and the only one that assembles) a partial.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -164,11 +166,16 @@ pub fn parse(bytes: &[u8]) -> Result<Partial, DecodeError> {
     }
     let version = u32::from_le_bytes(at(8, 4, "the format version")?.try_into().unwrap());
     if version != FORMAT_VERSION {
+        let older = if version < FORMAT_VERSION {
+            " (an older emrebuild's: scan the node again with this one)"
+        } else {
+            " (a newer emrebuild's)"
+        };
         return Err(DecodeError::invalid(
             8,
             "format version",
             format!("{FORMAT_VERSION} (the version this emrebuild reads)"),
-            version,
+            format!("{version}{older}"),
         ));
     }
     let tool_len = u16::from_le_bytes(at(12, 2, "the tool version's length")?.try_into().unwrap());

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::progress::Progress;
 use crate::seg::file::SegmentFile;
 use crate::seg::reader::{BufferGauge, ChunkReader, PIECE_BYTES};
-use crate::types::{BLOCKS_PER_CHUNK, BLOCK_SIZE};
+use crate::types::{BLOCKS_PER_CHUNK, BLOCK_SIZE, CHUNK_BYTES};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,6 +34,8 @@ pub struct ScanResult {
     pub stats: BTreeMap<(usize, u32), ExtentStats>,
     /// Unreadable chunks, sorted by (file, chunk).
     pub errors: Vec<ChunkError>,
+    /// (file index, chunk) → blocks of data, for every chunk read with fewer than a chunk's.
+    pub short: BTreeMap<(usize, u32), u32>,
     /// Uncompressed bytes examined.
     pub bytes: u64,
 }
@@ -49,6 +51,11 @@ pub struct ScanFacts {
     pub damaged: std::collections::BTreeSet<(usize, u32)>,
     /// The finding of each chunk that could not be read, by (file index, chunk).
     pub errors: Vec<(usize, crate::finding::Damaged)>,
+    /// (file index, chunk) → the blocks its data holds, for every chunk read that holds fewer
+    /// than [`BLOCKS_PER_CHUNK`] (an abbreviated chunk 0, the end of an uncompressed file): with
+    /// the allocated blocks and the chunk count, whether a block is in the file, without
+    /// reading it again (`verify --partials`).
+    pub short: BTreeMap<(usize, u32), u32>,
     /// Uncompressed bytes examined.
     pub bytes: u64,
 }
@@ -64,6 +71,7 @@ impl ScanResult {
                 .iter()
                 .map(|e| (e.file, crate::finding::Damaged::new(path(e.file), &e.error)))
                 .collect(),
+            short: self.short,
             bytes: self.bytes,
         }
     }
@@ -80,6 +88,7 @@ impl ScanResult {
         }
         self.stats = big;
         self.errors.extend(other.errors);
+        self.short.extend(other.short);
         self.bytes += other.bytes;
         self
     }
@@ -200,6 +209,8 @@ pub fn scan_units_with(
                 let stats = acc.stats.entry((unit.file, unit.extent)).or_default();
                 let mut bytes = 0u64;
                 let mut errors = Vec::new();
+                // Bytes of data per chunk (a chunk may come in pieces).
+                let mut lens: Vec<(u32, u64)> = Vec::new();
                 read_unit(
                     &segment_files,
                     units,
@@ -210,6 +221,10 @@ pub fn scan_units_with(
                         Ok(data) => {
                             kernel.scan(data, first_block, stats);
                             bytes += data.len() as u64;
+                            match lens.last_mut() {
+                                Some((c, n)) if *c == chunk => *n += data.len() as u64,
+                                _ => lens.push((chunk, data.len() as u64)),
+                            }
                         }
                         Err(error) => errors.push(ChunkError {
                             file: unit.file,
@@ -218,6 +233,12 @@ pub fn scan_units_with(
                         }),
                     },
                 );
+                for (chunk, n) in lens {
+                    if n < CHUNK_BYTES as u64 {
+                        let blocks = (n / BLOCK_SIZE as u64) as u32;
+                        acc.short.insert((unit.file, chunk), blocks);
+                    }
+                }
                 acc.errors.extend(errors);
                 acc.bytes += bytes;
                 progress.advance(bytes, 0);

@@ -31,6 +31,10 @@
 //! only EMPTY values, which is what a plain DELETE of a table's last rows leaves (DELETE never
 //! lowers an HWM); restoring that map loses nothing. Blocks missing from the file keep it
 //! `hwm_ahead` (dangerous). This is judged per file: each column of a table has its own verdict.
+//! Against a cluster's partials (`verify --partials`) the same question is answered from the
+//! facts the node's scan established — allocated blocks, chunks, unreadable chunks and the
+//! length of every chunk shorter than 4 MiB ([`crate::rebuild::scan::ScanFacts::short`]) —
+//! without reading the chunk again.
 //!
 //! An LBID the data cannot establish (the rebuild re-assigned it: DML-created extents,
 //! uncompressed files, v2 headers) is not a mismatch; the extent says "not established by data"
