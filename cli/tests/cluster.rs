@@ -959,3 +959,19 @@ fn verify_judges_hwms_past_the_data_from_partials_as_from_the_files() {
         assert_eq!(hwm_status(&tree, f), "hwm_ahead", "{f}");
     }
 }
+
+/// The generator's scenarios of issue 8's cases 3, 6 and 7 split over nodes: a node whose one
+/// DBRoot holds no segment file (`empty-dbroot`: DBRoot 2 on pm2), stray `FILE256.cdf` and
+/// `FILE257.cdf` copies (skipped alike), a lost catalog file (refused alike, written alike
+/// when accepted).
+#[test]
+fn damage_after_the_fact_scenarios_assemble_as_one_machine_rebuilds() {
+    let c = cluster("empty-dbroot", 5);
+    assert!(c.nodes.iter().any(|(n, d)| n == "pm2" && d.len() == 1));
+    assert_assembled_equals_rebuild(&c, &[]);
+    let report = assert_assembled_equals_rebuild(&cluster("segment-256", 7), &[]);
+    assert_eq!(findings(&report, "skipped").len(), 2, "{report}");
+    let c = cluster("catalog-file-missing", 3);
+    assert_alike(&c, &[], 2);
+    assert_assembled_equals_rebuild(&c, &["--allow-missing-catalog"]);
+}

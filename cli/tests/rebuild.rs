@@ -214,16 +214,7 @@ fn default_output_sits_beside_the_loaded_map_and_never_replaces_it() {
         err.contains(&format!("emrebuild install --config {}", s(&cfg))),
         "{err}"
     );
-    let aside: Vec<_> = fs::read_dir(em.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .contains("_em.rebuilt.bak-")
-        })
-        .collect();
+    let aside = util::moved_aside(&rebuilt);
     assert_eq!(aside.len(), 1, "{aside:?}");
     assert_eq!(fs::read(&aside[0]).unwrap(), earlier);
     // The new map is a readable extent map.

@@ -52,22 +52,7 @@ fn placement(e: &ExtentRecord) -> (i64, u32, u32, u16, i16) {
 /// the manifest's first fit over the recorded extents gives them.
 fn assert_exact(tree: &Path, m: &Manifest, got: &ExtentMap) {
     let truth = ExtentMap::read(&tree.join("BRM_saves_em")).unwrap();
-    let first_fit: BTreeMap<ExtentAddress, i64> = m
-        .expected_rebuild
-        .reassigned
-        .iter()
-        .filter(|r| !r.from_tokens)
-        .map(|r| {
-            let a = ExtentAddress {
-                oid: emengine::types::Oid(r.oid),
-                dbroot: emengine::types::DbRootId(r.dbroot),
-                partition: r.partition,
-                segment: r.segment,
-                block_offset: r.block_offset,
-            };
-            (a, r.first_fit_lbid)
-        })
-        .collect();
+    let first_fit = m.first_fit_lbids();
     let want: BTreeMap<ExtentAddress, _> = truth
         .extents
         .iter()

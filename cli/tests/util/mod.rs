@@ -97,3 +97,18 @@ pub fn rebuild_json(
     let (stdout, stderr) = text(&emrebuild(&args, code));
     (serde_json::from_str(&stdout).unwrap(), stderr)
 }
+
+/// The files next to `out` named `<its name>.bak-…`: extent maps a command moved aside.
+pub fn moved_aside(out: &Path) -> Vec<PathBuf> {
+    let prefix = format!("{}.bak-", out.file_name().unwrap().to_string_lossy());
+    std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .collect()
+}
