@@ -29,8 +29,8 @@ pub struct Args {
     pub seed: u64,
     /// mixed, dictionary-heavy, legacy, damaged, dictionary-lbids, hwm-status, fresh-catalog, era-a,
     /// era-c, many-files, dictionary-many-extents, dml-dictionary-extents, orphans,
-    /// upgraded-v2-dictionary, catalog-file-missing, wide-decimal, empty-dbroot, no-catalog or
-    /// segment-256.
+    /// upgraded-v2-dictionary, catalog-file-missing, wide-decimal, empty-dbroot, no-catalog,
+    /// segment-256 or upgraded-v2-column.
     #[arg(long, default_value = "mixed", value_name = "NAME")]
     pub scenario: String,
     /// Write the tree as it stood before the history's last N loads (the same tables, LBIDs and

@@ -108,6 +108,30 @@ pub fn wanted(
 /// set and index 1 unset is either a file whose later extent DML added (`we_colop.cpp:496` passes
 /// LBID 0) or an upgraded v2 file cpimport loaded into extent 1. Dictionaries are decided by their
 /// tokens ([`super::tokens`]); catalog files by the replayed layout.
+///
+/// The data cannot reliably tell the two readings apart, and no evidence could make the map
+/// exact.
+/// The generator's scenario `upgraded-v2-column` is the real case, and
+/// `engine/tests/rebuild_upgraded_v2_column.rs` asserts the report for it.
+/// * The file itself: an upgrade rewrites the whole header (`initHdr`), so nothing of the v2
+///   header is left, and both writers lay out chunks the same way.
+/// * The LBID: it is aligned and of the extent's size in both readings. Extents are allocated
+///   first fit (EM §1.10), so after a DROP a later extent can get a lower range: the LBID's
+///   order does not give the extent's position.
+/// * Sibling files: reading B means no 6.1+ cpimport loaded extent 0. Only cpimport rewrites
+///   an existing header's version; `initHdr` otherwise runs only on a new file
+///   (`we_fileop.cpp:735`, `860`, `929`, `1184`; `we_chunkmanager.cpp:463-466`). Take a file of
+///   the same table that was allocated between the two extents: a segment file of the column,
+///   or its dictionary file, which is never upgraded. If it still has a v2 header, the old
+///   release had moved past extent 0, and reading B holds. But the allocation order depends on
+///   `FilesPerColumnPartition` and on the DBRoot count at the time (SEG §2.1), and the data
+///   records neither. On a DBRoot with one segment per partition, there is no such file at all.
+/// * Even when reading B holds, extent 0's LBID is in no file: the v2 header had none. Only
+///   extent 1 could move to index 0's LBID, and extent 0 would still be first fit.
+///
+/// So the rebuild keeps the LBID for extent 0. [`super::place`] reports extent 0 as
+/// `not established` (`header-index-zero-ambiguous`), and [`assign`] re-assigns extent 1,
+/// which has no recorded LBID.
 pub fn index_zero_ambiguous(pf: &FileFacts, extents: u32) -> bool {
     matches!(pf.kind, crate::rebuild::kind::ObjectKind::Column { .. })
         && extents > 1
