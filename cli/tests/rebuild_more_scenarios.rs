@@ -62,7 +62,8 @@ fn existing_map(dir: &Path, tree: &Path) -> (PathBuf, Vec<u8>) {
 
 /// Run every refusal the manifest expects, each against an extent map already at the output:
 /// the exit code, the message and the accepting flag on stderr, the report's `refused` finding
-/// when there is one, and the map left in place, byte for byte, nothing moved aside.
+/// when there is one (else the report's `unloadable`: the map itself would not load), and the
+/// map left in place, byte for byte, nothing moved aside.
 /// Returns the refusals' JSON reports (those that print one).
 fn assert_refusals(dir: &Path, tree: &Path, m: &Manifest) -> Vec<(ExpectedRefusal, Value)> {
     assert!(!m.expected_rebuild.refusals.is_empty());
@@ -103,6 +104,12 @@ fn assert_refusals(dir: &Path, tree: &Path, m: &Manifest) -> Vec<(ExpectedRefusa
                 r.oids.iter().map(|&o| i64::from(o)).collect::<Vec<_>>()
             );
             reports.push((r.clone(), report));
+        } else {
+            // A map ColumnStore could not load: the JSON report says why, as for any refusal.
+            let report: Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(report["written"], false);
+            let why = report["unloadable"].as_str().unwrap_or_default();
+            assert!(why.contains(&r.message), "{r:?}: {report}");
         }
         fs::remove_file(&out).unwrap();
     }

@@ -67,17 +67,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// records, width-16 extents as V4), or would load without its system catalog, is never put in
 /// place — by `install`, `rebuild` (written or installed) or `restore`.
 pub fn refuse_unloadable(map: &ExtentMap, version: EmVersion, source: &Path) -> anyhow::Result<()> {
+    match unloadable(map, version) {
+        Some(why) => bail!("{}: refusing to write {why}", source.display()),
+        None => Ok(()),
+    }
+}
+
+/// Why ColumnStore could not load `map` written as `version`, if it could not: a field the
+/// version cannot hold, no extents, or no system catalog.
+pub fn unloadable(map: &ExtentMap, version: EmVersion) -> Option<String> {
     if let Err(why) = map.check_writable(version) {
-        bail!("{}: refusing to write {why}", source.display());
+        return Some(why.to_string());
     }
     if !map.extents.iter().any(|e| e.oid.is_system_catalog()) {
-        bail!(
-            "{}: refusing to write an extent map without the system catalog (no DBRoot scanned \
-             holds its files; ColumnStore keeps them on DBRoot 1)",
-            source.display()
+        return Some(
+            "an extent map without the system catalog (no DBRoot scanned holds its files; \
+             ColumnStore keeps them on DBRoot 1)"
+                .to_string(),
         );
     }
-    Ok(())
+    None
 }
 
 /// The command that installs `map` (what `rebuild` prints when it did not install).

@@ -155,6 +155,10 @@ struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     chunk_mib: Option<u32>,
     elapsed_seconds: f64,
+    /// Why the map was not written although nothing in the data was refused: ColumnStore could
+    /// not load it (a field the extent map version cannot hold, no extents, no system catalog).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unloadable: Option<String>,
 }
 
 /// Validated settings, decided before any I/O on the data.
@@ -284,12 +288,18 @@ pub(crate) fn conclude(
 ) -> anyhow::Result<ExitCode> {
     let report = &rebuilt.report;
 
-    let reasons = blocking_reasons(report, args.map.allow_damaged);
+    let mut reasons = blocking_reasons(report, args.map.allow_damaged);
+    // A map ColumnStore cannot load is refused before anything is written, and said in the
+    // JSON report as every other refusal is.
+    let unloadable = (plan.output.is_some() || args.map.install)
+        .then(|| super::install::unloadable(&rebuilt.map, plan.version))
+        .flatten()
+        .map(|why| format!("refusing to write {why}"));
+    reasons.extend(unloadable.clone());
     let blocked = !reasons.is_empty();
     let mut moved_aside = None;
     let mut written = false;
     if let (Some(out), false) = (&plan.output, blocked) {
-        super::install::refuse_unloadable(&rebuilt.map, plan.version, out)?;
         let _writing = crate::interrupt::writing();
         let target = Target {
             inputs: &plan.inputs,
@@ -308,11 +318,6 @@ pub(crate) fn conclude(
     let mut installed = None;
     if let (true, false, Some(config)) = (args.map.install, blocked, &args.config) {
         let folder = super::install::folder_of(config)?;
-        super::install::refuse_unloadable(
-            &rebuilt.map,
-            plan.version,
-            &folder.path("BRM_saves_em"),
-        )?;
         let files =
             emengine::dbrm::install::map_files(&folder, rebuilt.map.encode(plan.version), None);
         let place = super::install::PlaceArgs {
@@ -335,6 +340,7 @@ pub(crate) fn conclude(
             threads: (scanned == Where::Here).then(|| args.scan.threads.count().get()),
             chunk_mib: (scanned == Where::Here).then_some(args.scan.chunk_mib),
             elapsed_seconds: elapsed,
+            unloadable,
         };
         let doc = JsonReport::new(report, outcome);
         let mut out = Stdout::new();
