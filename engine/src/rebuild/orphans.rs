@@ -9,6 +9,9 @@
 //! is missing (the rows may then lack live OIDs: without SYSTABLE.auxcolumnoid no AUX column is
 //! known), no OID is known to be dead: every file is kept, and the report says that the check
 //! did not run.
+//!
+//! The other way round ([`missing_live`]): a live table whose column, dictionary or AUX OID has
+//! no file on any DBRoot rebuilt is refused — an unmounted volume looks like an empty folder.
 
 use super::catalog::CatalogFacts;
 use super::plan::FileFacts;
