@@ -29,22 +29,11 @@ fn gen(dir: &Path, seed: u64) -> (PathBuf, Value) {
     (tree, m)
 }
 
+/// [`util::rebuild_json`] at 2 threads.
 fn rebuild_json(tree: &Path, out: &Path, extra: &[&str], code: i32) -> (Value, String) {
-    let config = tree.join("Columnstore.xml");
-    let mut args = vec![
-        "rebuild",
-        "--config",
-        s(&config),
-        "--output",
-        s(out),
-        "--json",
-        "--threads",
-        "2",
-    ];
+    let mut args = vec!["--threads", "2"];
     args.extend_from_slice(extra);
-    let o = util::emrebuild(&args, code);
-    let (stdout, stderr) = util::text(&o);
-    (serde_json::from_str(&stdout).unwrap(), stderr)
+    util::rebuild_json(tree, out, &args, code)
 }
 
 /// The manifest's file of `table`.`column`.
