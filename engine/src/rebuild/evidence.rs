@@ -20,7 +20,9 @@ use super::catalog::CatalogFacts;
 use super::facts::Lz4Bytes;
 use super::kind::ObjectKind;
 use super::place::lbid::Claim;
+use super::place::hwm;
 use super::plan::{FileFacts, PlannedFile};
+use super::walk::FoundFile;
 use crate::catalog::syscat;
 use crate::seg::dict::{is_empty_dict_block, DictBlock};
 use crate::seg::token::{Token, TOKEN_EMPTY, TOKEN_NULL};
@@ -66,15 +68,17 @@ pub struct DictEvidence {
 /// Gather the evidence for every user dictionary file with an extent whose LBID is not claimed
 /// (`claims` lists the ones the headers and the catalog settle), or whose claim overlaps
 /// another file's ([`wanted`]): what a machine that reads every DBRoot needs. `extents[i]` is
-/// file `i`'s extent count.
+/// file `i`'s extent count. What the scan gathered (`scanned`) is taken for the files it was
+/// predicted for; the others are read again.
 pub fn gather(
     files: &[PlannedFile],
     extents: &[u32],
     claims: &[Claim],
     catalog: &CatalogFacts,
+    scanned: &FromScan,
 ) -> Vec<DictEvidence> {
     let which = wanted(files.iter().map(|p| &p.facts), extents, claims);
-    gather_each(files, extents, which, catalog, |e| e)
+    gather_each(files, extents, which, catalog, scanned, |e| e)
 }
 
 /// [`gather`] on a cluster's node: for every dictionary file [`wanted_on_node`] names (every
@@ -86,9 +90,43 @@ pub fn gather_on_node(
     extents: &[u32],
     claims: &[Claim],
     catalog: &CatalogFacts,
+    scanned: &FromScan,
 ) -> Vec<PackedEvidence> {
     let which = wanted_on_node(files.iter().map(|p| &p.facts), extents, claims);
-    gather_each(files, extents, which, catalog, |e| PackedEvidence::pack(&e))
+    gather_each(files, extents, which, catalog, scanned, |e| {
+        PackedEvidence::pack(&e)
+    })
+}
+
+/// Where the evidence of a file comes from: what the scan gathered for it (files predicted
+/// before the scan), or a second read of the file after the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceSource {
+    /// What a rebuild does: the scan gathers for the predicted files ([`predict`]); a file the
+    /// true [`wanted`] names that was not predicted is read again.
+    Scan,
+    /// Only what the scan gathered: a wanted dictionary that was not predicted gets no evidence
+    /// (to check that the prediction covers a tree).
+    ScanOnly,
+    /// Nothing predicted, every wanted file read again after the scan (what the evidence stage
+    /// did before the scan gathered it; the fallback of [`EvidenceSource::Scan`]).
+    Reread,
+}
+
+/// What the scan gathered for the evidence stage, and for which files.
+#[derive(Debug, Default)]
+pub struct FromScan {
+    /// By file index: what the scan gathered for it, if it was predicted ([`predict`]).
+    pub predicted: Vec<Option<Gather>>,
+    pub gathered: Gathered,
+    /// Whether a wanted file that was not predicted is read again (else left out).
+    pub reread: bool,
+}
+
+impl FromScan {
+    fn has(&self, file: usize, what: Gather) -> bool {
+        self.predicted.get(file).copied().flatten() == Some(what)
+    }
 }
 
 /// The evidence of the files `which` (indexes into `files`), each handed to `keep` as soon as
@@ -98,54 +136,153 @@ fn gather_each<T: Send>(
     extents: &[u32],
     which: Vec<usize>,
     catalog: &CatalogFacts,
+    scanned: &FromScan,
     keep: impl Fn(DictEvidence) -> T + Sync + Send,
 ) -> Vec<T> {
-    let owners = owners(catalog);
-    let by_segment: BTreeMap<(Oid, u32, u16), Vec<usize>> =
-        files
-            .iter()
-            .enumerate()
-            .fold(BTreeMap::new(), |mut m, (i, pf)| {
-                let id = pf.found.id;
-                m.entry((id.oid, id.partition, id.segment))
-                    .or_default()
-                    .push(i);
-                m
-            });
+    let found: Vec<&FoundFile> = files.iter().map(|p| &p.found).collect();
+    let token_files = TokenFiles::new(&found, catalog);
+    let which: Vec<usize> = which
+        .into_iter()
+        .filter(|&i| scanned.reread || scanned.has(i, Gather::Counts))
+        .collect();
     which
         .into_par_iter()
         .map(|i| {
             let pf = &files[i];
-            let id = pf.found.id;
             let mut columns = Vec::new();
             let mut tokens = BTreeMap::new();
             let mut malformed = 0;
-            for &col in owners.get(&id.oid).into_iter().flatten() {
-                let Some(candidates) = by_segment.get(&(col, id.partition, id.segment)) else {
-                    continue;
-                };
-                // The token file on the dictionary's DBRoot (both are created together).
-                let Some(&t) = candidates
-                    .iter()
-                    .find(|&&t| files[t].found.dbroot == pf.found.dbroot)
-                    .or(candidates.first())
-                else {
-                    continue;
-                };
+            for (col, t) in token_files.of(&found, i) {
                 columns.push(col);
-                malformed += read_tokens(&files[t], &mut tokens);
+                if scanned.has(t, Gather::Tokens) {
+                    if let Some(tally) = scanned.gathered.tokens.get(&t) {
+                        merge_uses(&mut tokens, &tally.uses);
+                        malformed += tally.malformed;
+                    }
+                } else if scanned.reread {
+                    malformed += read_tokens(&files[t], &mut tokens);
+                }
             }
+            let counts = (0..extents[i])
+                .map(|k| {
+                    if !scanned.has(i, Gather::Counts) {
+                        return block_counts(pf, k);
+                    }
+                    match scanned.gathered.counts.get(&(i, k)) {
+                        Some(c) => c.clone(),
+                        None => vec![0; DICT_EXTENT_BLOCKS as usize],
+                    }
+                })
+                .collect();
             keep(DictEvidence {
                 file: i,
-                dict: id,
+                dict: pf.found.id,
                 dbroot: pf.found.dbroot,
                 columns,
-                counts: (0..extents[i]).map(|k| block_counts(pf, k)).collect(),
+                counts,
                 tokens,
                 malformed,
             })
         })
         .collect()
+}
+
+/// The token files of each dictionary file: for each column whose tokens point into the
+/// dictionary (the catalog's order), its segment file of the dictionary's partition and
+/// segment, on the dictionary's DBRoot (both are created together) or else the first found.
+struct TokenFiles {
+    owners: BTreeMap<Oid, Vec<Oid>>,
+    by_segment: BTreeMap<(Oid, u32, u16), Vec<usize>>,
+}
+
+impl TokenFiles {
+    /// `found[i]` is file `i`.
+    fn new(found: &[&FoundFile], catalog: &CatalogFacts) -> Self {
+        let mut by_segment: BTreeMap<(Oid, u32, u16), Vec<usize>> = BTreeMap::new();
+        for (i, f) in found.iter().enumerate() {
+            let id = f.id;
+            by_segment
+                .entry((id.oid, id.partition, id.segment))
+                .or_default()
+                .push(i);
+        }
+        TokenFiles {
+            owners: owners(catalog),
+            by_segment,
+        }
+    }
+
+    /// (owning column, its token file) for dictionary file `i`.
+    fn of(&self, found: &[&FoundFile], i: usize) -> Vec<(Oid, usize)> {
+        let d = found[i];
+        let id = d.id;
+        let mut out = Vec::new();
+        for &col in self.owners.get(&id.oid).into_iter().flatten() {
+            let Some(candidates) = self.by_segment.get(&(col, id.partition, id.segment)) else {
+                continue;
+            };
+            let Some(&t) = candidates
+                .iter()
+                .find(|&&t| found[t].dbroot == d.dbroot)
+                .or(candidates.first())
+            else {
+                continue;
+            };
+            out.push((col, t));
+        }
+        out
+    }
+}
+
+/// What the scan gathers for one file ([`predict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gather {
+    /// A dictionary file: the string count of every block.
+    Counts,
+    /// A token column file: how its tokens use block LBIDs.
+    Tokens,
+}
+
+/// The most dictionary extents the scan gathers evidence for. Each holds 8192 string counts
+/// (16 KiB) and the map of the blocks its tokens name (some 200 KB: see [`PackedEvidence`]),
+/// all kept until the scan ends, where a second read holds one dictionary per worker; past
+/// this many (64 GiB of dictionary data), the other dictionaries are read again after the scan.
+pub const MAX_PREDICTED_DICT_EXTENTS: u64 = 1024;
+
+/// Before the scan: the files it gathers evidence for, by file index. The dictionary files
+/// [`wanted`] (on a `node`, [`wanted_on_node`]) names with the extent counts the plan gives
+/// ([`hwm::extent_count`] without the scan's last block), and their token files. The claims
+/// are those the scan would give: a claim comes from a header LBID or the catalog's LBID of
+/// extent 0, and the plan's count already covers every header LBID. A dictionary whose data
+/// reaches past its allocated blocks and chunks (none the scan reads: a dictionary's extent
+/// count does not depend on table rows) may have more extents after the scan, unclaimed: it
+/// is wanted, not predicted, and read again ([`EvidenceSource::Scan`]). So the prediction only
+/// decides speed. At most [`MAX_PREDICTED_DICT_EXTENTS`] dictionary extents; a file that would
+/// be both a dictionary and a token file (should a catalog say so) keeps one role and is read
+/// again for the other.
+pub fn predict(files: &[FileFacts], catalog: &CatalogFacts, node: bool) -> Vec<Option<Gather>> {
+    let extents: Vec<u32> = files.iter().map(|f| hwm::extent_count(f, None)).collect();
+    let claims = super::place::lbid::claims(files, &extents, &catalog.lbids);
+    let dicts = if node {
+        wanted_on_node(files, &extents, &claims)
+    } else {
+        wanted(files, &extents, &claims)
+    };
+    let found: Vec<&FoundFile> = files.iter().map(|f| &f.found).collect();
+    let token_files = TokenFiles::new(&found, catalog);
+    let mut out = vec![None; files.len()];
+    let mut budget = MAX_PREDICTED_DICT_EXTENTS;
+    for i in dicts {
+        let Some(left) = budget.checked_sub(u64::from(extents[i])) else {
+            break;
+        };
+        budget = left;
+        out[i] = Some(Gather::Counts);
+        for (_, t) in token_files.of(&found, i) {
+            out[t] = Some(Gather::Tokens);
+        }
+    }
+    out
 }
 
 /// The files [`gather`] reads evidence for: the user dictionary files with an extent whose LBID
@@ -212,18 +349,39 @@ pub fn owners(catalog: &CatalogFacts) -> BTreeMap<Oid, Vec<Oid>> {
 }
 
 /// Add the string tokens of a token column file to `uses`; returns how many are malformed.
-/// Chunks that cannot be read are left out (the scan reports them).
+/// Chunks that cannot be read are left out (the scan reports them). The second read of a file
+/// the scan did not gather for ([`gather`]).
 fn read_tokens(pf: &PlannedFile, uses: &mut BTreeMap<i64, TokenUse>) -> u64 {
     let mut scratch = crate::seg::file::ChunkReader::new();
-    let mut malformed = 0;
-    // Consecutive rows mostly name the same block: a run of tokens naming one LBID is gathered
-    // here (highest ordinal, tokens, most continuation blocks) and added to `uses` once, with
-    // what adding each token would have given.
-    let mut run: Option<(i64, TokenUse, u32)> = None;
+    let mut runs = TokenRuns::default();
     for c in 0..pf.file.chunk_count() {
         let Ok(data) = pf.file.chunk_data(c, &mut scratch) else {
             continue;
         };
+        runs.add(data, |run| add_run(uses, run));
+    }
+    runs.close(|run| add_run(uses, run));
+    runs.malformed
+}
+
+/// A run of tokens naming one block LBID: the LBID, the highest ordinal and the tokens, and the
+/// most continuation blocks.
+type Run = (i64, TokenUse, u32);
+
+/// Tokens folded into runs ([`Run`]): consecutive rows mostly name the same block, so a run is
+/// added to the uses once, with what adding each token would have given. Where a run is cut
+/// (a chunk's end) does not change what [`add_run`] makes of the runs.
+#[derive(Debug, Default)]
+struct TokenRuns {
+    run: Option<Run>,
+    /// Tokens that cannot point into a dictionary.
+    malformed: u64,
+}
+
+impl TokenRuns {
+    /// The tokens of `data` (8-byte words, SEG §6.2): EMPTY and NULL skipped, malformed ones
+    /// counted, every finished run handed to `done`.
+    fn add(&mut self, data: &[u8], mut done: impl FnMut(Run)) {
         for raw in data.chunks_exact(8) {
             let raw = u64::from_le_bytes(raw.try_into().expect("8-byte chunks"));
             if raw == TOKEN_EMPTY || raw == TOKEN_NULL {
@@ -231,48 +389,68 @@ fn read_tokens(pf: &PlannedFile, uses: &mut BTreeMap<i64, TokenUse>) -> u64 {
             }
             let t = Token::decode(raw);
             if t.op == 0 || t.bc > MAX_CONTINUATION_BLOCKS {
-                malformed += 1;
+                self.malformed += 1;
                 continue;
             }
-            match &mut run {
+            match &mut self.run {
                 Some((lbid, u, bc)) if *lbid == t.lbid => {
                     u.max_op = u.max_op.max(t.op);
                     u.tokens += 1;
                     *bc = (*bc).max(t.bc);
                 }
                 _ => {
-                    if let Some(done) = run.take() {
-                        add_run(uses, done);
+                    if let Some(finished) = self.run.take() {
+                        done(finished);
                     }
                     let first = TokenUse {
                         max_op: t.op,
                         tokens: 1,
                     };
-                    run = Some((t.lbid, first, t.bc));
+                    self.run = Some((t.lbid, first, t.bc));
                 }
             }
         }
     }
-    if let Some(done) = run {
-        add_run(uses, done);
+
+    /// Hand the open run, if any, to `done`.
+    fn close(&mut self, done: impl FnOnce(Run)) {
+        if let Some(finished) = self.run.take() {
+            done(finished);
+        }
     }
-    malformed
 }
 
 /// Add a run of tokens naming block `lbid` to `uses`: the block's highest ordinal and token
 /// count, and continuation blocks `lbid + 1 ..= lbid + bc` each needing one string.
-fn add_run(uses: &mut BTreeMap<i64, TokenUse>, (lbid, run, bc): (i64, TokenUse, u32)) {
-    let e = uses.entry(lbid).or_default();
-    e.max_op = e.max_op.max(run.max_op);
-    e.tokens += run.tokens;
+fn add_run(uses: &mut BTreeMap<i64, TokenUse>, (lbid, run, bc): Run) {
+    add_use(uses, lbid, run);
     for b in 1..=i64::from(bc) {
         let e = uses.entry(lbid + b).or_default();
         e.max_op = e.max_op.max(1);
     }
 }
 
+/// Add what some tokens need of block `lbid` to `uses`.
+fn add_use(uses: &mut BTreeMap<i64, TokenUse>, lbid: i64, u: TokenUse) {
+    let e = uses.entry(lbid).or_default();
+    e.max_op = e.max_op.max(u.max_op);
+    e.tokens += u.tokens;
+}
+
+/// Add the uses of other tokens (`from`) to `uses`: what adding their runs would have given.
+fn merge_uses(uses: &mut BTreeMap<i64, TokenUse>, from: &BTreeMap<i64, TokenUse>) {
+    if uses.is_empty() {
+        uses.clone_from(from);
+        return;
+    }
+    for (&lbid, &u) in from {
+        add_use(uses, lbid, u);
+    }
+}
+
 /// The string count of every block of extent `k` of a dictionary file (blocks past the file's
-/// end, or in chunks that cannot be read, count 0).
+/// end, or in chunks that cannot be read, count 0). The second read of a dictionary the scan
+/// did not gather for ([`gather`]).
 fn block_counts(pf: &PlannedFile, k: u32) -> Vec<u16> {
     let eb = DICT_EXTENT_BLOCKS;
     let mut out = vec![0u16; eb as usize];
@@ -282,17 +460,174 @@ fn block_counts(pf: &PlannedFile, k: u32) -> Vec<u16> {
         let Ok(data) = pf.file.chunk_data(c, &mut scratch) else {
             continue;
         };
-        let base = ((c - first_chunk) * BLOCKS_PER_CHUNK) as usize;
-        for (j, block) in data.chunks_exact(BLOCK_SIZE).enumerate() {
-            if is_empty_dict_block(block) {
-                continue;
+        string_counts(data, c * BLOCKS_PER_CHUNK, |block, n| {
+            if let Some(slot) = out.get_mut((block - k * eb) as usize) {
+                *slot = n;
             }
-            if let (Some(slot), Ok(n)) = (out.get_mut(base + j), DictBlock::string_count(block)) {
-                *slot = u16::try_from(n).unwrap_or(u16::MAX);
+        });
+    }
+    out
+}
+
+/// The string count of every dictionary block of `data`, whose first block is file block
+/// `first_block`, handed to `each` with its file block (SEG §6.1: an empty block, or one that
+/// is not a dictionary block, has none and is skipped).
+fn string_counts(data: &[u8], first_block: u32, mut each: impl FnMut(u32, u16)) {
+    for (j, block) in data.chunks_exact(BLOCK_SIZE).enumerate() {
+        if is_empty_dict_block(block) {
+            continue;
+        }
+        if let Ok(n) = DictBlock::string_count(block) {
+            each(first_block + j as u32, u16::try_from(n).unwrap_or(u16::MAX));
+        }
+    }
+}
+
+/// The evidence the scan gathered for the predicted files ([`predict`]): each worker's, then
+/// merged ([`Gathered::merge`]). Every block is read by one work unit only, so the result does
+/// not depend on which worker read what, in which order, or on the unit size.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// (dictionary file, extent) → the string count of each of the extent's blocks, for the
+    /// extents with a chunk read.
+    pub counts: BTreeMap<(usize, u32), Vec<u16>>,
+    /// Token file → how its tokens use block LBIDs.
+    pub tokens: BTreeMap<usize, TokenTally>,
+}
+
+/// How the tokens of one token file use block LBIDs ([`read_tokens`] of the whole file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenTally {
+    pub uses: BTreeMap<i64, TokenUse>,
+    /// Tokens that cannot point into a dictionary.
+    pub malformed: u64,
+}
+
+impl Gathered {
+    /// Both workers' evidence: a block's count is the one its reader found (other workers
+    /// have 0 there), token uses add up as [`add_run`] adds runs.
+    pub fn merge(mut self, other: Gathered) -> Gathered {
+        for (key, counts) in other.counts {
+            match self.counts.entry(key) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(counts);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    for (a, b) in e.get_mut().iter_mut().zip(counts) {
+                        *a = (*a).max(b);
+                    }
+                }
+            }
+        }
+        for (file, mut tally) in other.tokens {
+            let mine = self.tokens.entry(file).or_default();
+            // The smaller map into the larger one.
+            if tally.uses.len() > mine.uses.len() {
+                std::mem::swap(&mut tally.uses, &mut mine.uses);
+            }
+            for (lbid, u) in tally.uses {
+                add_use(&mut mine.uses, lbid, u);
+            }
+            mine.malformed += tally.malformed;
+        }
+        self
+    }
+}
+
+/// One work unit's evidence as the scan reads it ([`super::scan`]), from the bytes it hands the
+/// kernel. A chunk's part is held back until the chunk is read whole, then added to the
+/// worker's [`Gathered`]: an uncompressed chunk read in pieces may fail after its first pieces,
+/// and a chunk that cannot be read contributes nothing, as in [`read_tokens`] and
+/// [`block_counts`].
+#[derive(Debug)]
+pub struct UnitGather {
+    what: Gather,
+    file: usize,
+    /// The chunk being read, and whether reading it failed.
+    chunk: Option<(u32, bool)>,
+    /// The chunk's (file block, string count) of every dictionary block with strings.
+    counts: Vec<(u32, u16)>,
+    /// The chunk's finished token runs, and the open one.
+    runs: Vec<Run>,
+    open: TokenRuns,
+}
+
+impl UnitGather {
+    /// What to gather for a unit of `file`.
+    pub fn new(what: Gather, file: usize) -> Self {
+        UnitGather {
+            what,
+            file,
+            chunk: None,
+            counts: Vec::new(),
+            runs: Vec::new(),
+            open: TokenRuns::default(),
+        }
+    }
+
+    /// Bytes of chunk `chunk` (all of it, or a piece), starting at file block `first_block`.
+    pub fn data(&mut self, chunk: u32, first_block: u32, data: &[u8], out: &mut Gathered) {
+        self.enter(chunk, out);
+        match self.what {
+            Gather::Counts => string_counts(data, first_block, |block, n| {
+                self.counts.push((block, n));
+            }),
+            Gather::Tokens => {
+                let runs = &mut self.runs;
+                self.open.add(data, |run| runs.push(run));
             }
         }
     }
-    out
+
+    /// Chunk `chunk` could not be read (its pieces stop here).
+    pub fn failed(&mut self, chunk: u32, out: &mut Gathered) {
+        self.enter(chunk, out);
+        self.chunk = Some((chunk, true));
+    }
+
+    /// The unit is read: its last chunk's part is added.
+    pub fn finish(mut self, out: &mut Gathered) {
+        self.commit(out);
+    }
+
+    /// Start chunk `chunk`, adding the previous chunk's part first.
+    fn enter(&mut self, chunk: u32, out: &mut Gathered) {
+        if self.chunk.is_some_and(|(c, _)| c != chunk) {
+            self.commit(out);
+        }
+        if self.chunk.is_none() {
+            self.chunk = Some((chunk, false));
+        }
+    }
+
+    /// Add the current chunk's part to `out` unless reading it failed, and forget it.
+    fn commit(&mut self, out: &mut Gathered) {
+        let Some((_, failed)) = self.chunk.take() else {
+            return;
+        };
+        let runs = &mut self.runs;
+        self.open.close(|run| runs.push(run));
+        let malformed = std::mem::take(&mut self.open.malformed);
+        if failed {
+            self.counts.clear();
+            self.runs.clear();
+            return;
+        }
+        let eb = DICT_EXTENT_BLOCKS;
+        for (block, n) in self.counts.drain(..) {
+            let (k, j) = (block / eb, (block % eb) as usize);
+            out.counts
+                .entry((self.file, k))
+                .or_insert_with(|| vec![0; eb as usize])[j] = n;
+        }
+        if self.what == Gather::Tokens {
+            let tally = out.tokens.entry(self.file).or_default();
+            for run in self.runs.drain(..) {
+                add_run(&mut tally.uses, run);
+            }
+            tally.malformed += malformed;
+        }
+    }
 }
 
 /// [`DictEvidence`] as a partial carries it: a node sends the evidence of every dictionary

@@ -116,8 +116,29 @@ pub fn rebuild_from(
     opener: &dyn FileOpener,
     progress: &dyn Progress,
 ) -> Result<Rebuilt, Error> {
-    let (facts, catalog) = node_facts(opts, walked, opener, None, false, progress)?;
+    let (facts, catalog) = node_facts(
+        opts,
+        walked,
+        opener,
+        None,
+        false,
+        evidence::EvidenceSource::Scan,
+        progress,
+    )?;
     facts::finish_with(facts, catalog, opts)
+}
+
+/// The facts of `opts.dbroots` on the local file system, as one machine (`node` false: the
+/// facts [`rebuild`] places) or a cluster's node gathers them ([`scan_facts`], without a
+/// catalog from elsewhere), with the token evidence from `source`: the ways must agree.
+pub fn facts_with_evidence(
+    opts: &RebuildOptions,
+    node: bool,
+    source: evidence::EvidenceSource,
+    progress: &dyn Progress,
+) -> Result<facts::Facts, Error> {
+    let walked = walk::walk(&opts.dbroots);
+    node_facts(opts, walked, &LocalFiles, None, node, source, progress).map(|(facts, _)| facts)
 }
 
 /// A node's part of a rebuild: walk, catalog, plan, units, scan and evidence of
@@ -150,18 +171,22 @@ pub fn scan_facts_from(
     catalog: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
     progress: &dyn Progress,
 ) -> Result<facts::Facts, Error> {
-    node_facts(opts, walked, opener, catalog, true, progress).map(|(facts, _)| facts)
+    let source = evidence::EvidenceSource::Scan;
+    node_facts(opts, walked, opener, catalog, true, source, progress).map(|(facts, _)| facts)
 }
 
 /// The facts and the catalog stage's facts. A cluster's `node` keeps the catalog files' bytes
 /// in the facts (a partial carries them; one machine has the catalog's facts) and gathers token
 /// evidence for every dictionary that claims a range, packed ([`evidence::gather_on_node`]).
+/// The scan gathers the evidence of the files predicted to need it ([`evidence::predict`]);
+/// `source` says whether the others are read again after it.
 fn node_facts(
     opts: &RebuildOptions,
     walked: walk::WalkResult,
     opener: &dyn FileOpener,
     external: Option<(&facts::CatalogPart, &[walk::FoundFile])>,
     node: bool,
+    source: evidence::EvidenceSource,
     progress: &dyn Progress,
 ) -> Result<(facts::Facts, catalog::CatalogFacts), Error> {
     let Prepared {
@@ -174,15 +199,25 @@ fn node_facts(
         .iter()
         .map(|p| u64::from(p.file.chunk_count()) * CHUNK_BYTES as u64)
         .sum();
+    facts.files = planned.iter().map(|p| p.facts.clone()).collect();
+    let predicted = match source {
+        evidence::EvidenceSource::Reread => vec![None; planned.len()],
+        _ => evidence::predict(&facts.files, &catalog, node),
+    };
     progress.start("scan", total, planned.len() as u64);
     let kernels: Vec<_> = planned.iter().map(|p| (&p.file, p.kernel)).collect();
-    let scanned = scan::scan_units(&kernels, &units, progress);
+    let read = scan::ReadOptions::default();
+    let mut scanned = scan::scan_units_gathering(&kernels, &units, &read, &predicted, progress);
     progress.finish();
     if progress.cancelled() {
         return Err(Error::Interrupted);
     }
+    let from_scan = evidence::FromScan {
+        predicted,
+        gathered: std::mem::take(&mut scanned.gathered),
+        reread: source != evidence::EvidenceSource::ScanOnly,
+    };
     facts.scan = scanned.into_facts(|i| planned[i].found.path.clone());
-    facts.files = planned.iter().map(|p| p.facts.clone()).collect();
 
     // Token evidence: on one machine, for every dictionary the whole set needs it for; on a
     // node, also for every dictionary that claims a range, since a file on another node may
@@ -193,9 +228,10 @@ fn node_facts(
     let extents = place::extent_counts(&facts.files, &facts.scan, &rows);
     let claims = place::lbid::claims(&facts.files, &extents, &catalog.lbids);
     if node {
-        facts.packed_evidence = evidence::gather_on_node(&planned, &extents, &claims, &catalog);
+        facts.packed_evidence =
+            evidence::gather_on_node(&planned, &extents, &claims, &catalog, &from_scan);
     } else {
-        facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog);
+        facts.evidence = evidence::gather(&planned, &extents, &claims, &catalog, &from_scan);
     }
     Ok((facts, catalog))
 }

@@ -7,6 +7,7 @@
 //! count or the unit size. Units come in file-offset order; each worker announces the next units
 //! to the kernel before it reads one ([`read_unit`]), so reading and classifying overlap.
 
+use super::evidence::{Gather, Gathered, UnitGather};
 use super::kernel::Kernel;
 use super::stats::ExtentStats;
 use super::units::WorkUnit;
@@ -38,6 +39,8 @@ pub struct ScanResult {
     pub short: BTreeMap<(usize, u32), u32>,
     /// Uncompressed bytes examined.
     pub bytes: u64,
+    /// Token evidence of the files predicted to need it ([`scan_units_gathering`]).
+    pub gathered: Gathered,
 }
 
 /// What the scan established, as a plain value for the stages after it (and a node's
@@ -90,6 +93,7 @@ impl ScanResult {
         self.errors.extend(other.errors);
         self.short.extend(other.short);
         self.bytes += other.bytes;
+        self.gathered = std::mem::take(&mut self.gathered).merge(other.gathered);
         self
     }
 }
@@ -194,6 +198,18 @@ pub fn scan_units_with(
     read: &ReadOptions,
     progress: &dyn Progress,
 ) -> ScanResult {
+    scan_units_gathering(files, units, read, &[], progress)
+}
+
+/// [`scan_units_with`], gathering token evidence from the chunks of every file `gather` names
+/// (by file index; [`super::evidence::predict`]) into [`ScanResult::gathered`].
+pub fn scan_units_gathering(
+    files: &[(&SegmentFile, Kernel)],
+    units: &[WorkUnit],
+    read: &ReadOptions,
+    gather: &[Option<Gather>],
+    progress: &dyn Progress,
+) -> ScanResult {
     let segment_files: Vec<&SegmentFile> = files.iter().map(|(f, _)| *f).collect();
     let mut result = units
         .par_iter()
@@ -207,6 +223,12 @@ pub fn scan_units_with(
                 }
                 let kernel = files[unit.file].1;
                 let stats = acc.stats.entry((unit.file, unit.extent)).or_default();
+                let gathered = &mut acc.gathered;
+                let mut evidence = gather
+                    .get(unit.file)
+                    .copied()
+                    .flatten()
+                    .map(|what| UnitGather::new(what, unit.file));
                 let mut bytes = 0u64;
                 let mut errors = Vec::new();
                 // Bytes of data per chunk (a chunk may come in pieces).
@@ -220,19 +242,30 @@ pub fn scan_units_with(
                     |chunk, first_block, data| match data {
                         Ok(data) => {
                             kernel.scan(data, first_block, stats);
+                            if let Some(e) = &mut evidence {
+                                e.data(chunk, first_block, data, gathered);
+                            }
                             bytes += data.len() as u64;
                             match lens.last_mut() {
                                 Some((c, n)) if *c == chunk => *n += data.len() as u64,
                                 _ => lens.push((chunk, data.len() as u64)),
                             }
                         }
-                        Err(error) => errors.push(ChunkError {
-                            file: unit.file,
-                            chunk,
-                            error,
-                        }),
+                        Err(error) => {
+                            if let Some(e) = &mut evidence {
+                                e.failed(chunk, gathered);
+                            }
+                            errors.push(ChunkError {
+                                file: unit.file,
+                                chunk,
+                                error,
+                            })
+                        }
                     },
                 );
+                if let Some(e) = evidence {
+                    e.finish(gathered);
+                }
                 for (chunk, n) in lens {
                     if n < CHUNK_BYTES as u64 {
                         let blocks = (n / BLOCK_SIZE as u64) as u32;
