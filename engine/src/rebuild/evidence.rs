@@ -2,15 +2,27 @@
 //! LBIDs the headers do not settle (SEG §3.7, §3.9) or that claim an LBID range another file
 //! claims too → one [`DictEvidence`] per such dictionary file.
 //!
-//! Runs after the scan, before place, and only over those files: a targeted pass that leaves
-//! the scan kernels alone. A cluster's node cannot see the other nodes' claims, so it gathers
-//! for every dictionary file that claims any range as well ([`gather_on_node`], packed): the
-//! primary then finds among them exactly the evidence one machine reading every DBRoot gathers
-//! ([`gather`]). Every chunk is read once with a per-task buffer (bounded memory); a
-//! token column contributes the distinct block LBIDs its tokens name (SEG §6.2: bits 10–45 are
-//! the **LBID** of the string's block, `op` its ordinal there, `bc` the continuation blocks at
+//! The scan gathers it from the bytes it decompresses anyway: which files need evidence depends
+//! on the extent counts and the LBID claims, known only after the scan, so the files are
+//! predicted before it ([`predict`], from the plan's facts: for dictionaries exact but for one
+//! whose data reaches past its allocated blocks), and for each unit of a predicted file the scan
+//! hands the kernel's bytes to a [`UnitGather`] too: string counts for a dictionary, token
+//! runs for a token column. Each worker folds them into its [`Gathered`]; the workers' results
+//! merge associatively, as the scan's stats do, so neither the thread count, the unit size nor
+//! maps against positioned reads (an uncompressed chunk then comes in 256 KiB pieces) change
+//! them. After the scan, [`gather`] takes them for the files the true [`wanted`] names, and
+//! reads again only a wanted file that was not predicted ([`read_tokens`], [`block_counts`]):
+//! the prediction decides speed, never the evidence. Only predicted files carry evidence through
+//! the scan, at most [`MAX_PREDICTED_DICT_EXTENTS`] dictionary extents of it.
+//!
+//! A cluster's node cannot see the other nodes' claims, so it gathers for every dictionary file
+//! that claims any range as well ([`gather_on_node`], packed): the primary then finds among
+//! them exactly the evidence one machine reading every DBRoot gathers ([`gather`]). A token
+//! column contributes the distinct block LBIDs its tokens name (SEG §6.2: bits 10–45 are the
+//! **LBID** of the string's block, `op` its ordinal there, `bc` the continuation blocks at
 //! LBID+1, …), and the dictionary file the string count of every block of every extent
-//! (SEG §6.1). Both are plain values: place decides from them without reading any file.
+//! (SEG §6.1). A chunk that cannot be read contributes nothing. Both are plain values: place
+//! decides from them without reading any file.
 //!
 //! The owning token column of a dictionary comes from the catalog's SYSCOLUMN rows
 //! (`dictobjectid`, CAT §5); its segment file for (partition, segment) points into the
@@ -19,8 +31,8 @@
 use super::catalog::CatalogFacts;
 use super::facts::Lz4Bytes;
 use super::kind::ObjectKind;
-use super::place::lbid::Claim;
 use super::place::hwm;
+use super::place::lbid::Claim;
 use super::plan::{FileFacts, PlannedFile};
 use super::walk::FoundFile;
 use crate::catalog::syscat;
@@ -918,5 +930,202 @@ mod tests {
             },
             &format!("at LBID {} with 2 ordinals", i64::MAX),
         );
+    }
+
+    /// The scan's way of gathering ([`UnitGather`] per work unit, per worker [`Gathered`],
+    /// merged) against the definition: every token of a chunk read whole adds to its block
+    /// (highest ordinal, one token) and asks one string of each continuation block; every
+    /// dictionary block counts the strings written into it. Chunks come in pieces, some fail
+    /// part way, units go to workers in any order, workers merge in any order.
+    mod gathering {
+        use super::super::*;
+        use crate::seg::dict::DictBlockBuilder;
+        use proptest::prelude::*;
+
+        /// A chunk: its words or blocks, the pieces it is read in, and the piece whose read
+        /// fails (its earlier pieces delivered), if any.
+        #[derive(Debug, Clone)]
+        struct ChunkSpec<T> {
+            items: Vec<T>,
+            pieces: usize,
+            fail: Option<usize>,
+        }
+
+        fn chunk<T: std::fmt::Debug + Clone>(
+            item: impl Strategy<Value = T>,
+        ) -> impl Strategy<Value = ChunkSpec<T>> {
+            (
+                proptest::collection::vec(item, 0..24),
+                1usize..4,
+                proptest::option::weighted(0.25, 0usize..4),
+            )
+                .prop_map(|(items, pieces, fail)| ChunkSpec {
+                    items,
+                    pieces,
+                    fail: fail.map(|f| f % pieces),
+                })
+        }
+
+        fn token_word() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                Just(TOKEN_EMPTY),
+                Just(TOKEN_NULL),
+                (
+                    0i64..4,
+                    0u16..4,
+                    prop_oneof![4 => 0u32..3, 1 => Just(3000u32)]
+                )
+                    .prop_map(|(b, op, bc)| Token {
+                        op,
+                        lbid: 40960 + b,
+                        bc
+                    }
+                    .encode()),
+            ]
+        }
+
+        /// How chunks become units (consecutive chunks), which worker takes each unit, and
+        /// the order in which the workers' results merge.
+        fn schedule(chunks: usize) -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<usize>)> {
+            (
+                proptest::collection::vec(1usize..4, chunks),
+                proptest::collection::vec(0usize..3, chunks),
+                Just(vec![0usize, 1, 2]).prop_shuffle(),
+            )
+        }
+
+        /// Feed chunk `c` (its bytes of `unit`-byte items, read in `pieces`, failing at piece
+        /// `fail`) to `g` as the scan does.
+        fn feed(
+            g: &mut UnitGather,
+            out: &mut Gathered,
+            (c, first_block): (u32, u32),
+            (bytes, pieces, fail): &(Vec<u8>, usize, Option<usize>),
+            unit: usize,
+        ) {
+            let items = bytes.len() / unit;
+            for p in 0..*pieces {
+                if *fail == Some(p) {
+                    g.failed(c, out);
+                    return;
+                }
+                let (a, b) = (items * p / pieces, items * (p + 1) / pieces);
+                let block = first_block + (a * unit / BLOCK_SIZE) as u32;
+                g.data(c, block, &bytes[a * unit..b * unit], out);
+            }
+        }
+
+        /// Run `chunks` (as bytes of `unit`-byte items) through units, workers and merges.
+        fn scan(
+            what: Gather,
+            chunks: &[(Vec<u8>, usize, Option<usize>)],
+            first_block: impl Fn(u32) -> u32,
+            unit: usize,
+            (sizes, workers, order): &(Vec<usize>, Vec<usize>, Vec<usize>),
+        ) -> Gathered {
+            let mut per_worker: Vec<Gathered> = (0..3).map(|_| Gathered::default()).collect();
+            let mut c = 0;
+            let mut u = 0;
+            while c < chunks.len() {
+                let end = (c + sizes[u]).min(chunks.len());
+                let out = &mut per_worker[workers[u]];
+                let mut g = UnitGather::new(what, 7);
+                for (k, spec) in chunks.iter().enumerate().take(end).skip(c) {
+                    let k = k as u32;
+                    feed(&mut g, out, (k, first_block(k)), spec, unit);
+                }
+                g.finish(out);
+                c = end;
+                u += 1;
+            }
+            let mut merged = Gathered::default();
+            for &w in order {
+                merged = merged.merge(std::mem::take(&mut per_worker[w]));
+            }
+            merged
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn tokens_gathered_by_the_scan_are_every_token_added(
+                (chunks, sched) in proptest::collection::vec(chunk(token_word()), 1..7)
+                    .prop_flat_map(|c| { let n = c.len(); (Just(c), schedule(n)) })
+            ) {
+                let mut uses: BTreeMap<i64, TokenUse> = BTreeMap::new();
+                let mut malformed = 0;
+                for spec in chunks.iter().filter(|s| s.fail.is_none()) {
+                    for &raw in &spec.items {
+                        if raw == TOKEN_EMPTY || raw == TOKEN_NULL {
+                            continue;
+                        }
+                        let t = Token::decode(raw);
+                        if t.op == 0 || t.bc > 2048 {
+                            malformed += 1;
+                            continue;
+                        }
+                        let e = uses.entry(t.lbid).or_default();
+                        e.max_op = e.max_op.max(t.op);
+                        e.tokens += 1;
+                        for b in 1..=i64::from(t.bc) {
+                            let e = uses.entry(t.lbid + b).or_default();
+                            e.max_op = e.max_op.max(1);
+                        }
+                    }
+                }
+                let bytes: Vec<_> = chunks
+                    .iter()
+                    .map(|s| {
+                        let b = s.items.iter().flat_map(|w| w.to_le_bytes()).collect();
+                        (b, s.pieces, s.fail)
+                    })
+                    .collect();
+                let got = scan(Gather::Tokens, &bytes, |_| 0, 8, &sched);
+                prop_assert!(got.counts.is_empty());
+                let tally = got.tokens.get(&7).cloned().unwrap_or_default();
+                prop_assert_eq!(tally, TokenTally { uses, malformed });
+            }
+
+            #[test]
+            fn string_counts_gathered_by_the_scan_are_the_strings_written(
+                (chunks, sched) in proptest::collection::vec(chunk(0u16..4), 1..7)
+                    .prop_flat_map(|c| { let n = c.len(); (Just(c), schedule(n)) })
+            ) {
+                // Chunk c starts at block 3000 c: chunk 3 is in extent 1 (blocks 8192..).
+                let first_block = |c: u32| 3000 * c;
+                let mut want: BTreeMap<(u32, usize), u16> = BTreeMap::new();
+                let bytes: Vec<_> = chunks
+                    .iter()
+                    .enumerate()
+                    .map(|(c, s)| {
+                        let mut b = Vec::new();
+                        for (j, &n) in s.items.iter().enumerate() {
+                            let mut block = DictBlockBuilder::new();
+                            for i in 0..n {
+                                block.try_push(format!("s{i}").as_bytes()).unwrap();
+                            }
+                            b.extend_from_slice(&block.finish());
+                            let at = first_block(c as u32) + j as u32;
+                            if n > 0 && s.fail.is_none() {
+                                want.insert((at / DICT_EXTENT_BLOCKS, (at % DICT_EXTENT_BLOCKS) as usize), n);
+                            }
+                        }
+                        (b, s.pieces, s.fail)
+                    })
+                    .collect();
+                let got = scan(Gather::Counts, &bytes, first_block, BLOCK_SIZE, &sched);
+                prop_assert!(got.tokens.is_empty());
+                let mut found = BTreeMap::new();
+                for (&(file, k), counts) in &got.counts {
+                    prop_assert_eq!(file, 7);
+                    prop_assert_eq!(counts.len(), DICT_EXTENT_BLOCKS as usize);
+                    for (j, &n) in counts.iter().enumerate().filter(|(_, &n)| n > 0) {
+                        found.insert((k, j), n);
+                    }
+                }
+                prop_assert_eq!(found, want);
+            }
+        }
     }
 }

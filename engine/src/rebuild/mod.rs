@@ -8,8 +8,8 @@
 //! | [`catalog`] | the catalog's found files → [`catalog::CatalogFacts`] (each file loaded once) |
 //! | [`plan`] | found files + catalog facts → [`plan::PlannedFile`]s (opened, kind, kernel) |
 //! | [`units`] | planned files → chunk-aligned [`units::WorkUnit`]s |
-//! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]) |
-//! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles or in an LBID conflict (on a cluster's node: every one that claims a range) |
+//! | [`scan`] | units → per-extent [`stats::ExtentStats`] (parallel fold/reduce; kernels in [`kernel`]), and the token evidence of the files [`evidence::predict`] names from the plan |
+//! | [`evidence`] | planned files + scan → token evidence for dictionaries no header settles or in an LBID conflict (on a cluster's node: every one that claims a range); a wanted file the scan did not gather for is read again |
 //! | [`facts`] | everything so far as plain values ([`facts::Facts`]: no open file) |
 //! | [`facts::finish`] | the stages below, from the facts alone |
 //! | [`orphans`] | file facts → the ones the catalog lists as live (the others reported) |

@@ -6,6 +6,13 @@
 //! nothing is shared or locked on the hot path and the result does not depend on the thread
 //! count or the unit size. Units come in file-offset order; each worker announces the next units
 //! to the kernel before it reads one ([`read_unit`]), so reading and classifying overlap.
+//!
+//! The same bytes give the token evidence of the files predicted to need it
+//! ([`scan_units_gathering`], [`super::evidence::predict`]): for a unit of such a file the
+//! worker also hands every chunk (or piece) it classifies to a
+//! [`super::evidence::UnitGather`], which keeps a chunk's part until the chunk has been read
+//! whole, and folds it into the worker's [`Gathered`], merged with the stats. So the evidence
+//! stage does not decompress those chunks a second time.
 
 use super::evidence::{Gather, Gathered, UnitGather};
 use super::kernel::Kernel;
