@@ -167,6 +167,57 @@ pub(crate) enum Advice {
     DontNeed,
 }
 
+/// `WILLNEED` for `len` bytes at `offset`, in pieces the kernel reads whole. Linux reads at
+/// most max(`read_ahead_kb`, `max_sectors_kb`) of the device per `WILLNEED` and silently drops
+/// the rest (`mm/readahead.c`, `force_page_cache_ra`: `nr_to_read` is cut to
+/// `max(bdi->io_pages, ra->ra_pages)`); here, with `read_ahead_kb` 8192, a 16 MiB advice
+/// brought in 8 MiB. So the range is advised in pieces of that size ([`read_ahead_cap`]).
+pub(crate) fn will_need(file: &File, offset: u64, len: u64) {
+    let piece = read_ahead_cap(file);
+    let mut at = offset;
+    while at < offset + len {
+        let n = piece.min(offset + len - at);
+        // A hint: a failure changes the speed only (module documentation).
+        let _ = advise(file, at, Some(n), Advice::WillNeed);
+        at += n;
+    }
+}
+
+/// The most one `WILLNEED` reads on `file`'s device: max(`read_ahead_kb`, `max_sectors_kb`)
+/// from `/sys/dev/block/MAJOR:MINOR/queue` (a partition's `queue` is its disk's), or 128 KiB
+/// (the kernel's default `read_ahead_kb`) where that cannot be read (no block device: tmpfs,
+/// network file systems; other systems). Read once per device.
+fn read_ahead_cap(file: &File) -> u64 {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    const FALLBACK: u64 = 128 << 10;
+    static CAPS: OnceLock<Mutex<BTreeMap<u64, u64>>> = OnceLock::new();
+    let Ok(meta) = file.metadata() else {
+        return FALLBACK;
+    };
+    let dev = std::os::unix::fs::MetadataExt::dev(&meta);
+    let caps = CAPS.get_or_init(|| Mutex::new(BTreeMap::new()));
+    if let Some(&cap) = caps.lock().unwrap_or_else(|e| e.into_inner()).get(&dev) {
+        return cap;
+    }
+    let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
+    let dir = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    let kb = |name: &str| -> Option<u64> {
+        [dir.join("queue").join(name), dir.join("../queue").join(name)]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let cap = match (kb("read_ahead_kb"), kb("max_sectors_kb")) {
+        (None, None) => FALLBACK,
+        (a, b) => (a.unwrap_or(0).max(b.unwrap_or(0)) << 10).max(FALLBACK),
+    };
+    caps.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(dev, cap);
+    cap
+}
+
 /// `posix_fadvise(file, offset, len)`; `len` `None` means "to the end of the file".
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 pub(crate) fn advise(
@@ -236,6 +287,36 @@ mod tests {
         assert_ne!(e.worked(), Some(true));
         // The file still reads the same after its pages were dropped.
         assert_eq!(std::fs::read(&a).unwrap(), vec![7u8; 1 << 20]);
+    }
+
+    #[test]
+    fn will_need_brings_in_a_range_longer_than_one_advice_reads() {
+        // One WILLNEED reads at most the device's cap; a range twice as long must still come in
+        // whole: its last page is cached soon after the advice, without any read.
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("FILE000.cdf");
+        std::fs::write(&a, vec![7u8; 1 << 20]).unwrap();
+        let cap = read_ahead_cap(&File::open(&a).unwrap());
+        let len = 2 * cap + (1 << 20);
+        if len > 64 << 20 || is_cached(&a).is_none() {
+            return; // a cap too large for a test file, or no `mincore`: nothing to check
+        }
+        std::fs::write(&a, vec![7u8; len as usize]).unwrap();
+        assert_eq!(evict_from_page_cache(&[&a]).worked(), Some(true));
+        let file = File::open(&a).unwrap();
+        let page = rustix::param::page_size() as u64;
+        let last = (len - 1) / page * page;
+        assert_eq!(resident(&file, last), Some(false), "evicted");
+        will_need(&file, 0, len);
+        let mut cached = false;
+        for _ in 0..100 {
+            if resident(&file, last) == Some(true) {
+                cached = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(cached, "the last page of a {len}-byte WILLNEED never arrived (cap {cap})");
     }
 
     #[test]

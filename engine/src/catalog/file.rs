@@ -54,9 +54,17 @@ impl LoadedCatalog {
 
     /// [`LoadedCatalog::load_each`], reading the files through `opener`.
     pub fn load_each_with(files: &CatalogFiles, access: Access, opener: &dyn FileOpener) -> Self {
+        // On the caller's rayon pool: the catalog is read (and decompressed) before the scan
+        // can start, so one file after another would leave every other worker idle (issue 11,
+        // 2 threads vs 1).
+        use rayon::prelude::*;
+        let loaded: Vec<(Oid, Result<CatalogFile, Error>)> = files
+            .par_iter()
+            .map(|(&oid, path)| (oid, CatalogFile::load_with(path, access, opener)))
+            .collect();
         let mut out = Self::default();
-        for (&oid, path) in files {
-            match CatalogFile::load_with(path, access, opener) {
+        for (oid, r) in loaded {
+            match r {
                 Ok(f) => {
                     out.files.insert(oid, f);
                 }

@@ -176,14 +176,14 @@ impl ChunkReader {
         match file.source() {
             Source::Memory(_) => {}
             Source::Disk(disk) => {
-                let len = Some(range.end - range.start);
+                let len = range.end - range.start;
                 match &self.open {
                     Some(o) if o.identity == disk.identity => {
-                        let _ = advise(&o.file, range.start, len, Advice::WillNeed);
+                        crate::pagecache::will_need(&o.file, range.start, len);
                     }
                     _ => {
                         if let Ok((f, _)) = crate::fsutil::open_read_only(file.path()) {
-                            let _ = advise(&f, range.start, len, Advice::WillNeed);
+                            crate::pagecache::will_need(&f, range.start, len);
                         }
                     }
                 }
