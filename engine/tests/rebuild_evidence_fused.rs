@@ -11,31 +11,20 @@
 //! `upgraded-v2-dictionary` and `dml-dictionary-extents` (dictionaries a header partly
 //! settles). Which dictionaries need evidence is checked against the generator's manifest.
 
-use emengine::config::ClusterConfig;
+mod gen_support;
+
 use emengine::progress::NoProgress;
 use emengine::rebuild::evidence::{DictEvidence, EvidenceSource};
 use emengine::rebuild::facts::Facts;
 use emengine::rebuild::{facts_with_evidence, RebuildOptions};
 use emengine::seg::file::Access;
-use emfixtures::{generate, GenOptions, Manifest, Scenario};
+use emfixtures::{Manifest, Scenario};
 use std::collections::BTreeSet;
 
+/// A generated tree, its manifest and the options that rebuild it.
 fn tree(scenario: Scenario, mib: u64, seed: u64) -> (tempfile::TempDir, Manifest, RebuildOptions) {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("t");
-    let opts = GenOptions {
-        seed,
-        logical_bytes: mib << 20,
-        scenario,
-        threads: Some(2),
-    };
-    let m = generate(&tree, &opts, &NoProgress).unwrap();
-    let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
-    let ropts = RebuildOptions {
-        dbroots: cfg.dbroots,
-        ..RebuildOptions::default()
-    };
-    (dir, m, ropts)
+    let gen_support::Tree(dir, _, m, opts) = gen_support::tree(scenario, mib, seed);
+    (dir, m, opts)
 }
 
 fn facts(

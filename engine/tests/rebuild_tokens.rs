@@ -8,17 +8,19 @@
 //! LBID). A dictionary extent placed at any other LBID than the one its tokens were written
 //! with makes its strings come back wrong or not at all.
 
+mod gen_support;
+
 use emengine::catalog::tokens::{resolve_strings, DictExtent};
-use emengine::config::ClusterConfig;
 use emengine::em::ExtentMap;
 use emengine::progress::NoProgress;
-use emengine::rebuild::{rebuild, RebuildOptions};
+use emengine::rebuild::rebuild;
 use emengine::seg::file::{Access, SegmentFile};
 use emengine::seg::token::{Token, TOKEN_EMPTY, TOKEN_NULL};
 use emfixtures::plan::FileKind;
 use emfixtures::strings::{token_rows, RowValue};
 use emfixtures::write::rel_path;
-use emfixtures::{generate, GenOptions, Scenario};
+use emfixtures::Scenario;
+use gen_support::{tree, Tree};
 use std::path::Path;
 
 /// The uncompressed blocks of a segment file (its chunks in order).
@@ -33,32 +35,6 @@ fn blocks(path: &Path) -> Vec<u8> {
         out.extend_from_slice(data);
     }
     out
-}
-
-/// A generated tree (in `.0`, at `.1`), its manifest and the options that rebuild it.
-struct Tree(
-    tempfile::TempDir,
-    std::path::PathBuf,
-    emfixtures::Manifest,
-    RebuildOptions,
-);
-
-fn tree(scenario: Scenario, mib: u64, seed: u64) -> Tree {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("t");
-    let opts = GenOptions {
-        seed,
-        logical_bytes: mib << 20,
-        scenario,
-        threads: Some(2),
-    };
-    let m = generate(&tree, &opts, &NoProgress).unwrap();
-    let cfg = ClusterConfig::read(&tree.join("Columnstore.xml")).unwrap();
-    let ropts = RebuildOptions {
-        dbroots: cfg.dbroots,
-        ..RebuildOptions::default()
-    };
-    Tree(dir, tree, m, ropts)
 }
 
 /// Generate `scenario`, rebuild it, and resolve every token through the rebuilt map; returns
