@@ -932,6 +932,50 @@ mod tests {
         );
     }
 
+    /// A dictionary file of `extents` extents: uncompressed (no header, so no LBID: SEG §4), or
+    /// compressed with a v3 header recording one LBID per extent (SEG §3.7).
+    fn dictionary(oid: i32, extents: u32, header_lbids: Vec<i64>) -> FileFacts {
+        let blocks = u64::from(extents) * u64::from(DICT_EXTENT_BLOCKS);
+        FileFacts {
+            found: FoundFile {
+                dbroot: DbRootId(1),
+                id: SegmentId {
+                    oid: Oid(oid),
+                    partition: 0,
+                    segment: 0,
+                },
+                path: format!("{oid}.cdf").into(),
+            },
+            kind: ObjectKind::Dictionary,
+            source: super::super::kind::KindSource::Catalog,
+            compressed: !header_lbids.is_empty(),
+            header_lbids,
+            domain: super::super::stats::Domain::None,
+            tokens: false,
+            allocated_blocks: blocks,
+            chunk_count: (blocks / u64::from(BLOCKS_PER_CHUNK)) as u32,
+        }
+    }
+
+    /// The prediction names the dictionaries whose extents no header LBID settles (on a node,
+    /// those with a claim too), in file order, until they hold more extents than
+    /// [`MAX_PREDICTED_DICT_EXTENTS`]: the rest are read again after the scan.
+    #[test]
+    fn the_prediction_names_unsettled_dictionaries_within_the_memory_bound() {
+        let files = [
+            dictionary(3001, 1, vec![40960]),
+            dictionary(3002, 600, vec![]),
+            dictionary(3003, 500, vec![]),
+            dictionary(3004, 10, vec![]),
+        ];
+        let catalog = CatalogFacts::default();
+        let c = Some(Gather::Counts);
+        assert_eq!(predict(&files, &catalog, false), [None, c, None, None]);
+        assert_eq!(predict(&files, &catalog, true), [c, c, None, None]);
+        // Within the bound, every unsettled dictionary.
+        assert_eq!(predict(&files[2..], &catalog, false), [c, c]);
+    }
+
     /// The scan's way of gathering ([`UnitGather`] per work unit, per worker [`Gathered`],
     /// merged) against the definition: every token of a chunk read whole adds to its block
     /// (highest ordinal, one token) and asks one string of each continuation block; every
