@@ -203,10 +203,13 @@ fn read_ahead_cap(file: &File) -> u64 {
     let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
     let dir = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
     let kb = |name: &str| -> Option<u64> {
-        [dir.join("queue").join(name), dir.join("../queue").join(name)]
-            .iter()
-            .find_map(|p| std::fs::read_to_string(p).ok())
-            .and_then(|s| s.trim().parse::<u64>().ok())
+        [
+            dir.join("queue").join(name),
+            dir.join("../queue").join(name),
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
     };
     let cap = match (kb("read_ahead_kb"), kb("max_sectors_kb")) {
         (None, None) => FALLBACK,
@@ -316,7 +319,10 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        assert!(cached, "the last page of a {len}-byte WILLNEED never arrived (cap {cap})");
+        assert!(
+            cached,
+            "the last page of a {len}-byte WILLNEED never arrived (cap {cap})"
+        );
     }
 
     #[test]

@@ -383,49 +383,88 @@ type Run = (i64, TokenUse, u32);
 /// Tokens folded into runs ([`Run`]): consecutive rows mostly name the same block, so a run is
 /// added to the uses once, with what adding each token would have given. Where a run is cut
 /// (a chunk's end) does not change what [`add_run`] makes of the runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct TokenRuns {
     run: Option<Run>,
+    /// [`Token::target_bits`] of the open run's last token, or `u64::MAX` (no token has it)
+    /// when no run is open: a token with the same bits adds to the run without decoding.
+    key: u64,
     /// Tokens that cannot point into a dictionary.
     malformed: u64,
 }
+
+impl Default for TokenRuns {
+    fn default() -> Self {
+        TokenRuns {
+            run: None,
+            key: u64::MAX,
+            malformed: 0,
+        }
+    }
+}
+
+/// A block of nothing but EMPTY tokens (the never-written rows of an extent).
+static EMPTY_TOKEN_BLOCK: [u8; BLOCK_SIZE] = [0xFF; BLOCK_SIZE];
 
 impl TokenRuns {
     /// The tokens of `data` (8-byte words, SEG §6.2): EMPTY and NULL skipped, malformed ones
     /// counted, every finished run handed to `done`.
     fn add(&mut self, data: &[u8], mut done: impl FnMut(Run)) {
-        for raw in data.chunks_exact(8) {
-            let raw = u64::from_le_bytes(raw.try_into().expect("8-byte chunks"));
-            if raw == TOKEN_EMPTY || raw == TOKEN_NULL {
+        for block in data.chunks(BLOCK_SIZE) {
+            // Skipped whole as the kernel skips EMPTY blocks: one byte comparison.
+            if block == &EMPTY_TOKEN_BLOCK[..block.len()] {
                 continue;
             }
-            let t = Token::decode(raw);
-            if t.op == 0 || t.bc > MAX_CONTINUATION_BLOCKS {
-                self.malformed += 1;
-                continue;
-            }
-            match &mut self.run {
-                Some((lbid, u, bc)) if *lbid == t.lbid => {
-                    u.max_op = u.max_op.max(t.op);
-                    u.tokens += 1;
-                    *bc = (*bc).max(t.bc);
-                }
-                _ => {
-                    if let Some(finished) = self.run.take() {
-                        done(finished);
+            for raw in block.chunks_exact(8) {
+                let raw = u64::from_le_bytes(raw.try_into().expect("8-byte chunks"));
+                // Most tokens name the same blocks as the one before them: only the ordinal
+                // changes, and the run's continuation count stays what it is.
+                if Token::target_bits(raw) == self.key {
+                    let op = Token::op_bits(raw);
+                    if let (Some((_, u, _)), true) = (&mut self.run, op != 0) {
+                        u.max_op = u.max_op.max(op);
+                        u.tokens += 1;
+                        continue;
                     }
-                    let first = TokenUse {
-                        max_op: t.op,
-                        tokens: 1,
-                    };
-                    self.run = Some((t.lbid, first, t.bc));
                 }
+                self.add_one(raw, &mut done);
+            }
+        }
+    }
+
+    /// One token, decoded.
+    fn add_one(&mut self, raw: u64, done: &mut impl FnMut(Run)) {
+        if raw == TOKEN_EMPTY || raw == TOKEN_NULL {
+            return;
+        }
+        let t = Token::decode(raw);
+        if t.op == 0 || t.bc > MAX_CONTINUATION_BLOCKS {
+            self.malformed += 1;
+            return;
+        }
+        self.key = Token::target_bits(raw);
+        match &mut self.run {
+            Some((lbid, u, bc)) if *lbid == t.lbid => {
+                u.max_op = u.max_op.max(t.op);
+                u.tokens += 1;
+                *bc = (*bc).max(t.bc);
+            }
+            _ => {
+                if let Some(finished) = self.run.take() {
+                    done(finished);
+                }
+                let first = TokenUse {
+                    max_op: t.op,
+                    tokens: 1,
+                };
+                self.run = Some((t.lbid, first, t.bc));
             }
         }
     }
 
     /// Hand the open run, if any, to `done`.
     fn close(&mut self, done: impl FnOnce(Run)) {
+        self.key = u64::MAX;
         if let Some(finished) = self.run.take() {
             done(finished);
         }

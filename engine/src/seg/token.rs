@@ -54,6 +54,20 @@ impl Token {
             | (u64::from(self.bc) << (OP_BITS + LBID_BITS))
     }
 
+    /// The bits of `raw` that name the string's blocks (its LBID and continuation count),
+    /// without its ordinal: tokens with equal bits name the same blocks. The NULL and EMPTY
+    /// tokens give 2^54 − 1, which no token with at most 2048 continuation blocks has.
+    #[inline]
+    pub fn target_bits(raw: u64) -> u64 {
+        raw >> OP_BITS
+    }
+
+    /// The ordinal of `raw` (its low 10 bits).
+    #[inline]
+    pub fn op_bits(raw: u64) -> u16 {
+        (raw & OP_MASK) as u16
+    }
+
     /// Whether `raw` is the NULL or the EMPTY token (not a string reference).
     #[inline]
     pub fn is_marker(raw: u64) -> bool {
