@@ -186,18 +186,20 @@ pub(crate) fn will_need(file: &File, offset: u64, len: u64) {
 /// The most one `WILLNEED` reads on `file`'s device: max(`read_ahead_kb`, `max_sectors_kb`)
 /// from `/sys/dev/block/MAJOR:MINOR/queue` (a partition's `queue` is its disk's), or 128 KiB
 /// (the kernel's default `read_ahead_kb`) where that cannot be read (no block device: tmpfs,
-/// network file systems; other systems). Read once per device.
+/// network file systems; other systems). Read once per device and thread (a thread-local map:
+/// the scan's workers share nothing on their path).
 fn read_ahead_cap(file: &File) -> u64 {
+    use std::cell::RefCell;
     use std::collections::BTreeMap;
-    use std::sync::{Mutex, OnceLock};
     const FALLBACK: u64 = 128 << 10;
-    static CAPS: OnceLock<Mutex<BTreeMap<u64, u64>>> = OnceLock::new();
+    thread_local! {
+        static CAPS: RefCell<BTreeMap<u64, u64>> = const { RefCell::new(BTreeMap::new()) };
+    }
     let Ok(meta) = file.metadata() else {
         return FALLBACK;
     };
     let dev = std::os::unix::fs::MetadataExt::dev(&meta);
-    let caps = CAPS.get_or_init(|| Mutex::new(BTreeMap::new()));
-    if let Some(&cap) = caps.lock().unwrap_or_else(|e| e.into_inner()).get(&dev) {
+    if let Some(cap) = CAPS.with_borrow(|caps| caps.get(&dev).copied()) {
         return cap;
     }
     let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
@@ -215,9 +217,7 @@ fn read_ahead_cap(file: &File) -> u64 {
         (None, None) => FALLBACK,
         (a, b) => (a.unwrap_or(0).max(b.unwrap_or(0)) << 10).max(FALLBACK),
     };
-    caps.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(dev, cap);
+    CAPS.with_borrow_mut(|caps| caps.insert(dev, cap));
     cap
 }
 
