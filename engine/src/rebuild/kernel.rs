@@ -174,9 +174,9 @@ fn dispatch_domain<T: Lane>(
 
 /// A column value of one storage width, as its native unsigned integer.
 trait Lane: bytemuck::Pod + Ord {
-    /// One 64-byte stripe of values: the lanes of the kernel's accumulators.
-    /// Bytes of one stripe.
+    /// Bytes of one stripe (see the module documentation for each width's).
     const STRIPE: usize;
+    /// One stripe of values: the lanes of the kernel's accumulators.
     type Stripe: bytemuck::Pod + AsRef<[Self]> + AsMut<[Self]>;
     const SIGN: Self;
     const MIN: Self;
