@@ -129,7 +129,7 @@ pub fn is_cached(path: &Path) -> Option<bool> {
 /// `mincore` of the page at `offset` (a multiple of the page size) of `file`.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn resident(file: &File, offset: u64) -> Option<bool> {
+pub(crate) fn resident(file: &File, offset: u64) -> Option<bool> {
     // SAFETY: the map is read-only, lives only in this function, and is never read through (no
     // access can fault, so a concurrent truncation cannot raise SIGBUS). Without `populate` the
     // kernel maps no page at creation.

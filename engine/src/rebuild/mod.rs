@@ -333,32 +333,25 @@ pub struct FloorResult {
 }
 
 /// The floor a rebuild is measured against: the same walk, plan and work units, then every
-/// chunk read and decompressed (checksum included) on the current pool, classifying nothing.
+/// chunk read and decompressed (checksum included) on the current pool, taken in order and read
+/// ahead as the scan takes and reads them ([`scan::units_in_order`]), classifying nothing.
 pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
     use crate::seg::file::{ChunkReader, SegmentFile};
-    use rayon::prelude::*;
     let p = prepare_local(opts)?;
     let files: Vec<&SegmentFile> = p.planned.iter().map(|f| &f.file).collect();
-    let bytes = (0..p.units.len())
-        .into_par_iter()
-        .fold(
-            || (0u64, ChunkReader::new(), 0usize),
-            |(mut bytes, mut reader, mut ahead), i| {
-                scan::read_unit(
-                    &files,
-                    &p.units,
-                    i,
-                    &mut reader,
-                    &mut ahead,
-                    |_, _, data| {
-                        bytes += data.map_or(0, |d| d.len() as u64);
-                    },
-                );
-                (bytes, reader, ahead)
-            },
-        )
-        .map(|(bytes, _, _)| bytes)
-        .sum();
+    let bytes = scan::units_in_order(
+        &files,
+        &p.units,
+        || (0u64, ChunkReader::new()),
+        |(bytes, reader), i| {
+            scan::read_unit(&files, &p.units[i], reader, |_, _, data| {
+                *bytes += data.map_or(0, |d| d.len() as u64);
+            });
+        },
+    )
+    .into_iter()
+    .map(|(bytes, _)| bytes)
+    .sum();
     Ok(FloorResult {
         files: p.planned.len(),
         bytes,

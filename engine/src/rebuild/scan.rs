@@ -3,9 +3,11 @@
 //! Only the parallel part lives here: each worker owns its [`ChunkReader`] (its read and
 //! decompression buffers, one chunk each) and folds the units it takes into an ordered map with
 //! the kernels of [`super::kernel`]; partial maps are reduced with one associative merge, so
-//! nothing is shared or locked on the hot path and the result does not depend on the thread
-//! count or the unit size. Units come in file-offset order; each worker announces the next units
-//! to the kernel before it reads one ([`read_unit`]), so reading and classifying overlap.
+//! nothing is locked on the hot path and the result does not depend on the thread count, the
+//! unit size or which worker took which unit. Workers take units in file-offset order from one
+//! shared index ([`units_in_order`]), so the disk is read as one stream in order whatever the
+//! thread count, and a read-ahead thread beside them announces the next units to the kernel
+//! ([`read_ahead`]): reading and classifying overlap.
 //!
 //! The same bytes give the token evidence of the files predicted to need it
 //! ([`scan_units_gathering`], [`super::evidence::predict`]): for a unit of such a file the
@@ -23,8 +25,8 @@ use crate::progress::Progress;
 use crate::seg::file::SegmentFile;
 use crate::seg::reader::{BufferGauge, ChunkReader, PIECE_BYTES};
 use crate::types::{BLOCKS_PER_CHUNK, BLOCK_SIZE, CHUNK_BYTES};
-use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A chunk that could not be read.
@@ -125,34 +127,123 @@ impl ReadOptions {
     }
 }
 
-/// Work units read ahead of the one being scanned, per worker (`POSIX_FADV_WILLNEED`): the
-/// kernel reads them while the worker classifies, so a cold disk and the CPU work at once.
-const READ_AHEAD_UNITS: usize = 2;
+/// How far the read-ahead thread runs ahead of the next unit to be taken, in stored bytes (at
+/// least [`READ_AHEAD_MIN_UNITS`] units): enough that the disk is never idle while the workers
+/// classify (at 1 GB/s, 64 ms of reading), little enough that the pages read ahead stay in the
+/// page cache until they are scanned.
+const READ_AHEAD_BYTES: u64 = 64 << 20;
 
-/// Read every chunk of `units[i]` with `reader`, handing each to `each` (chunk index, the file
-/// block its bytes start at, and its uncompressed bytes or the error reading them). A chunk
-/// comes whole, or, where the reader copies an uncompressed file's bytes
-/// ([`ChunkReader::reads_in_pieces`]), in pieces of [`PIECE_BYTES`] that are classified while
-/// cached; a chunk's pieces stop at its first error. Before reading, the next
-/// [`READ_AHEAD_UNITS`] units (in file-offset order: the order `units` has) are announced to the
-/// kernel; `ahead` is the worker's first unit not yet announced. After, the unit's map is
-/// released (and its pages dropped, if the reader was asked to).
-pub fn read_unit(
+/// The read-ahead runs at least this many units ahead of the next one to be taken.
+const READ_AHEAD_MIN_UNITS: usize = 2;
+
+/// Run `work(state, i)` for every unit `i`, on every thread of the current rayon pool: each
+/// thread starts from `init()` and takes the next unit from one shared index until none is left,
+/// so units are taken in their order (file-offset order, [`super::units::for_files`]) and the
+/// disk is read as one stream in order, whatever the thread count. The threads' states are
+/// returned, in no particular order, for the caller to merge.
+///
+/// Beside the pool, one read-ahead thread ([`read_ahead`]) announces to the kernel the units just
+/// after the next one to be taken (`POSIX_FADV_WILLNEED`): the kernel reads them while the
+/// workers classify, and the page-cache work of bringing them in is done on that thread, not on
+/// a worker's. The shared index is touched once per unit (16 MiB by default), never per chunk or
+/// value; with the read-ahead thread it is all that the workers share. Where the thread cannot
+/// be started, the workers run without read-ahead.
+pub fn units_in_order<S: Send>(
     files: &[&SegmentFile],
     units: &[WorkUnit],
-    i: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize) + Sync,
+) -> Vec<S> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicBool::new(false);
+    let threads = rayon::current_num_threads();
+    std::thread::scope(|scope| {
+        let ahead = std::thread::Builder::new()
+            .name("emrebuild-read-ahead".into())
+            .spawn_scoped(scope, || read_ahead(files, units, threads, &next, &done))
+            .ok();
+        let waker = ahead.as_ref().map(|h| h.thread().clone());
+        let states = rayon::broadcast(|_| {
+            let mut state = init();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= units.len() {
+                    break state;
+                }
+                if let Some(w) = &waker {
+                    w.unpark();
+                }
+                work(&mut state, i);
+            }
+        });
+        done.store(true, Ordering::Release);
+        if let Some(w) = &waker {
+            w.unpark();
+        }
+        states
+    })
+}
+
+/// The read-ahead thread of [`units_in_order`]: whenever a unit is taken, announce the units
+/// after it, in order, until [`READ_AHEAD_BYTES`] of stored bytes (and at least `threads` +
+/// [`READ_AHEAD_MIN_UNITS`] units) lie announced beyond the next one to be taken; then sleep
+/// until the next unit is taken. Units the workers took before they were announced are skipped
+/// (the worker's own reads bring them in). Ends when every unit is announced or the workers are
+/// done.
+fn read_ahead(
+    files: &[&SegmentFile],
+    units: &[WorkUnit],
+    threads: usize,
+    next: &AtomicUsize,
+    done: &AtomicBool,
+) {
+    let bytes = |u: &WorkUnit| {
+        let r = files[u.file].byte_range(u.chunks.clone());
+        r.end - r.start
+    };
+    // ends[i]: stored bytes of units 0..=i.
+    let ends: Vec<u64> = units
+        .iter()
+        .scan(0u64, |sum, u| {
+            *sum += bytes(u);
+            Some(*sum)
+        })
+        .collect();
+    let min_units = threads + READ_AHEAD_MIN_UNITS;
+    let mut reader = ChunkReader::new();
+    let mut advised = 0usize;
+    while !done.load(Ordering::Acquire) {
+        let taken = next.load(Ordering::Relaxed).min(units.len());
+        let before = taken.checked_sub(1).map_or(0, |t| ends[t]);
+        advised = advised.max(taken);
+        while advised < units.len()
+            && (advised < taken + min_units || ends[advised] - before <= READ_AHEAD_BYTES)
+        {
+            let u = &units[advised];
+            let f = files[u.file];
+            reader.will_need(f, f.byte_range(u.chunks.clone()));
+            advised += 1;
+        }
+        if advised == units.len() {
+            return;
+        }
+        std::thread::park();
+    }
+}
+
+/// Read every chunk of `unit` with `reader`, handing each to `each` (chunk index, the file block
+/// its bytes start at, and its uncompressed bytes or the error reading them). A chunk comes
+/// whole, or, where the reader copies an uncompressed file's bytes
+/// ([`ChunkReader::reads_in_pieces`]), in pieces of [`PIECE_BYTES`] that are classified while
+/// cached; a chunk's pieces stop at its first error. After, the unit's map is released (and its
+/// pages dropped, if the reader was asked to).
+pub fn read_unit(
+    files: &[&SegmentFile],
+    unit: &WorkUnit,
     reader: &mut ChunkReader,
-    ahead: &mut usize,
     mut each: impl FnMut(u32, u32, Result<&[u8], Error>),
 ) {
-    let unit = &units[i];
     let file = files[unit.file];
-    let upto = (i + 1 + READ_AHEAD_UNITS).min(units.len());
-    for next in units.iter().take(upto).skip((*ahead).max(i)) {
-        let f = files[next.file];
-        reader.will_need(f, f.byte_range(next.chunks.clone()));
-    }
-    *ahead = (*ahead).max(upto);
     for chunk in unit.chunks.clone() {
         read_chunk(file, chunk, reader, |first_block, data| {
             each(chunk, first_block, data)
@@ -218,75 +309,183 @@ pub fn scan_units_gathering(
     progress: &dyn Progress,
 ) -> ScanResult {
     let segment_files: Vec<&SegmentFile> = files.iter().map(|(f, _)| *f).collect();
-    let mut result = units
-        .par_iter()
-        .enumerate()
-        .fold(
-            || (ScanResult::default(), read.reader(), 0usize),
-            |(mut acc, mut reader, mut ahead), (i, unit)| {
-                if progress.cancelled() {
-                    // Ctrl-C: the remaining units are skipped; the caller discards the result.
-                    return (acc, reader, ahead);
-                }
-                let kernel = files[unit.file].1;
-                let stats = acc.stats.entry((unit.file, unit.extent)).or_default();
-                let gathered = &mut acc.gathered;
-                let mut evidence = gather
-                    .get(unit.file)
-                    .copied()
-                    .flatten()
-                    .map(|what| UnitGather::new(what, unit.file));
-                let mut bytes = 0u64;
-                let mut errors = Vec::new();
-                // Bytes of data per chunk (a chunk may come in pieces).
-                let mut lens: Vec<(u32, u64)> = Vec::new();
-                read_unit(
-                    &segment_files,
-                    units,
-                    i,
-                    &mut reader,
-                    &mut ahead,
-                    |chunk, first_block, data| match data {
-                        Ok(data) => {
-                            kernel.scan(data, first_block, stats);
-                            if let Some(e) = &mut evidence {
-                                e.data(chunk, first_block, data, gathered);
-                            }
-                            bytes += data.len() as u64;
-                            match lens.last_mut() {
-                                Some((c, n)) if *c == chunk => *n += data.len() as u64,
-                                _ => lens.push((chunk, data.len() as u64)),
-                            }
+    let states = units_in_order(
+        &segment_files,
+        units,
+        || (ScanResult::default(), read.reader()),
+        |(acc, reader), i| {
+            if progress.cancelled() {
+                // Ctrl-C: the remaining units are skipped; the caller discards the result.
+                return;
+            }
+            let unit = &units[i];
+            let kernel = files[unit.file].1;
+            let stats = acc.stats.entry((unit.file, unit.extent)).or_default();
+            let gathered = &mut acc.gathered;
+            let mut evidence = gather
+                .get(unit.file)
+                .copied()
+                .flatten()
+                .map(|what| UnitGather::new(what, unit.file));
+            let mut bytes = 0u64;
+            let mut errors = Vec::new();
+            // Bytes of data per chunk (a chunk may come in pieces).
+            let mut lens: Vec<(u32, u64)> = Vec::new();
+            read_unit(
+                &segment_files,
+                unit,
+                reader,
+                |chunk, first_block, data| match data {
+                    Ok(data) => {
+                        kernel.scan(data, first_block, stats);
+                        if let Some(e) = &mut evidence {
+                            e.data(chunk, first_block, data, gathered);
                         }
-                        Err(error) => {
-                            if let Some(e) = &mut evidence {
-                                e.failed(chunk, gathered);
-                            }
-                            errors.push(ChunkError {
-                                file: unit.file,
-                                chunk,
-                                error,
-                            })
+                        bytes += data.len() as u64;
+                        match lens.last_mut() {
+                            Some((c, n)) if *c == chunk => *n += data.len() as u64,
+                            _ => lens.push((chunk, data.len() as u64)),
                         }
-                    },
-                );
-                if let Some(e) = evidence {
-                    e.finish(gathered);
-                }
-                for (chunk, n) in lens {
-                    if n < CHUNK_BYTES as u64 {
-                        let blocks = (n / BLOCK_SIZE as u64) as u32;
-                        acc.short.insert((unit.file, chunk), blocks);
                     }
+                    Err(error) => {
+                        if let Some(e) = &mut evidence {
+                            e.failed(chunk, gathered);
+                        }
+                        errors.push(ChunkError {
+                            file: unit.file,
+                            chunk,
+                            error,
+                        })
+                    }
+                },
+            );
+            if let Some(e) = evidence {
+                e.finish(gathered);
+            }
+            for (chunk, n) in lens {
+                if n < CHUNK_BYTES as u64 {
+                    let blocks = (n / BLOCK_SIZE as u64) as u32;
+                    acc.short.insert((unit.file, chunk), blocks);
                 }
-                acc.errors.extend(errors);
-                acc.bytes += bytes;
-                progress.advance(bytes, 0);
-                (acc, reader, ahead)
-            },
-        )
-        .map(|(acc, _reader, _)| acc)
-        .reduce(ScanResult::default, ScanResult::merge);
+            }
+            acc.errors.extend(errors);
+            acc.bytes += bytes;
+            progress.advance(bytes, 0);
+        },
+    );
+    let mut result = states
+        .into_iter()
+        .map(|(acc, _reader)| acc)
+        .fold(ScanResult::default(), ScanResult::merge);
     result.errors.sort_by_key(|e| (e.file, e.chunk));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seg::file::Access;
+    use crate::types::CHUNK_BYTES;
+
+    /// `files` uncompressed files of `chunks` chunks each, on disk under `dir`.
+    fn files_on_disk(dir: &std::path::Path, files: usize, chunks: usize) -> Vec<SegmentFile> {
+        (0..files)
+            .map(|i| {
+                let path = dir.join(format!("FILE{i:03}.cdf"));
+                std::fs::write(&path, vec![0x55u8; chunks * CHUNK_BYTES]).unwrap();
+                SegmentFile::open(&path, Access::Mmap).unwrap()
+            })
+            .collect()
+    }
+
+    /// One unit per chunk of every file, in file order.
+    fn units_of(files: &[SegmentFile]) -> Vec<WorkUnit> {
+        files
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| super::super::units::units_for_file(i, f.chunk_count(), 1 << 20, 1))
+            .collect()
+    }
+
+    #[test]
+    fn every_unit_is_taken_once_and_each_worker_takes_its_units_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_on_disk(dir.path(), 3, 5);
+        let refs: Vec<&SegmentFile> = files.iter().collect();
+        let units = units_of(&files);
+        assert_eq!(units.len(), 15);
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let states = pool.install(|| {
+                units_in_order(&refs, &units, Vec::new, |taken: &mut Vec<usize>, i| {
+                    taken.push(i)
+                })
+            });
+            assert_eq!(states.len(), threads, "one state per thread");
+            for taken in &states {
+                assert!(taken.windows(2).all(|w| w[0] < w[1]), "{taken:?}");
+            }
+            let mut all: Vec<usize> = states.concat();
+            all.sort_unstable();
+            assert_eq!(
+                all,
+                (0..units.len()).collect::<Vec<_>>(),
+                "{threads} threads"
+            );
+        }
+        // No unit at all: the workers and the read-ahead thread end at once.
+        let none = units_in_order(&refs, &[], || 0u32, |n, _| *n += 1);
+        assert!(none.iter().all(|&n| n == 0));
+    }
+
+    #[test]
+    fn the_read_ahead_brings_in_later_units_while_a_worker_holds_the_first() {
+        // One worker, three 4 MiB units of one file, evicted from the page cache. While the
+        // worker is still on unit 0 (reading nothing), the last page of unit 2 must arrive:
+        // only the read-ahead thread can have asked for it.
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_on_disk(dir.path(), 1, 3);
+        let path = files[0].path().to_path_buf();
+        if crate::pagecache::is_cached(&path).is_none() {
+            return; // no `mincore` here: nothing to observe
+        }
+        assert_eq!(
+            crate::pagecache::evict_from_page_cache(&[&path]).worked(),
+            Some(true)
+        );
+        let probe = std::fs::File::open(&path).unwrap();
+        let page = rustix::param::page_size() as u64;
+        let last = (3 * CHUNK_BYTES as u64 - 1) / page * page;
+        assert_eq!(crate::pagecache::resident(&probe, last), Some(false));
+        let refs: Vec<&SegmentFile> = files.iter().collect();
+        let units = units_of(&files);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let arrived = pool.install(|| {
+            units_in_order(
+                &refs,
+                &units,
+                || None,
+                |arrived: &mut Option<bool>, i| {
+                    if i == 0 {
+                        let mut seen = false;
+                        for _ in 0..250 {
+                            if crate::pagecache::resident(&probe, last) == Some(true) {
+                                seen = true;
+                                break;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                        }
+                        *arrived = Some(seen);
+                    }
+                },
+            )
+        });
+        assert_eq!(arrived, vec![Some(true)], "unit 2 was never read ahead");
+    }
 }

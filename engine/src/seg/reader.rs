@@ -176,16 +176,11 @@ impl ChunkReader {
         match file.source() {
             Source::Memory(_) => {}
             Source::Disk(disk) => {
-                let len = range.end - range.start;
-                match &self.open {
-                    Some(o) if o.identity == disk.identity => {
-                        crate::pagecache::will_need(&o.file, range.start, len);
-                    }
-                    _ => {
-                        if let Ok((f, _)) = crate::fsutil::open_read_only(file.path()) {
-                            crate::pagecache::will_need(&f, range.start, len);
-                        }
-                    }
+                // The file stays open for the next advice (the scan's read-ahead advises one
+                // file's units one after another); one that changed since it was planned is
+                // not advised.
+                if let Ok(f) = open_planned(&mut self.open, file.path(), disk) {
+                    crate::pagecache::will_need(f, range.start, range.end - range.start);
                 }
             }
             Source::Ranged(source) => source.will_need(range),
