@@ -415,6 +415,16 @@ impl TokenRuns {
             if block == &EMPTY_TOKEN_BLOCK[..block.len()] {
                 continue;
             }
+            // A whole block of tokens naming the open run's blocks: one pass without a branch
+            // per token, which the compiler vectorises (the loop below, token by token, takes
+            // the same first branch for each of them).
+            if let (Some((_, u, _)), Some((n, max_op))) =
+                (&mut self.run, same_target(block, self.key))
+            {
+                u.max_op = u.max_op.max(max_op);
+                u.tokens += n;
+                continue;
+            }
             for raw in block.chunks_exact(8) {
                 let raw = u64::from_le_bytes(raw.try_into().expect("8-byte chunks"));
                 // Most tokens name the same blocks as the one before them: only the ordinal
@@ -469,6 +479,24 @@ impl TokenRuns {
             done(finished);
         }
     }
+}
+
+/// The token count and highest ordinal of `block` when every token in it has target bits `key`
+/// ([`Token::target_bits`]) and an ordinal other than 0: what [`TokenRuns::add`] adds to the open
+/// run token by token. `None` otherwise (or for a block that is not whole 8-byte tokens).
+fn same_target(block: &[u8], key: u64) -> Option<(u64, u16)> {
+    let words = block.chunks_exact(8);
+    if !words.remainder().is_empty() {
+        return None;
+    }
+    let (mut all, mut max_op) = (true, 0u16);
+    for w in words {
+        let raw = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        let op = Token::op_bits(raw);
+        all &= (Token::target_bits(raw) == key) & (op != 0);
+        max_op = max_op.max(op);
+    }
+    all.then_some(((block.len() / 8) as u64, max_op))
 }
 
 /// Add a run of tokens naming block `lbid` to `uses`: the block's highest ordinal and token
@@ -1128,6 +1156,31 @@ mod tests {
             merged
         }
 
+        /// What the tokens `words` use of each block, token by token (SEG §6.2): EMPTY and NULL
+        /// skipped, ordinal 0 or more than 2048 continuation blocks malformed.
+        fn model(words: impl Iterator<Item = u64>) -> TokenTally {
+            let mut uses: BTreeMap<i64, TokenUse> = BTreeMap::new();
+            let mut malformed = 0;
+            for raw in words {
+                if raw == TOKEN_EMPTY || raw == TOKEN_NULL {
+                    continue;
+                }
+                let t = Token::decode(raw);
+                if t.op == 0 || t.bc > 2048 {
+                    malformed += 1;
+                    continue;
+                }
+                let e = uses.entry(t.lbid).or_default();
+                e.max_op = e.max_op.max(t.op);
+                e.tokens += 1;
+                for b in 1..=i64::from(t.bc) {
+                    let e = uses.entry(t.lbid + b).or_default();
+                    e.max_op = e.max_op.max(1);
+                }
+            }
+            TokenTally { uses, malformed }
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -1136,27 +1189,12 @@ mod tests {
                 (chunks, sched) in proptest::collection::vec(chunk(token_word()), 1..7)
                     .prop_flat_map(|c| { let n = c.len(); (Just(c), schedule(n)) })
             ) {
-                let mut uses: BTreeMap<i64, TokenUse> = BTreeMap::new();
-                let mut malformed = 0;
-                for spec in chunks.iter().filter(|s| s.fail.is_none()) {
-                    for &raw in &spec.items {
-                        if raw == TOKEN_EMPTY || raw == TOKEN_NULL {
-                            continue;
-                        }
-                        let t = Token::decode(raw);
-                        if t.op == 0 || t.bc > 2048 {
-                            malformed += 1;
-                            continue;
-                        }
-                        let e = uses.entry(t.lbid).or_default();
-                        e.max_op = e.max_op.max(t.op);
-                        e.tokens += 1;
-                        for b in 1..=i64::from(t.bc) {
-                            let e = uses.entry(t.lbid + b).or_default();
-                            e.max_op = e.max_op.max(1);
-                        }
-                    }
-                }
+                let want = model(
+                    chunks
+                        .iter()
+                        .filter(|s| s.fail.is_none())
+                        .flat_map(|s| s.items.iter().copied()),
+                );
                 let bytes: Vec<_> = chunks
                     .iter()
                     .map(|s| {
@@ -1167,7 +1205,40 @@ mod tests {
                 let got = scan(Gather::Tokens, &bytes, |_| 0, 8, &sched);
                 prop_assert!(got.counts.is_empty());
                 let tally = got.tokens.get(&7).cloned().unwrap_or_default();
-                prop_assert_eq!(tally, TokenTally { uses, malformed });
+                prop_assert_eq!(tally, want);
+            }
+
+            #[test]
+            fn tokens_in_long_runs_are_every_token_added(
+                runs in proptest::collection::vec(
+                    (0i64..3, 1u16..1024, 0u32..3, 1usize..1500, 0u8..6),
+                    1..10,
+                ),
+                blocks_per_piece in 1usize..4,
+            ) {
+                // Runs of one target long enough that whole 8 KiB blocks name the open run's
+                // blocks (the block-at-once path), some with one token of ordinal 0, one NULL
+                // or one EMPTY token in the middle (the path must then go token by token).
+                let mut words = Vec::new();
+                for (b, op, bc, n, odd) in runs {
+                    for i in 0..n {
+                        let op = if odd == 0 && i == n / 2 { 0 } else { op };
+                        words.push(match odd {
+                            1 if i == n / 2 => TOKEN_NULL,
+                            2 if i == n / 2 => TOKEN_EMPTY,
+                            _ => Token { op, lbid: 40960 + b, bc }.encode(),
+                        });
+                    }
+                }
+                let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                let mut runs = TokenRuns::default();
+                let mut uses = BTreeMap::new();
+                for piece in bytes.chunks(blocks_per_piece * BLOCK_SIZE) {
+                    runs.add(piece, |run| add_run(&mut uses, run));
+                }
+                runs.close(|run| add_run(&mut uses, run));
+                let got = TokenTally { uses, malformed: runs.malformed };
+                prop_assert_eq!(got, model(words.iter().copied()));
             }
 
             #[test]

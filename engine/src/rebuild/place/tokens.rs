@@ -701,7 +701,13 @@ mod tests {
         // 10 filled blocks; tokens into blocks 0 and 9 of an extent at 40960: only 40960
         // puts both on filled blocks (39936 would put them on blocks 1024 and 1033, empty).
         let e = evidence(&[10], &[(40960, 1), (40969, 3)]);
-        let got = cover(&e, &BTreeMap::new(), &[0], &Ranges::default(), Tolerance::None);
+        let got = cover(
+            &e,
+            &BTreeMap::new(),
+            &[0],
+            &Ranges::default(),
+            Tolerance::None,
+        );
         assert_eq!(
             got,
             Cover::Found {
@@ -716,7 +722,13 @@ mod tests {
     fn an_op_past_the_block_string_count_is_not_a_fit() {
         let e = evidence(&[10], &[(40960, 4)]);
         assert_eq!(
-            cover(&e, &BTreeMap::new(), &[0], &Ranges::default(), Tolerance::None),
+            cover(
+                &e,
+                &BTreeMap::new(),
+                &[0],
+                &Ranges::default(),
+                Tolerance::None
+            ),
             Cover::None
         );
     }
@@ -725,7 +737,13 @@ mod tests {
     fn a_full_extent_with_tokens_into_one_block_is_ambiguous() {
         let e = evidence(&[8192], &[(40960, 1)]);
         assert_eq!(
-            cover(&e, &BTreeMap::new(), &[0], &Ranges::default(), Tolerance::None),
+            cover(
+                &e,
+                &BTreeMap::new(),
+                &[0],
+                &Ranges::default(),
+                Tolerance::None
+            ),
             Cover::Ambiguous
         );
     }
@@ -736,11 +754,23 @@ mod tests {
         // another file claims [0, 8192), which leaves 8192.
         let e = evidence(&[8192], &[(8192, 1), (9000, 1)]);
         assert_eq!(
-            cover(&e, &BTreeMap::new(), &[0], &Ranges::default(), Tolerance::None),
+            cover(
+                &e,
+                &BTreeMap::new(),
+                &[0],
+                &Ranges::default(),
+                Tolerance::None
+            ),
             Cover::Ambiguous
         );
         assert_eq!(
-            cover(&e, &BTreeMap::new(), &[0], &Ranges::new([(0, 8192)]), Tolerance::None),
+            cover(
+                &e,
+                &BTreeMap::new(),
+                &[0],
+                &Ranges::new([(0, 8192)]),
+                Tolerance::None
+            ),
             Cover::Found {
                 starts: BTreeMap::from([(0, 8192)]),
                 strength: Strength::Exact,
@@ -756,7 +786,13 @@ mod tests {
         tokens.push((81920 + 8191, 2));
         tokens.extend([(16384, 1), (16388, 3)]);
         let e = evidence(&[8192, 5], &tokens);
-        let got = cover(&e, &BTreeMap::new(), &[0, 1], &Ranges::default(), Tolerance::None);
+        let got = cover(
+            &e,
+            &BTreeMap::new(),
+            &[0, 1],
+            &Ranges::default(),
+            Tolerance::None,
+        );
         assert_eq!(
             got,
             Cover::Found {
@@ -777,11 +813,23 @@ mod tests {
         tokens[5].1 = 9;
         let e = evidence(&[300], &tokens);
         assert_eq!(
-            cover(&e, &BTreeMap::new(), &[0], &Ranges::default(), Tolerance::None),
+            cover(
+                &e,
+                &BTreeMap::new(),
+                &[0],
+                &Ranges::default(),
+                Tolerance::None
+            ),
             Cover::None
         );
         assert_eq!(
-            cover(&e, &BTreeMap::new(), &[0], &Ranges::default(), Tolerance::Percent),
+            cover(
+                &e,
+                &BTreeMap::new(),
+                &[0],
+                &Ranges::default(),
+                Tolerance::Percent
+            ),
             Cover::Found {
                 starts: BTreeMap::from([(0, 40960)]),
                 strength: Strength::Strong,
