@@ -57,11 +57,22 @@ impl LoadedCatalog {
         // On the caller's rayon pool: the catalog is read (and decompressed) before the scan
         // can start, so one file after another would leave every other worker idle (issue 11,
         // 2 threads vs 1).
+        // And beside the workers, one thread asks for every file at once: a cold disk then
+        // reads them all while the workers load them one by one (each file's own read-ahead
+        // alone kept the disk a file's length ahead of each worker).
         use rayon::prelude::*;
-        let loaded: Vec<(Oid, Result<CatalogFile, Error>)> = files
-            .par_iter()
-            .map(|(&oid, path)| (oid, CatalogFile::load_with(path, access, opener)))
-            .collect();
+        let loaded: Vec<(Oid, Result<CatalogFile, Error>)> = std::thread::scope(|scope| {
+            // Without the thread (it could not start) the files load all the same.
+            let _ = std::thread::Builder::new()
+                .name("emrebuild-catalog-read-ahead".into())
+                .spawn_scoped(scope, || {
+                    files.values().for_each(|path| opener.will_need(path))
+                });
+            files
+                .par_iter()
+                .map(|(&oid, path)| (oid, CatalogFile::load_with(path, access, opener)))
+                .collect()
+        });
         let mut out = Self::default();
         for (oid, r) in loaded {
             match r {
@@ -243,5 +254,50 @@ impl CatalogFile {
     pub(crate) fn block(&self, fbo: u64) -> Option<&[u8]> {
         let start = usize::try_from(fbo).ok()?.checked_mul(BLOCK_SIZE)?;
         self.bytes.get(start..start.checked_add(BLOCK_SIZE)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// The local files, with the paths asked for ahead noted.
+    #[derive(Default)]
+    struct Noting(Mutex<Vec<PathBuf>>);
+
+    impl FileOpener for Noting {
+        fn load(&self, path: &Path, access: Access) -> Result<FileBytes, Error> {
+            LocalFiles.load(path, access)
+        }
+        fn open_segment(
+            &self,
+            path: &Path,
+            access: Access,
+            max_len: Option<u64>,
+        ) -> Result<SegmentFile, Error> {
+            LocalFiles.open_segment(path, access, max_len)
+        }
+        fn will_need(&self, path: &Path) {
+            self.0.lock().unwrap().push(path.to_path_buf());
+        }
+    }
+
+    #[test]
+    fn every_catalog_file_is_asked_for_ahead_of_its_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: CatalogFiles = (0..5)
+            .map(|i| {
+                let path = dir.path().join(format!("FILE00{i}.cdf"));
+                std::fs::write(&path, vec![0u8; 8192]).unwrap();
+                (Oid(1001 + i), path)
+            })
+            .collect();
+        let opener = Noting::default();
+        let loaded = LoadedCatalog::load_each_with(&files, Access::Mmap, &opener);
+        assert_eq!(loaded.oids().count() + loaded.failed.len(), files.len());
+        let mut asked = opener.0.into_inner().unwrap();
+        asked.sort();
+        assert_eq!(asked, files.values().cloned().collect::<Vec<_>>());
     }
 }

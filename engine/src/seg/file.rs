@@ -165,6 +165,9 @@ pub trait FileOpener: Sync {
         access: Access,
         max_len: Option<u64>,
     ) -> Result<SegmentFile, Error>;
+    /// The whole file `path` will be loaded soon: start reading it now, if that is possible.
+    /// A hint: a failure changes nothing but the speed.
+    fn will_need(&self, _path: &Path) {}
 }
 
 /// Files on the local file system.
@@ -183,6 +186,12 @@ impl FileOpener for LocalFiles {
         max_len: Option<u64>,
     ) -> Result<SegmentFile, Error> {
         SegmentFile::open_bounded(path, access, max_len)
+    }
+
+    fn will_need(&self, path: &Path) {
+        if let Ok((file, meta)) = crate::fsutil::open_read_only(path) {
+            crate::pagecache::will_need(&file, 0, meta.len());
+        }
     }
 }
 
@@ -728,6 +737,36 @@ pub fn typed_view<T: bytemuck::Pod>(bytes: &[u8]) -> std::borrow::Cow<'_, [T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_file_asked_for_is_read_in_without_a_read() {
+        // The catalog's read-ahead (`FileOpener::will_need`): an evicted file's last page must
+        // arrive after the hint alone.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("FILE000.cdf");
+        std::fs::write(&path, vec![3u8; 3 << 20]).unwrap();
+        if crate::pagecache::is_cached(&path).is_none() {
+            return; // no `mincore` here: nothing to observe
+        }
+        assert_eq!(
+            crate::pagecache::evict_from_page_cache(&[&path]).worked(),
+            Some(true)
+        );
+        let probe = File::open(&path).unwrap();
+        let last = (3 << 20) - rustix::param::page_size() as u64;
+        assert_eq!(crate::pagecache::resident(&probe, last), Some(false));
+        LocalFiles.will_need(&path);
+        let arrived = (0..250).any(|_| {
+            let here = crate::pagecache::resident(&probe, last) == Some(true);
+            if !here {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            here
+        });
+        assert!(arrived, "the hint did not bring the file in");
+        // A path that cannot be opened is a hint that does nothing.
+        LocalFiles.will_need(&dir.path().join("missing"));
+    }
 
     #[test]
     fn segment_file_is_shared_across_threads() {
