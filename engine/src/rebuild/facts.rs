@@ -244,6 +244,10 @@ impl FileOpener for Recording<'_> {
     ) -> Result<SegmentFile, Error> {
         self.inner.open_segment(path, access, max_len)
     }
+
+    fn will_need(&self, path: &Path) {
+        self.inner.will_need(path);
+    }
 }
 
 /// The catalog stage on one machine: its own catalog files (and, when `keep` is set, their

@@ -127,14 +127,32 @@ impl ReadOptions {
     }
 }
 
-/// How far the read-ahead thread runs ahead of the next unit to be taken, in stored bytes (at
-/// least [`READ_AHEAD_MIN_UNITS`] units): enough that the disk is never idle while the workers
-/// classify (at 1 GB/s, 64 ms of reading), little enough that the pages read ahead stay in the
-/// page cache until they are scanned.
+/// How far the read-ahead thread runs ahead, in stored bytes counted from the next unit to be
+/// taken (and at least threads + [`READ_AHEAD_MIN_UNITS`] units): enough that the disk is never
+/// idle while the workers classify (at 1 GB/s, 64 ms of reading), little enough that the pages
+/// read ahead stay in the page cache until they are scanned.
 const READ_AHEAD_BYTES: u64 = 64 << 20;
 
-/// The read-ahead runs at least this many units ahead of the next one to be taken.
+/// The read-ahead announces at least this many units more than the pool has threads, counted
+/// from the next unit to be taken.
 const READ_AHEAD_MIN_UNITS: usize = 2;
+
+/// Tells the read-ahead thread that the workers are done, however they end: after a worker's
+/// panic too, since the scope waits for its threads before passing the panic on, and a
+/// read-ahead thread parked with units left to announce would never end.
+struct WorkersDone<'a> {
+    done: &'a AtomicBool,
+    waker: Option<std::thread::Thread>,
+}
+
+impl Drop for WorkersDone<'_> {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Release);
+        if let Some(w) = &self.waker {
+            w.unpark();
+        }
+    }
+}
 
 /// Run `work(state, i)` for every unit `i`, on every thread of the current rayon pool: each
 /// thread starts from `init()` and takes the next unit from one shared index until none is left,
@@ -163,6 +181,10 @@ pub fn units_in_order<S: Send>(
             .spawn_scoped(scope, || read_ahead(files, units, threads, &next, &done))
             .ok();
         let waker = ahead.as_ref().map(|h| h.thread().clone());
+        let finished = WorkersDone {
+            done: &done,
+            waker: waker.clone(),
+        };
         let states = rayon::broadcast(|_| {
             let mut state = init();
             loop {
@@ -176,18 +198,15 @@ pub fn units_in_order<S: Send>(
                 work(&mut state, i);
             }
         });
-        done.store(true, Ordering::Release);
-        if let Some(w) = &waker {
-            w.unpark();
-        }
+        drop(finished);
         states
     })
 }
 
 /// The read-ahead thread of [`units_in_order`]: whenever a unit is taken, announce the units
-/// after it, in order, until [`READ_AHEAD_BYTES`] of stored bytes (and at least `threads` +
-/// [`READ_AHEAD_MIN_UNITS`] units) lie announced beyond the next one to be taken; then sleep
-/// until the next unit is taken. Units the workers took before they were announced are skipped
+/// not announced yet, in order, from the next one to be taken on, until those announced from it
+/// hold more than [`READ_AHEAD_BYTES`] of stored bytes (the last one crossing the mark) and
+/// number at least `threads` + [`READ_AHEAD_MIN_UNITS`]; then sleep until the next unit is taken. Units the workers took before they were announced are skipped
 /// (the worker's own reads bring them in). Ends when every unit is announced or the workers are
 /// done.
 fn read_ahead(
@@ -439,6 +458,44 @@ mod tests {
         // No unit at all: the workers and the read-ahead thread end at once.
         let none = units_in_order(&refs, &[], || 0u32, |n, _| *n += 1);
         assert!(none.iter().all(|&n| n == 0));
+    }
+
+    #[test]
+    fn a_worker_that_panics_ends_the_scan_instead_of_hanging_it() {
+        // One worker, 25 units of 4 MiB (100 MiB: more than the read-ahead's window, so its
+        // thread parks with units left to announce), and the worker panics on its first unit.
+        // The panic must come out of the scan; a read-ahead thread never told that the workers
+        // are done would keep the scope waiting for ever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let bytes = crate::seg::file::FileBytes::from(vec![0u8; 25 * CHUNK_BYTES]);
+            let file = SegmentFile::from_bytes(std::path::Path::new("FILE000.cdf"), bytes);
+            let files = [file.unwrap()];
+            let refs: Vec<&SegmentFile> = files.iter().collect();
+            let units = units_of(&files);
+            assert_eq!(units.len(), 25);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    units_in_order(
+                        &refs,
+                        &units,
+                        || (),
+                        |_, i| {
+                            assert_ne!(i, 0, "a worker's panic");
+                        },
+                    )
+                })
+            }));
+            let _ = tx.send(outcome.is_err());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(panicked) => assert!(panicked, "the worker's panic was lost"),
+            Err(_) => panic!("the scan hung after a worker's panic"),
+        }
     }
 
     #[test]
