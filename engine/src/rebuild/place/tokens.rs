@@ -661,6 +661,11 @@ mod tests {
     use crate::rebuild::evidence::TokenUse;
     use crate::types::{DbRootId, Oid, SegmentId};
 
+    /// The cover of `e`'s `unknown` extents, with no header start fixed and no other dictionary.
+    fn cover_alone(e: &DictEvidence, unknown: &[u32], tolerance: Tolerance) -> Cover {
+        cover(e, &BTreeMap::new(), unknown, &Ranges::default(), tolerance)
+    }
+
     /// A dictionary file whose extents hold `filled[k]` blocks of 3 strings each.
     fn evidence(filled: &[usize], tokens: &[(i64, u16)]) -> DictEvidence {
         DictEvidence {
@@ -701,13 +706,7 @@ mod tests {
         // 10 filled blocks; tokens into blocks 0 and 9 of an extent at 40960: only 40960
         // puts both on filled blocks (39936 would put them on blocks 1024 and 1033, empty).
         let e = evidence(&[10], &[(40960, 1), (40969, 3)]);
-        let got = cover(
-            &e,
-            &BTreeMap::new(),
-            &[0],
-            &Ranges::default(),
-            Tolerance::None,
-        );
+        let got = cover_alone(&e, &[0], Tolerance::None);
         assert_eq!(
             got,
             Cover::Found {
@@ -721,31 +720,13 @@ mod tests {
     #[test]
     fn an_op_past_the_block_string_count_is_not_a_fit() {
         let e = evidence(&[10], &[(40960, 4)]);
-        assert_eq!(
-            cover(
-                &e,
-                &BTreeMap::new(),
-                &[0],
-                &Ranges::default(),
-                Tolerance::None
-            ),
-            Cover::None
-        );
+        assert_eq!(cover_alone(&e, &[0], Tolerance::None), Cover::None);
     }
 
     #[test]
     fn a_full_extent_with_tokens_into_one_block_is_ambiguous() {
         let e = evidence(&[8192], &[(40960, 1)]);
-        assert_eq!(
-            cover(
-                &e,
-                &BTreeMap::new(),
-                &[0],
-                &Ranges::default(),
-                Tolerance::None
-            ),
-            Cover::Ambiguous
-        );
+        assert_eq!(cover_alone(&e, &[0], Tolerance::None), Cover::Ambiguous);
     }
 
     #[test]
@@ -753,16 +734,7 @@ mod tests {
         // A full extent with tokens into LBIDs 8192 and 9000: starts 1024 ..= 8192 fit them;
         // another file claims [0, 8192), which leaves 8192.
         let e = evidence(&[8192], &[(8192, 1), (9000, 1)]);
-        assert_eq!(
-            cover(
-                &e,
-                &BTreeMap::new(),
-                &[0],
-                &Ranges::default(),
-                Tolerance::None
-            ),
-            Cover::Ambiguous
-        );
+        assert_eq!(cover_alone(&e, &[0], Tolerance::None), Cover::Ambiguous);
         assert_eq!(
             cover(
                 &e,
@@ -786,13 +758,7 @@ mod tests {
         tokens.push((81920 + 8191, 2));
         tokens.extend([(16384, 1), (16388, 3)]);
         let e = evidence(&[8192, 5], &tokens);
-        let got = cover(
-            &e,
-            &BTreeMap::new(),
-            &[0, 1],
-            &Ranges::default(),
-            Tolerance::None,
-        );
+        let got = cover_alone(&e, &[0, 1], Tolerance::None);
         assert_eq!(
             got,
             Cover::Found {
@@ -812,24 +778,9 @@ mod tests {
         let mut tokens: Vec<(i64, u16)> = (0..300).map(|r| (40960 + r, 3)).collect();
         tokens[5].1 = 9;
         let e = evidence(&[300], &tokens);
+        assert_eq!(cover_alone(&e, &[0], Tolerance::None), Cover::None);
         assert_eq!(
-            cover(
-                &e,
-                &BTreeMap::new(),
-                &[0],
-                &Ranges::default(),
-                Tolerance::None
-            ),
-            Cover::None
-        );
-        assert_eq!(
-            cover(
-                &e,
-                &BTreeMap::new(),
-                &[0],
-                &Ranges::default(),
-                Tolerance::Percent
-            ),
+            cover_alone(&e, &[0], Tolerance::Percent),
             Cover::Found {
                 starts: BTreeMap::from([(0, 40960)]),
                 strength: Strength::Strong,
@@ -875,7 +826,7 @@ mod tests {
                 u.max_op = u.max_op.max(op);
                 u.tokens += 1;
             }
-            match cover(&e, &BTreeMap::new(), &[0], &Ranges::default(), Tolerance::None) {
+            match cover_alone(&e, &[0], Tolerance::None) {
                 Cover::Found { starts, strength: Strength::Exact, .. } => {
                     proptest::prop_assert_eq!(starts, BTreeMap::from([(0, start)]));
                 }
