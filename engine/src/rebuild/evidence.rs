@@ -415,29 +415,25 @@ impl TokenRuns {
             if block == &EMPTY_TOKEN_BLOCK[..block.len()] {
                 continue;
             }
-            // A whole block of tokens naming the open run's blocks: one pass without a branch
-            // per token, which the compiler vectorises (the loop below, token by token, takes
-            // the same first branch for each of them).
-            if let (Some((_, u, _)), Some((n, max_op))) =
-                (&mut self.run, same_target(block, self.key))
-            {
-                u.max_op = u.max_op.max(max_op);
-                u.tokens += n;
-                continue;
-            }
-            for raw in block.chunks_exact(8) {
-                let raw = u64::from_le_bytes(raw.try_into().expect("8-byte chunks"));
-                // Most tokens name the same blocks as the one before them: only the ordinal
-                // changes, and the run's continuation count stays what it is.
-                if Token::target_bits(raw) == self.key {
-                    let op = Token::op_bits(raw);
-                    if let (Some((_, u, _)), true) = (&mut self.run, op != 0) {
-                        u.max_op = u.max_op.max(op);
-                        u.tokens += 1;
+            // Tokens naming the open run's blocks are added a stretch at a time, NULLs and
+            // EMPTYs among them skipped ([`same_prefix`]); the token that ends a stretch is
+            // decoded on its own. A block whose tokens switch blocks every few hundred rows
+            // (short strings) is so read once, with one branch per switch.
+            let mut rest = &block[..block.len() - block.len() % 8];
+            while !rest.is_empty() {
+                if let Some((_, u, _)) = &mut self.run {
+                    let (taken, tokens, max_op) = same_prefix(rest, self.key);
+                    if taken > 0 {
+                        u.max_op = u.max_op.max(max_op);
+                        u.tokens += tokens;
+                        rest = &rest[taken * 8..];
                         continue;
                     }
                 }
+                let (raw, tail) = rest.split_at(8);
+                let raw = u64::from_le_bytes(raw.try_into().expect("8 bytes"));
                 self.add_one(raw, &mut done);
+                rest = tail;
             }
         }
     }
@@ -481,22 +477,71 @@ impl TokenRuns {
     }
 }
 
-/// The token count and highest ordinal of `block` when every token in it has target bits `key`
-/// ([`Token::target_bits`]) and an ordinal other than 0: what [`TokenRuns::add`] adds to the open
-/// run token by token. `None` otherwise (or for a block that is not whole 8-byte tokens).
-fn same_target(block: &[u8], key: u64) -> Option<(u64, u16)> {
-    let words = block.chunks_exact(8);
-    if !words.remainder().is_empty() {
-        return None;
-    }
-    let (mut all, mut max_op) = (true, 0u16);
-    for w in words {
-        let raw = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+/// The stretch that `words` (whole 8-byte tokens) starts with of tokens that have target bits
+/// `key` ([`Token::target_bits`]) and an ordinal other than 0, or are NULL or EMPTY: what
+/// [`TokenRuns::add_one`] would add to the open run one by one, skipping the markers. Returns
+/// the words the stretch takes, how many of them are tokens (not markers), and their highest
+/// ordinal. Eight words at a time without a branch per word; the eight that hold the first
+/// other token are then taken one by one up to it. NULLs are taken in (a nullable column's
+/// tokens are interleaved with them: one in five rows of `legacy`'s memo column), so a run is
+/// cut only where the tokens name another block.
+fn same_prefix(words: &[u8], key: u64) -> (usize, u64, u16) {
+    // (joins the run, is a marker, ordinal)
+    let classify = |w: &[u8]| {
+        let raw = u64::from_le_bytes(w.try_into().expect("8 bytes"));
         let op = Token::op_bits(raw);
-        all &= (Token::target_bits(raw) == key) & (op != 0);
-        max_op = max_op.max(op);
+        let marker = (raw == TOKEN_NULL) | (raw == TOKEN_EMPTY);
+        let joins = !marker & (Token::target_bits(raw) == key) & (op != 0);
+        (joins, marker, op)
+    };
+    let (mut taken, mut tokens, mut max_op) = whole_groups(words, key);
+    for w in words[taken * 8..].chunks_exact(8) {
+        let (joins, marker, op) = classify(w);
+        if !(joins | marker) {
+            break;
+        }
+        taken += 1;
+        tokens += u64::from(joins);
+        max_op = max_op.max(if joins { op } else { 0 });
     }
-    all.then_some(((block.len() / 8) as u64, max_op))
+    (taken, tokens, max_op)
+}
+
+/// [`same_prefix`] over the groups of eight words that `words` starts with that are all in the
+/// stretch. Each word's test is arithmetic on whole words (no `bool` short-circuit) so that a
+/// group is one vector pass; built for each vector width and chosen at run time, as the kernels
+/// are (`kernel.rs`), because 64-bit compares need SSE4.1.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl",
+    "x86_64+avx2",
+    "x86_64+sse4.1",
+    "aarch64+neon"
+))]
+fn whole_groups(words: &[u8], key: u64) -> (usize, u64, u16) {
+    let (mut taken, mut tokens, mut max_op) = (0usize, 0u64, 0u64);
+    for group in words.chunks_exact(64) {
+        let mut w = [0u64; 8];
+        for (x, b) in w.iter_mut().zip(group.chunks_exact(8)) {
+            *x = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        }
+        let (mut outside, mut n, mut m) = (0u64, 0u64, 0u64);
+        for raw in w {
+            let marker = u64::from(raw == TOKEN_NULL) | u64::from(raw == TOKEN_EMPTY);
+            let op = u64::from(Token::op_bits(raw));
+            let joins =
+                (marker ^ 1) & u64::from(Token::target_bits(raw) == key) & u64::from(op != 0);
+            outside |= (joins | marker) ^ 1;
+            n += joins;
+            m = m.max(op * joins);
+        }
+        if outside != 0 {
+            break;
+        }
+        taken += 8;
+        tokens += n;
+        max_op = max_op.max(m);
+    }
+    (taken, tokens, max_op as u16)
 }
 
 /// Add a run of tokens naming block `lbid` to `uses`: the block's highest ordinal and token
@@ -1211,14 +1256,15 @@ mod tests {
             #[test]
             fn tokens_in_long_runs_are_every_token_added(
                 runs in proptest::collection::vec(
-                    (0i64..3, 1u16..1024, 0u32..3, 1usize..1500, 0u8..6),
+                    (0i64..3, 1u16..1024, 0u32..3, 1usize..1500, 0u8..8),
                     1..10,
                 ),
                 blocks_per_piece in 1usize..4,
             ) {
-                // Runs of one target long enough that whole 8 KiB blocks name the open run's
-                // blocks (the block-at-once path), some with one token of ordinal 0, one NULL
-                // or one EMPTY token in the middle (the path must then go token by token).
+                // Runs of one target, some long enough that whole 8 KiB blocks name the open
+                // run's blocks, some with one token of ordinal 0, one NULL or one EMPTY token
+                // in the middle, some with NULLs or EMPTYs every few rows (a nullable column:
+                // the markers are taken into the stretch, an ordinal 0 ends it).
                 let mut words = Vec::new();
                 for (b, op, bc, n, odd) in runs {
                     for i in 0..n {
@@ -1226,6 +1272,8 @@ mod tests {
                         words.push(match odd {
                             1 if i == n / 2 => TOKEN_NULL,
                             2 if i == n / 2 => TOKEN_EMPTY,
+                            6 if i % 5 == 3 => TOKEN_NULL,
+                            7 if i % 3 == 1 => if i % 2 == 0 { TOKEN_EMPTY } else { TOKEN_NULL },
                             _ => Token { op, lbid: 40960 + b, bc }.encode(),
                         });
                     }
