@@ -110,20 +110,50 @@ fn drop_pages(path: &Path) -> std::io::Result<u64> {
 /// be opened or mapped, or a platform without `mincore`.
 #[cfg(target_os = "linux")]
 pub fn is_cached(path: &Path) -> Option<bool> {
-    use std::os::unix::fs::MetadataExt;
     let (file, meta) = crate::fsutil::open_read_only(path).ok()?;
     if meta.len() == 0 {
         return None;
     }
-    let euid = rustix::process::geteuid();
-    let answerable = euid.is_root()
-        || meta.uid() == euid.as_raw()
-        || rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok();
-    if !answerable {
+    if !mincore_answers(path, &meta) {
         return None;
     }
     let page = rustix::param::page_size() as u64;
     resident(&file, (meta.len() / 2) / page * page)
+}
+
+/// Whether `mincore` reports the page cache of the file `path` (with metadata `meta`) to this
+/// process: its owner, a process that may write it, or root ([`is_cached`]).
+#[cfg(target_os = "linux")]
+pub(crate) fn mincore_answers(path: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let euid = rustix::process::geteuid();
+    euid.is_root()
+        || meta.uid() == euid.as_raw()
+        || rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
+}
+
+/// How many of the pages of `range` of `file` are in the page cache, and how many pages the
+/// range covers: one `mincore` over a map of the range that is never read (nothing is brought
+/// in). `None` where it cannot be asked (an empty range, a failed map). Ask only where
+/// [`mincore_answers`].
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn resident_pages(file: &File, range: std::ops::Range<u64>) -> Option<(usize, usize)> {
+    let page = rustix::param::page_size() as u64;
+    let first = range.start / page * page;
+    let len = usize::try_from(range.end.checked_sub(first)?).ok()?;
+    if len == 0 {
+        return None;
+    }
+    // SAFETY: as in `resident`: a read-only map that lives only here and is never read through,
+    // created without `populate`.
+    let map = unsafe { memmap2::MmapOptions::new().offset(first).len(len).map(file) }.ok()?;
+    let pages = len.div_ceil(page as usize);
+    let mut vec = vec![0u8; pages];
+    // SAFETY: the map starts on a page boundary (`first`); `vec` has one byte per page of its
+    // `len` bytes, as `mincore` requires.
+    let rc = unsafe { libc::mincore(map.as_ptr() as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    (rc == 0).then(|| (vec.iter().filter(|&&b| b & 1 == 1).count(), pages))
 }
 
 /// `mincore` of the page at `offset` (a multiple of the page size) of `file`.

@@ -5,7 +5,7 @@
 //! it was planned, it is refused when its chunks are read.
 
 use emengine::progress::NoProgress;
-use emengine::rebuild::scan::{scan_units_with, ReadOptions};
+use emengine::rebuild::scan::{scan_units_with, ColdReads, ReadOptions};
 use emengine::rebuild::{catalog, kind::StringCp, plan, units, walk};
 use emengine::seg::file::{Access, BufferGauge};
 use emengine::seg::header::{CompressionType, ControlHeader};
@@ -61,6 +61,10 @@ fn tree() -> (tempfile::TempDir, BTreeMap<DbRootId, PathBuf>, Vec<PathBuf>) {
 }
 
 struct Scanned {
+    stats: BTreeMap<(usize, u32), emengine::rebuild::stats::ExtentStats>,
+    direct_bytes: u64,
+    /// The largest unit's stored bytes.
+    largest_unit: u64,
     peak_bytes: u64,
     peak_readers: u64,
     live_after: u64,
@@ -74,6 +78,24 @@ fn scan(
     access: Access,
     threads: usize,
     chunk_mib: u32,
+    between_plan_and_scan: impl FnOnce() + Send,
+) -> Scanned {
+    scan_reading(
+        dbroots,
+        access,
+        threads,
+        chunk_mib,
+        ColdReads::Buffered,
+        between_plan_and_scan,
+    )
+}
+
+fn scan_reading(
+    dbroots: &BTreeMap<DbRootId, PathBuf>,
+    access: Access,
+    threads: usize,
+    chunk_mib: u32,
+    cold: ColdReads,
     between_plan_and_scan: impl FnOnce() + Send,
 ) -> Scanned {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -91,11 +113,23 @@ fn scan(
         let read = ReadOptions {
             gauge: Some(gauge.clone()),
             drop_behind: false,
+            cold,
         };
+        let largest_unit = units
+            .iter()
+            .map(|u| {
+                let r = planned[u.file].file.byte_range(u.chunks.clone());
+                r.end - r.start
+            })
+            .max()
+            .unwrap_or(0);
         let kernels: Vec<_> = planned.iter().map(|p| (&p.file, p.kernel)).collect();
         let result = scan_units_with(&kernels, &units, &read, &NoProgress);
         drop(read);
         Scanned {
+            stats: result.stats.clone(),
+            direct_bytes: result.direct_bytes,
+            largest_unit,
             peak_bytes: gauge.peak_bytes(),
             peak_readers: gauge.peak_readers(),
             live_after: gauge.live_bytes(),
@@ -153,6 +187,96 @@ fn bytes_in_flight_are_bounded_by_threads_whatever_the_file_sizes() {
                 // was released when the scan ended.
                 assert!(s.peak_bytes >= CHUNK_BYTES as u64, "{case}");
                 assert_eq!(s.live_after, 0, "{case}");
+            }
+        }
+    }
+}
+
+/// Whether `path`'s file system takes `O_DIRECT` reads (tmpfs does not).
+fn direct_reads_work(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .is_ok()
+}
+
+#[test]
+fn units_read_directly_give_the_same_stats_within_the_bound_and_leave_the_cache_alone() {
+    let (_dir, dbroots, paths) = tree();
+    if !direct_reads_work(&paths[0]) {
+        eprintln!("skipped: the temporary directory's file system refuses O_DIRECT");
+        return;
+    }
+    let per_worker = 9 + snap::raw::max_compress_len(CHUNK_BYTES) as u64 + CHUNK_BYTES as u64;
+    let stored: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    for threads in [1, 2] {
+        for access in [Access::Read, Access::Mmap] {
+            for chunk_mib in [4, 16] {
+                let case = format!("{threads} threads, {access:?}, --chunk-mib {chunk_mib}");
+                // In the page cache (read just now: the direct pass before left it out): read
+                // through it.
+                for p in &paths {
+                    std::fs::read(p).unwrap();
+                }
+                let warm = scan_reading(
+                    &dbroots,
+                    access,
+                    threads,
+                    chunk_mib,
+                    ColdReads::Direct,
+                    || {},
+                );
+                assert_eq!(
+                    warm.direct_bytes, 0,
+                    "{case}: cached units were read directly"
+                );
+                let e = emengine::pagecache::evict_from_page_cache(&paths);
+                if e.worked() != Some(true) {
+                    eprintln!("skipped: the page cache cannot be dropped or asked here ({e:?})");
+                    return;
+                }
+                let cold = scan_reading(
+                    &dbroots,
+                    access,
+                    threads,
+                    chunk_mib,
+                    ColdReads::Direct,
+                    || {},
+                );
+                assert!(cold.errors.is_empty(), "{case}: {:?}", cold.errors);
+                assert_eq!(cold.stats, warm.stats, "{case}");
+                assert_eq!(cold.bytes, warm.bytes, "{case}");
+                // Every unit was read directly: all the chunks' stored bytes (the files less
+                // their headers), and none of it went through the page cache.
+                assert!(
+                    cold.direct_bytes > stored - FILES as u64 * 16384
+                        && cold.direct_bytes <= stored,
+                    "{case}: {} of {stored} bytes read directly",
+                    cold.direct_bytes
+                );
+                for p in &paths {
+                    assert_eq!(
+                        emengine::pagecache::is_cached(p),
+                        Some(false),
+                        "{case}: {}",
+                        p.display()
+                    );
+                }
+                // The bound: the readers' buffers, and one staging buffer of the largest unit
+                // (aligned) per token: threads + 2 staging threads + 1.
+                let tokens = threads as u64 + 3;
+                let bound = threads as u64 * per_worker + tokens * (cold.largest_unit + 8192);
+                assert!(
+                    cold.peak_bytes <= bound && cold.peak_bytes >= cold.largest_unit,
+                    "{case}: {} bytes held at once, bound {bound}",
+                    cold.peak_bytes
+                );
+                assert_eq!(cold.live_after, 0, "{case}");
             }
         }
     }

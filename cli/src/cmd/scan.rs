@@ -125,6 +125,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         chunk_mib: args.scan.chunk_mib,
         string_cp: args.scan.string_cp.into(),
         access: access(args.scan.no_mmap),
+        direct_io: args.scan.direct_io,
         ..RebuildOptions::default()
     };
     let pool = args.scan.threads.pool()?;

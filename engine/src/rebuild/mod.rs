@@ -68,6 +68,9 @@ pub struct RebuildOptions {
     pub string_cp: StringCp,
     /// Memory-map files (default) or read them.
     pub access: Access,
+    /// Read units that are not in the page cache around it (`O_DIRECT`, `--direct-io`;
+    /// [`scan::ColdReads`]).
+    pub direct_io: bool,
     /// Refusals the user accepts knowingly (each a command-line flag).
     pub accept: Accept,
     /// Keep files of OIDs the catalog does not list as live (`--include-orphans`).
@@ -84,6 +87,7 @@ impl Default for RebuildOptions {
             chunk_mib: 16,
             string_cp: StringCp::Invalid,
             access: Access::Mmap,
+            direct_io: false,
             accept: Accept::default(),
             include_orphans: false,
             reference: None,
@@ -206,7 +210,14 @@ fn node_facts(
     };
     progress.start("scan", total, planned.len() as u64);
     let kernels: Vec<_> = planned.iter().map(|p| (&p.file, p.kernel)).collect();
-    let read = scan::ReadOptions::default();
+    let read = scan::ReadOptions {
+        cold: if opts.direct_io {
+            scan::ColdReads::Direct
+        } else {
+            scan::ColdReads::Buffered
+        },
+        ..scan::ReadOptions::default()
+    };
     let mut scanned = scan::scan_units_gathering(&kernels, &units, &read, &predicted, progress);
     progress.finish();
     if progress.cancelled() {
@@ -342,11 +353,12 @@ pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
     let bytes = scan::units_in_order(
         &files,
         &p.units,
+        &scan::ReadOptions::default(),
         || (0u64, ChunkReader::new()),
-        |(bytes, reader), i| {
-            scan::read_unit(&files, &p.units[i], reader, |_, _, data| {
+        |(bytes, reader), i, staged| {
+            scan::read_unit(&files, &p.units[i], reader, staged, |_, _, data| {
                 *bytes += data.map_or(0, |d| d.len() as u64);
-            });
+            })
         },
     )
     .into_iter()

@@ -6,8 +6,11 @@
 //! nothing is locked on the hot path and the result does not depend on the thread count, the
 //! unit size or which worker took which unit. Workers take units in file-offset order from one
 //! shared index ([`units_in_order`]), so the disk is read as one stream in order whatever the
-//! thread count, and a read-ahead thread beside them announces the next units to the kernel
-//! ([`read_ahead`]): reading and classifying overlap.
+//! thread count, and two staging threads beside them go a few units ahead: a unit that is not
+//! in the page cache is read directly into a buffer from a bounded pool (`O_DIRECT`,
+//! [`crate::seg::direct`]), which its worker then scans; one that is, is announced to the
+//! kernel. Reading and classifying overlap, and a cold scan spends no CPU filling the page
+//! cache.
 //!
 //! The same bytes give the token evidence of the files predicted to need it
 //! ([`scan_units_gathering`], [`super::evidence::predict`]): for a unit of such a file the
@@ -22,7 +25,8 @@ use super::stats::ExtentStats;
 use super::units::WorkUnit;
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::seg::file::SegmentFile;
+use crate::seg::direct::DirectBuf;
+use crate::seg::file::{Identity, SegmentFile, Source};
 use crate::seg::reader::{BufferGauge, ChunkReader, PIECE_BYTES};
 use crate::types::{BLOCKS_PER_CHUNK, BLOCK_SIZE, CHUNK_BYTES};
 use std::collections::BTreeMap;
@@ -48,6 +52,8 @@ pub struct ScanResult {
     pub short: BTreeMap<(usize, u32), u32>,
     /// Uncompressed bytes examined.
     pub bytes: u64,
+    /// Stored bytes of the units read directly, around the page cache ([`ColdReads::Direct`]).
+    pub direct_bytes: u64,
     /// Token evidence of the files predicted to need it ([`scan_units_gathering`]).
     pub gathered: Gathered,
 }
@@ -102,6 +108,7 @@ impl ScanResult {
         self.errors.extend(other.errors);
         self.short.extend(other.short);
         self.bytes += other.bytes;
+        self.direct_bytes += other.direct_bytes;
         self.gathered = std::mem::take(&mut self.gathered).merge(other.gathered);
         self
     }
@@ -115,6 +122,8 @@ pub struct ReadOptions {
     /// Drop each unit's pages from the page cache once it is scanned
     /// ([`ChunkReader::drop_behind`]).
     pub drop_behind: bool,
+    /// How units that are not in the page cache are read.
+    pub cold: ColdReads,
 }
 
 impl ReadOptions {
@@ -127,64 +136,90 @@ impl ReadOptions {
     }
 }
 
-/// How far the read-ahead thread runs ahead, in stored bytes counted from the next unit to be
-/// taken (and at least threads + [`READ_AHEAD_MIN_UNITS`] units): enough that the disk is never
-/// idle while the workers classify (at 1 GB/s, 64 ms of reading), little enough that the pages
-/// read ahead stay in the page cache until they are scanned.
-const READ_AHEAD_BYTES: u64 = 64 << 20;
+/// How the scan reads the units that are not in the page cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColdReads {
+    /// Through the page cache, announced ahead (`POSIX_FADV_WILLNEED`) by the staging threads.
+    /// The default: on the development machine's virtual disk, direct reads streamed at
+    /// 0.85–0.95 GB/s where buffered reads with the kernel's read-ahead reached 1.1–1.4 GB/s
+    /// (1.2 GB tree, 1–16 readers, 1–16 MiB reads), which cost more than the CPU they save.
+    #[default]
+    Buffered,
+    /// Around the page cache (`O_DIRECT`, `--direct-io`), by the staging threads into a bounded
+    /// pool of buffers ([`units_in_order`], [`crate::seg::direct`]): no CPU spent filling the
+    /// page cache, and the cache left to what the server keeps in it. Units in the cache, files
+    /// whose cache cannot be asked about, and file systems without `O_DIRECT` are still read
+    /// through it.
+    Direct,
+}
 
-/// The read-ahead announces at least this many units more than the pool has threads, counted
-/// from the next unit to be taken.
-const READ_AHEAD_MIN_UNITS: usize = 2;
+/// Staging threads beside the pool ([`units_in_order`]): one reads a unit while the other
+/// decides about the next, so the disk is not idle between two files.
+const STAGERS: usize = 2;
 
-/// Tells the read-ahead thread that the workers are done, however they end: after a worker's
-/// panic too, since the scope waits for its threads before passing the panic on, and a
-/// read-ahead thread parked with units left to announce would never end.
+/// The most bytes the staging buffers may hold together: each holds one unit's stored bytes
+/// (about 16 MiB with the default unit), so with two workers the pool is threads + stagers + 1 =
+/// 5 buffers (83 MiB). Units larger than this are read through the page cache.
+const STAGE_BYTES: u64 = 160 << 20;
+
+/// A unit at least this much in the page cache (in tenths of its pages) is read through it: a
+/// few missing pages cost a few faults, re-reading the unit from the disk costs all of it.
+const RESIDENT_TENTHS: usize = 9;
+
+/// Tells the staging threads that the workers are done, however they end: after a worker's
+/// panic too, since the scope waits for its threads before passing the panic on, and a staging
+/// thread waiting for a buffer would never end.
 struct WorkersDone<'a> {
     done: &'a AtomicBool,
-    waker: Option<std::thread::Thread>,
 }
 
 impl Drop for WorkersDone<'_> {
     fn drop(&mut self) {
         self.done.store(true, Ordering::Release);
-        if let Some(w) = &self.waker {
-            w.unpark();
-        }
     }
 }
 
-/// Run `work(state, i)` for every unit `i`, on every thread of the current rayon pool: each
-/// thread starts from `init()` and takes the next unit from one shared index until none is left,
-/// so units are taken in their order (file-offset order, [`super::units::for_files`]) and the
-/// disk is read as one stream in order, whatever the thread count. The threads' states are
+/// Run `work(state, i, staged)` for every unit `i`, on every thread of the current rayon pool:
+/// each thread starts from `init()` and takes the next unit from one shared index until none is
+/// left, so units are taken in their order (file-offset order, [`super::units::for_files`]) and
+/// the disk is read as one stream in order, whatever the thread count. The threads' states are
 /// returned, in no particular order, for the caller to merge.
 ///
-/// Beside the pool, one read-ahead thread ([`read_ahead`]) announces to the kernel the units just
-/// after the next one to be taken (`POSIX_FADV_WILLNEED`): the kernel reads them while the
-/// workers classify, and the page-cache work of bringing them in is done on that thread, not on
-/// a worker's. The shared index is touched once per unit (16 MiB by default), never per chunk or
-/// value; with the read-ahead thread it is all that the workers share. Where the thread cannot
-/// be started, the workers run without read-ahead.
+/// Beside the pool, [`STAGERS`] staging threads go through the units in the same order, a few
+/// units ahead of the workers (one token of a pool of threads + stagers + 1 per unit, given
+/// back when its worker is done), and for each unit:
+/// - not in the page cache, with [`ColdReads::Direct`]: read it directly into the token's
+///   buffer, which the worker gets as `staged` and serves its reads from
+///   ([`ChunkReader::stage`]), then hands back (the return value);
+/// - otherwise: announce it to the kernel (`WILLNEED`, or a StorageManager object's prefetch),
+///   so that the page-cache work of bringing it in is done on that thread, not on a worker's.
+///
+/// A worker waits for its unit's decision only. The shared index is touched once per unit
+/// (16 MiB by default), never per chunk or value; the decisions are handed over under one lock,
+/// once per unit. Where no staging thread can be started, the workers read every unit
+/// themselves.
 pub fn units_in_order<S: Send>(
     files: &[&SegmentFile],
     units: &[WorkUnit],
+    read: &ReadOptions,
     init: impl Fn() -> S + Sync,
-    work: impl Fn(&mut S, usize) + Sync,
+    work: impl Fn(&mut S, usize, Option<DirectBuf>) -> Option<DirectBuf> + Sync,
 ) -> Vec<S> {
     let next = AtomicUsize::new(0);
     let done = AtomicBool::new(false);
     let threads = rayon::current_num_threads();
+    let staging = Staging::new(files, units, read, threads + STAGERS + 1);
     std::thread::scope(|scope| {
-        let ahead = std::thread::Builder::new()
-            .name("emrebuild-read-ahead".into())
-            .spawn_scoped(scope, || read_ahead(files, units, threads, &next, &done))
-            .ok();
-        let waker = ahead.as_ref().map(|h| h.thread().clone());
-        let finished = WorkersDone {
-            done: &done,
-            waker: waker.clone(),
-        };
+        let started = (0..STAGERS)
+            .filter(|k| {
+                std::thread::Builder::new()
+                    .name(format!("emrebuild-stage-{k}"))
+                    .spawn_scoped(scope, || staging.run(&done))
+                    .is_ok()
+            })
+            .count();
+        staging.started(started);
+        let finished = WorkersDone { done: &done };
         let states = rayon::broadcast(|_| {
             let mut state = init();
             loop {
@@ -192,10 +227,15 @@ pub fn units_in_order<S: Send>(
                 if i >= units.len() {
                     break state;
                 }
-                if let Some(w) = &waker {
-                    w.unpark();
-                }
-                work(&mut state, i);
+                let token = staging.take(i);
+                let back = match token {
+                    Some(buf) if buf.holds().is_some() => work(&mut state, i, Some(buf)),
+                    other => {
+                        let none = work(&mut state, i, None);
+                        other.or(none)
+                    }
+                };
+                staging.give_back(back);
             }
         });
         drop(finished);
@@ -203,50 +243,197 @@ pub fn units_in_order<S: Send>(
     })
 }
 
-/// The read-ahead thread of [`units_in_order`]: whenever a unit is taken, announce the units
-/// not announced yet, in order, from the next one to be taken on, until those announced from it
-/// hold more than [`READ_AHEAD_BYTES`] of stored bytes (the last one crossing the mark) and
-/// number at least `threads` + [`READ_AHEAD_MIN_UNITS`]; then sleep until the next unit is taken. Units the workers took before they were announced are skipped
-/// (the worker's own reads bring them in). Ends when every unit is announced or the workers are
-/// done.
-fn read_ahead(
-    files: &[&SegmentFile],
-    units: &[WorkUnit],
-    threads: usize,
-    next: &AtomicUsize,
-    done: &AtomicBool,
-) {
-    let bytes = |u: &WorkUnit| {
-        let r = files[u.file].byte_range(u.chunks.clone());
-        r.end - r.start
-    };
-    // ends[i]: stored bytes of units 0..=i.
-    let ends: Vec<u64> = units
-        .iter()
-        .scan(0u64, |sum, u| {
-            *sum += bytes(u);
-            Some(*sum)
-        })
-        .collect();
-    let min_units = threads + READ_AHEAD_MIN_UNITS;
-    let mut reader = ChunkReader::new();
-    let mut advised = 0usize;
-    while !done.load(Ordering::Acquire) {
-        let taken = next.load(Ordering::Relaxed).min(units.len());
-        let before = taken.checked_sub(1).map_or(0, |t| ends[t]);
-        advised = advised.max(taken);
-        while advised < units.len()
-            && (advised < taken + min_units || ends[advised] - before <= READ_AHEAD_BYTES)
-        {
-            let u = &units[advised];
-            let f = files[u.file];
-            reader.will_need(f, f.byte_range(u.chunks.clone()));
-            advised += 1;
+/// The staging threads' shared state ([`units_in_order`]).
+struct Staging<'a> {
+    files: &'a [&'a SegmentFile],
+    units: &'a [WorkUnit],
+    cold: ColdReads,
+    /// Units larger than the pool's share of [`STAGE_BYTES`] are never read directly.
+    direct_max: u64,
+    gauge: Option<Arc<BufferGauge>>,
+    /// The next unit to decide about.
+    next: AtomicUsize,
+    /// The pool of tokens (buffers, allocated when first filled).
+    free_tx: crossbeam_channel::Sender<DirectBuf>,
+    free_rx: crossbeam_channel::Receiver<DirectBuf>,
+    /// Decided units not yet taken, and the staging threads still running.
+    ready: std::sync::Mutex<Ready>,
+    decided: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Ready {
+    units: std::collections::HashMap<usize, DirectBuf>,
+    running: usize,
+}
+
+impl<'a> Staging<'a> {
+    fn new(
+        files: &'a [&'a SegmentFile],
+        units: &'a [WorkUnit],
+        read: &ReadOptions,
+        tokens: usize,
+    ) -> Staging<'a> {
+        let (free_tx, free_rx) = crossbeam_channel::unbounded();
+        for _ in 0..tokens {
+            let _ = free_tx.send(DirectBuf::new());
         }
-        if advised == units.len() {
+        Staging {
+            files,
+            units,
+            cold: read.cold,
+            direct_max: STAGE_BYTES / tokens as u64,
+            gauge: read.gauge.clone(),
+            next: AtomicUsize::new(0),
+            free_tx,
+            free_rx,
+            ready: std::sync::Mutex::new(Ready::default()),
+            decided: std::sync::Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ready> {
+        self.ready.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `n` staging threads were started (before any worker waits).
+    fn started(&self, n: usize) {
+        self.lock().running += n;
+    }
+
+    /// Unit `i`'s token once a staging thread has decided about it (its buffer filled when the
+    /// unit was read directly); `None` when no staging thread runs any more.
+    fn take(&self, i: usize) -> Option<DirectBuf> {
+        let mut ready = self.lock();
+        loop {
+            if let Some(buf) = ready.units.remove(&i) {
+                return Some(buf);
+            }
+            if ready.running == 0 {
+                return None;
+            }
+            ready = self.decided.wait(ready).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// A worker is done with its unit: its token goes back to the pool (a fresh one if the
+    /// worker kept it, so the pool never shrinks).
+    fn give_back(&self, buf: Option<DirectBuf>) {
+        let mut buf = buf.unwrap_or_default();
+        buf.clear();
+        let _ = self.free_tx.send(buf);
+    }
+
+    /// A staging thread: decide about units in order, one token each, until every unit is
+    /// decided or the workers are done.
+    fn run(&self, done: &AtomicBool) {
+        struct Exit<'s, 'a>(&'s Staging<'a>);
+        impl Drop for Exit<'_, '_> {
+            fn drop(&mut self) {
+                self.0.lock().running -= 1;
+                self.0.decided.notify_all();
+            }
+        }
+        let _exit = Exit(self);
+        let mut open = StagerFile::default();
+        loop {
+            let mut buf = loop {
+                match self
+                    .free_rx
+                    .recv_timeout(std::time::Duration::from_millis(20))
+                {
+                    Ok(buf) => break buf,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        if done.load(Ordering::Acquire) {
+                            return;
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            let j = self.next.fetch_add(1, Ordering::Relaxed);
+            if j >= self.units.len() {
+                let _ = self.free_tx.send(buf);
+                return;
+            }
+            let before = buf.capacity() as u64;
+            self.decide(j, &mut buf, &mut open);
+            if let Some(g) = &self.gauge {
+                g.change(before, buf.capacity() as u64);
+            }
+            self.lock().units.insert(j, buf);
+            self.decided.notify_all();
+        }
+    }
+
+    /// Read unit `j` directly into `buf`, or announce it (see [`units_in_order`]).
+    fn decide(&self, j: usize, buf: &mut DirectBuf, open: &mut StagerFile) {
+        let u = &self.units[j];
+        let file = self.files[u.file];
+        let range = file.byte_range(u.chunks.clone());
+        if range.is_empty() {
             return;
         }
-        std::thread::park();
+        match file.source() {
+            Source::Disk(disk) => {
+                let Some(f) = open.get(file.path(), disk.identity) else {
+                    // No O_DIRECT here, or the file changed: the worker's read tells which.
+                    return;
+                };
+                let direct = self.cold == ColdReads::Direct
+                    && range.end - range.start <= self.direct_max
+                    && f.answers
+                    && crate::pagecache::resident_pages(&f.file, range.clone())
+                        .is_some_and(|(resident, pages)| resident * 10 < pages * RESIDENT_TENTHS);
+                if direct && buf.fill(&f.file, disk.identity, range.clone()).is_ok() {
+                    return;
+                }
+                crate::pagecache::will_need(&f.file, range.start, range.end - range.start);
+            }
+            Source::Ranged(source) => source.will_need(range),
+            Source::Memory(_) => {}
+        }
+    }
+}
+
+impl Drop for Staging<'_> {
+    /// The pool's buffers are freed with it: the gauge counts them out.
+    fn drop(&mut self) {
+        let Some(g) = &self.gauge else { return };
+        let ready = std::mem::take(&mut self.lock().units);
+        for buf in self.free_rx.try_iter().chain(ready.into_values()) {
+            g.change(buf.capacity() as u64, 0);
+        }
+    }
+}
+
+/// The file a staging thread has open for direct reads (and for its advice).
+#[derive(Default)]
+struct StagerFile {
+    open: Option<(Identity, Option<OpenDirect>)>,
+}
+
+struct OpenDirect {
+    file: std::fs::File,
+    /// Whether `mincore` reports this file's page cache to this process.
+    answers: bool,
+}
+
+impl StagerFile {
+    /// The planned file `path` (`identity`), opened for direct reads once per file; `None`
+    /// where that is refused.
+    fn get(&mut self, path: &std::path::Path, identity: Identity) -> Option<&OpenDirect> {
+        if !matches!(&self.open, Some((id, _)) if *id == identity) {
+            let opened = crate::seg::direct::open_direct(path, &identity)
+                .ok()
+                .and_then(|file| {
+                    let meta = file.metadata().ok()?;
+                    let answers = crate::pagecache::mincore_answers(path, &meta);
+                    Some(OpenDirect { file, answers })
+                });
+            self.open = Some((identity, opened));
+        }
+        self.open.as_ref().and_then(|(_, o)| o.as_ref())
     }
 }
 
@@ -255,20 +442,26 @@ fn read_ahead(
 /// whole, or, where the reader copies an uncompressed file's bytes
 /// ([`ChunkReader::reads_in_pieces`]), in pieces of [`PIECE_BYTES`] that are classified while
 /// cached; a chunk's pieces stop at its first error. After, the unit's map is released (and its
-/// pages dropped, if the reader was asked to).
+/// pages dropped, if the reader was asked to). A unit the staging threads read directly
+/// (`staged`, [`units_in_order`]) is served from that buffer, which is returned.
 pub fn read_unit(
     files: &[&SegmentFile],
     unit: &WorkUnit,
     reader: &mut ChunkReader,
+    staged: Option<DirectBuf>,
     mut each: impl FnMut(u32, u32, Result<&[u8], Error>),
-) {
+) -> Option<DirectBuf> {
     let file = files[unit.file];
+    if let Some(buf) = staged {
+        reader.stage(buf);
+    }
     for chunk in unit.chunks.clone() {
         read_chunk(file, chunk, reader, |first_block, data| {
             each(chunk, first_block, data)
         });
     }
     reader.finish(file, file.byte_range(unit.chunks.clone()));
+    reader.unstage()
 }
 
 /// Read chunk `chunk` of `file` with `reader`, handing its uncompressed bytes to `each` with the
@@ -331,11 +524,12 @@ pub fn scan_units_gathering(
     let states = units_in_order(
         &segment_files,
         units,
+        read,
         || (ScanResult::default(), read.reader()),
-        |(acc, reader), i| {
+        |(acc, reader), i, staged| {
             if progress.cancelled() {
                 // Ctrl-C: the remaining units are skipped; the caller discards the result.
-                return;
+                return staged;
             }
             let unit = &units[i];
             let kernel = files[unit.file].1;
@@ -348,12 +542,16 @@ pub fn scan_units_gathering(
                 .map(|what| UnitGather::new(what, unit.file));
             let mut bytes = 0u64;
             let mut errors = Vec::new();
+            if let Some(buf) = &staged {
+                acc.direct_bytes += buf.holds().map_or(0, |r| r.end - r.start);
+            }
             // Bytes of data per chunk (a chunk may come in pieces).
             let mut lens: Vec<(u32, u64)> = Vec::new();
-            read_unit(
+            let staged = read_unit(
                 &segment_files,
                 unit,
                 reader,
+                staged,
                 |chunk, first_block, data| match data {
                     Ok(data) => {
                         kernel.scan(data, first_block, stats);
@@ -390,6 +588,7 @@ pub fn scan_units_gathering(
             acc.errors.extend(errors);
             acc.bytes += bytes;
             progress.advance(bytes, 0);
+            staged
         },
     );
     let mut result = states
@@ -439,9 +638,16 @@ mod tests {
                 .build()
                 .unwrap();
             let states = pool.install(|| {
-                units_in_order(&refs, &units, Vec::new, |taken: &mut Vec<usize>, i| {
-                    taken.push(i)
-                })
+                units_in_order(
+                    &refs,
+                    &units,
+                    &ReadOptions::default(),
+                    Vec::new,
+                    |taken: &mut Vec<usize>, i, staged| {
+                        taken.push(i);
+                        staged
+                    },
+                )
             });
             assert_eq!(states.len(), threads, "one state per thread");
             for taken in &states {
@@ -455,17 +661,26 @@ mod tests {
                 "{threads} threads"
             );
         }
-        // No unit at all: the workers and the read-ahead thread end at once.
-        let none = units_in_order(&refs, &[], || 0u32, |n, _| *n += 1);
+        // No unit at all: the workers and the staging threads end at once.
+        let none = units_in_order(
+            &refs,
+            &[],
+            &ReadOptions::default(),
+            || 0u32,
+            |n, _, s| {
+                *n += 1;
+                s
+            },
+        );
         assert!(none.iter().all(|&n| n == 0));
     }
 
     #[test]
     fn a_worker_that_panics_ends_the_scan_instead_of_hanging_it() {
-        // One worker, 25 units of 4 MiB (100 MiB: more than the read-ahead's window, so its
-        // thread parks with units left to announce), and the worker panics on its first unit.
-        // The panic must come out of the scan; a read-ahead thread never told that the workers
-        // are done would keep the scope waiting for ever.
+        // One worker, 25 units of 4 MiB (more than the staging pool's tokens, so the staging
+        // threads wait for a token with units left), and the worker panics on its first unit,
+        // keeping its token. The panic must come out of the scan; a staging thread never told
+        // that the workers are done would keep the scope waiting for ever.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let bytes = crate::seg::file::FileBytes::from(vec![0u8; 25 * CHUNK_BYTES]);
@@ -483,9 +698,11 @@ mod tests {
                     units_in_order(
                         &refs,
                         &units,
+                        &ReadOptions::default(),
                         || (),
-                        |_, i| {
+                        |_, i, staged| {
                             assert_ne!(i, 0, "a worker's panic");
+                            staged
                         },
                     )
                 })
@@ -500,9 +717,9 @@ mod tests {
 
     #[test]
     fn the_read_ahead_brings_in_later_units_while_a_worker_holds_the_first() {
-        // One worker, three 4 MiB units of one file, evicted from the page cache. While the
-        // worker is still on unit 0 (reading nothing), the last page of unit 2 must arrive:
-        // only the read-ahead thread can have asked for it.
+        // One worker, three 4 MiB units of one file, evicted from the page cache, read through
+        // the page cache. While the worker is still on unit 0 (reading nothing), the last page
+        // of unit 2 must arrive: only a staging thread can have asked for it.
         let dir = tempfile::tempdir().unwrap();
         let files = files_on_disk(dir.path(), 1, 3);
         let path = files[0].path().to_path_buf();
@@ -527,8 +744,12 @@ mod tests {
             units_in_order(
                 &refs,
                 &units,
+                &ReadOptions {
+                    cold: ColdReads::Buffered,
+                    ..ReadOptions::default()
+                },
                 || None,
-                |arrived: &mut Option<bool>, i| {
+                |arrived: &mut Option<bool>, i, staged| {
                     if i == 0 {
                         let mut seen = false;
                         for _ in 0..250 {
@@ -540,6 +761,7 @@ mod tests {
                         }
                         *arrived = Some(seen);
                     }
+                    staged
                 },
             )
         });

@@ -13,12 +13,14 @@
 //! | [`dict`] | dictionary (string store) blocks (SEG §6.1) |
 //! | [`writer`] | writing compressed segment files (fixtures, tests) |
 //! | [`file`] | opening a segment file: header and pointers only; one chunk interface |
+//! | [`direct`] | a work unit's stored bytes read around the page cache (`O_DIRECT`) into one aligned buffer |
 //! | [`reader`] | a worker's reusable buffers for reading chunks: positioned reads or per-chunk maps |
 //! | [`inspect`] | a serialisable description of one file (`emrebuild inspect`) |
 
 pub mod chunk;
 pub mod datatype;
 pub mod dict;
+pub mod direct;
 pub mod file;
 pub mod header;
 pub mod inspect;

@@ -18,6 +18,7 @@
 //! the next work unit runs while this one is scanned), reads files `SEQUENTIAL`ly, and can drop
 //! the pages of a finished unit from the page cache ([`ChunkReader::drop_behind`]).
 
+use super::direct::DirectBuf;
 use super::file::{
     map, read_exact_at, Access, DiskFile, Identity, SegmentFile, Source, MAX_CHUNK_SLOT_READ,
 };
@@ -47,6 +48,8 @@ pub struct ChunkReader {
     gauge: Option<Arc<BufferGauge>>,
     counted: u64,
     drop_behind: bool,
+    /// A unit's stored bytes read directly ([`ChunkReader::stage`]), served instead of a read.
+    staged: Option<DirectBuf>,
 }
 
 struct OpenFile {
@@ -59,6 +62,7 @@ enum Loaded {
     Memory,
     Raw(usize),
     Map,
+    Staged(Range<usize>),
 }
 
 impl ChunkReader {
@@ -121,6 +125,7 @@ impl ChunkReader {
             Loaded::Memory => memory_range(file, range),
             Loaded::Raw(n) => &self.raw[..n],
             Loaded::Map => self.map.as_deref().unwrap_or(&[]),
+            Loaded::Staged(span) => self.staged.as_ref().map_or(&[], |s| s.at(span)),
         };
         Ok((bytes, &mut self.scratch))
     }
@@ -130,7 +135,19 @@ impl ChunkReader {
             Loaded::Memory => memory_range(file, range),
             Loaded::Raw(n) => &self.raw[..n],
             Loaded::Map => self.map.as_deref().unwrap_or(&[]),
+            Loaded::Staged(span) => self.staged.as_ref().map_or(&[], |s| s.at(span)),
         }
+    }
+
+    /// Serve the reads of the range `buf` holds from it (a unit read directly by the scan,
+    /// [`crate::rebuild::scan::units_in_order`]) until [`ChunkReader::unstage`].
+    pub fn stage(&mut self, buf: DirectBuf) {
+        self.staged = Some(buf);
+    }
+
+    /// Take back the buffer [`ChunkReader::stage`] gave.
+    pub fn unstage(&mut self) -> Option<DirectBuf> {
+        self.staged.take()
     }
 
     /// Read or map `range` of `file`, releasing the previous chunk's map first.
@@ -139,24 +156,31 @@ impl ChunkReader {
         let n = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
         let loaded = match file.source() {
             Source::Memory(_) => Loaded::Memory,
-            Source::Disk(disk) => {
-                let f = open_planned(&mut self.open, file.path(), disk)?;
-                let mapped = match disk.access {
-                    Access::Mmap if n > 0 => map(f, range.start, n).ok(),
-                    _ => None,
-                };
-                match mapped {
-                    Some(m) => {
-                        self.map = Some(m);
-                        Loaded::Map
-                    }
-                    None => {
-                        grow(&mut self.raw, n);
-                        read_exact_at(f, &mut self.raw[..n], range.start, file.path())?;
-                        Loaded::Raw(n)
+            Source::Disk(disk) => match self
+                .staged
+                .as_ref()
+                .and_then(|s| s.span(&disk.identity, &range))
+            {
+                Some(span) => Loaded::Staged(span),
+                None => {
+                    let f = open_planned(&mut self.open, file.path(), disk)?;
+                    let mapped = match disk.access {
+                        Access::Mmap if n > 0 => map(f, range.start, n).ok(),
+                        _ => None,
+                    };
+                    match mapped {
+                        Some(m) => {
+                            self.map = Some(m);
+                            Loaded::Map
+                        }
+                        None => {
+                            grow(&mut self.raw, n);
+                            read_exact_at(f, &mut self.raw[..n], range.start, file.path())?;
+                            Loaded::Raw(n)
+                        }
                     }
                 }
-            }
+            },
             Source::Ranged(source) => {
                 grow(&mut self.raw, n);
                 source.read_at(range.start, &mut self.raw[..n])?;
@@ -308,7 +332,7 @@ impl BufferGauge {
         self.peak_readers.load(Ordering::Relaxed)
     }
 
-    fn change(&self, from: u64, to: u64) {
+    pub(crate) fn change(&self, from: u64, to: u64) {
         let now = if to >= from {
             self.live.fetch_add(to - from, Ordering::Relaxed) + (to - from)
         } else {
