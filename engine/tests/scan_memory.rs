@@ -85,7 +85,7 @@ fn scan(
         access,
         threads,
         chunk_mib,
-        ColdReads::Buffered,
+        &ReadOptions::default(),
         between_plan_and_scan,
     )
 }
@@ -95,7 +95,7 @@ fn scan_reading(
     access: Access,
     threads: usize,
     chunk_mib: u32,
-    cold: ColdReads,
+    read: &ReadOptions,
     between_plan_and_scan: impl FnOnce() + Send,
 ) -> Scanned {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -112,8 +112,7 @@ fn scan_reading(
         let gauge = BufferGauge::new();
         let read = ReadOptions {
             gauge: Some(gauge.clone()),
-            drop_behind: false,
-            cold,
+            ..read.clone()
         };
         let largest_unit = units
             .iter()
@@ -218,41 +217,35 @@ fn units_read_directly_give_the_same_stats_within_the_bound_and_leave_the_cache_
         for access in [Access::Read, Access::Mmap] {
             for chunk_mib in [4, 16] {
                 let case = format!("{threads} threads, {access:?}, --chunk-mib {chunk_mib}");
+                let direct = ReadOptions {
+                    cold: ColdReads::Direct,
+                    ..ReadOptions::default()
+                };
                 // In the page cache (read just now: the direct pass before left it out): read
                 // through it.
                 for p in &paths {
                     std::fs::read(p).unwrap();
                 }
-                let warm = scan_reading(
-                    &dbroots,
-                    access,
-                    threads,
-                    chunk_mib,
-                    ColdReads::Direct,
-                    || {},
-                );
+                let warm = scan_reading(&dbroots, access, threads, chunk_mib, &direct, || {});
                 assert_eq!(
                     warm.direct_bytes, 0,
                     "{case}: cached units were read directly"
                 );
-                let e = emengine::pagecache::evict_from_page_cache(&paths);
-                if e.worked() != Some(true) {
-                    eprintln!("skipped: the page cache cannot be dropped or asked here ({e:?})");
+                let evict = || {
+                    let e = emengine::pagecache::evict_from_page_cache(&paths);
+                    e.worked() == Some(true)
+                };
+                if !evict() {
+                    eprintln!("skipped: the page cache cannot be dropped or asked here");
                     return;
                 }
-                let cold = scan_reading(
-                    &dbroots,
-                    access,
-                    threads,
-                    chunk_mib,
-                    ColdReads::Direct,
-                    || {},
-                );
+                let cold = scan_reading(&dbroots, access, threads, chunk_mib, &direct, || {});
                 assert!(cold.errors.is_empty(), "{case}: {:?}", cold.errors);
                 assert_eq!(cold.stats, warm.stats, "{case}");
                 assert_eq!(cold.bytes, warm.bytes, "{case}");
-                // Every unit was read directly: all the chunks' stored bytes (the files less
-                // their headers), and none of it went through the page cache.
+                // Every unit was read directly (the budget holds every token's buffer here):
+                // all the chunks' stored bytes (the files less their headers), and none of it
+                // went through the page cache.
                 assert!(
                     cold.direct_bytes > stored - FILES as u64 * 16384
                         && cold.direct_bytes <= stored,
@@ -267,16 +260,36 @@ fn units_read_directly_give_the_same_stats_within_the_bound_and_leave_the_cache_
                         p.display()
                     );
                 }
-                // The bound: the readers' buffers, and one staging buffer of the largest unit
-                // (aligned) per token: threads + 2 staging threads + 1.
-                let tokens = threads as u64 + 3;
-                let bound = threads as u64 * per_worker + tokens * (cold.largest_unit + 8192);
+                let bound = threads as u64 * per_worker + direct.stage_bytes;
                 assert!(
                     cold.peak_bytes <= bound && cold.peak_bytes >= cold.largest_unit,
                     "{case}: {} bytes held at once, bound {bound}",
                     cold.peak_bytes
                 );
                 assert_eq!(cold.live_after, 0, "{case}");
+                // A budget of two units' buffers: the rest goes through the page cache, the
+                // stats are the same, and the buffers stay within it.
+                if !evict() {
+                    return;
+                }
+                let tight = ReadOptions {
+                    stage_bytes: 2 * (cold.largest_unit + 8192),
+                    ..direct.clone()
+                };
+                let t = scan_reading(&dbroots, access, threads, chunk_mib, &tight, || {});
+                assert!(t.errors.is_empty(), "{case}: {:?}", t.errors);
+                assert_eq!(t.stats, warm.stats, "{case}, two units' budget");
+                assert!(
+                    t.direct_bytes >= t.largest_unit,
+                    "{case}: nothing read directly"
+                );
+                let bound = threads as u64 * per_worker + tight.stage_bytes;
+                assert!(
+                    t.peak_bytes <= bound,
+                    "{case}, two units' budget: {} bytes held at once, bound {bound}",
+                    t.peak_bytes
+                );
+                assert_eq!(t.live_after, 0, "{case}");
             }
         }
     }

@@ -354,6 +354,7 @@ pub fn floor_pass(opts: &RebuildOptions) -> Result<FloorResult, Error> {
         &files,
         &p.units,
         &scan::ReadOptions::default(),
+        &|| false,
         || (0u64, ChunkReader::new()),
         |(bytes, reader), i, staged| {
             scan::read_unit(&files, &p.units[i], reader, staged, |_, _, data| {

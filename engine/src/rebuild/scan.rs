@@ -6,11 +6,11 @@
 //! nothing is locked on the hot path and the result does not depend on the thread count, the
 //! unit size or which worker took which unit. Workers take units in file-offset order from one
 //! shared index ([`units_in_order`]), so the disk is read as one stream in order whatever the
-//! thread count, and two staging threads beside them go a few units ahead: a unit that is not
-//! in the page cache is read directly into a buffer from a bounded pool (`O_DIRECT`,
-//! [`crate::seg::direct`]), which its worker then scans; one that is, is announced to the
-//! kernel. Reading and classifying overlap, and a cold scan spends no CPU filling the page
-//! cache.
+//! thread count, and two staging threads beside them go ahead of the workers announcing each
+//! unit to the kernel (`WILLNEED`), or, with `--direct-io` ([`ColdReads::Direct`]), reading a
+//! unit that is not in the page cache directly into a buffer of a bounded pool (`O_DIRECT`,
+//! [`crate::seg::direct`]), which its worker then scans without the page cache. Either way
+//! reading and classifying overlap.
 //!
 //! The same bytes give the token evidence of the files predicted to need it
 //! ([`scan_units_gathering`], [`super::evidence::predict`]): for a unit of such a file the
@@ -115,7 +115,7 @@ impl ScanResult {
 }
 
 /// How the scan reads its units.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Count the bytes the workers' readers hold (tests; off in a rebuild).
     pub gauge: Option<Arc<BufferGauge>>,
@@ -124,6 +124,19 @@ pub struct ReadOptions {
     pub drop_behind: bool,
     /// How units that are not in the page cache are read.
     pub cold: ColdReads,
+    /// The most bytes the direct reads' buffers hold together ([`STAGE_BYTES`] by default).
+    pub stage_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            gauge: None,
+            drop_behind: false,
+            cold: ColdReads::default(),
+            stage_bytes: STAGE_BYTES,
+        }
+    }
 }
 
 impl ReadOptions {
@@ -157,10 +170,17 @@ pub enum ColdReads {
 /// decides about the next, so the disk is not idle between two files.
 const STAGERS: usize = 2;
 
-/// The most bytes the staging buffers may hold together: each holds one unit's stored bytes
-/// (about 16 MiB with the default unit), so with two workers the pool is threads + stagers + 1 =
-/// 5 buffers (83 MiB). Units larger than this are read through the page cache.
-const STAGE_BYTES: u64 = 160 << 20;
+/// The most bytes the staging buffers hold together by default ([`ReadOptions::stage_bytes`]):
+/// with 16 MiB units and two workers the pool has 5 tokens, all of which fit (83 MiB).
+pub const STAGE_BYTES: u64 = 160 << 20;
+
+/// How far the staging threads run ahead of the workers, in stored bytes: the pool has enough
+/// tokens for this many bytes of average units (and at least threads + 3), so that on a tree of
+/// small files the read-ahead still covers many files (at 1 GB/s, 64 ms of reading).
+const READ_AHEAD_BYTES: u64 = 64 << 20;
+
+/// At most this many tokens, whatever the unit sizes.
+const MAX_TOKENS: usize = 4096;
 
 /// A unit at least this much in the page cache (in tenths of its pages) is read through it: a
 /// few missing pages cost a few faults, re-reading the unit from the disk costs all of it.
@@ -168,7 +188,7 @@ const RESIDENT_TENTHS: usize = 9;
 
 /// Tells the staging threads that the workers are done, however they end: after a worker's
 /// panic too, since the scope waits for its threads before passing the panic on, and a staging
-/// thread waiting for a buffer would never end.
+/// thread waiting for a token would never end.
 struct WorkersDone<'a> {
     done: &'a AtomicBool,
 }
@@ -185,40 +205,44 @@ impl Drop for WorkersDone<'_> {
 /// the disk is read as one stream in order, whatever the thread count. The threads' states are
 /// returned, in no particular order, for the caller to merge.
 ///
-/// Beside the pool, [`STAGERS`] staging threads go through the units in the same order, a few
-/// units ahead of the workers (one token of a pool of threads + stagers + 1 per unit, given
-/// back when its worker is done), and for each unit:
-/// - not in the page cache, with [`ColdReads::Direct`]: read it directly into the token's
+/// Beside the pool, [`STAGERS`] staging threads go through the units in the same order, ahead
+/// of the workers by one token per unit (a pool of max(threads + 3, [`READ_AHEAD_BYTES`] of
+/// average units) tokens, each given back when its worker is done), and for each unit:
+/// - with [`ColdReads::Direct`], when the unit is less than 90 % in the page cache and the
+///   buffers' budget ([`ReadOptions::stage_bytes`]) has room: read it directly into the token's
 ///   buffer, which the worker gets as `staged` and serves its reads from
 ///   ([`ChunkReader::stage`]), then hands back (the return value);
 /// - otherwise: announce it to the kernel (`WILLNEED`, or a StorageManager object's prefetch),
 ///   so that the page-cache work of bringing it in is done on that thread, not on a worker's.
 ///
-/// A worker waits for its unit's decision only. The shared index is touched once per unit
-/// (16 MiB by default), never per chunk or value; the decisions are handed over under one lock,
-/// once per unit. Where no staging thread can be started, the workers read every unit
+/// A worker waits for its unit's decision only. Once `cancelled()` says so, the staging threads
+/// decide nothing more (the workers skip their units at once). The shared index is touched once
+/// per unit (16 MiB by default), never per chunk or value; the decisions are handed over under
+/// one lock, once per unit. Where no staging thread can be started, the workers read every unit
 /// themselves.
 pub fn units_in_order<S: Send>(
     files: &[&SegmentFile],
     units: &[WorkUnit],
     read: &ReadOptions,
+    cancelled: &(dyn Fn() -> bool + Sync),
     init: impl Fn() -> S + Sync,
     work: impl Fn(&mut S, usize, Option<DirectBuf>) -> Option<DirectBuf> + Sync,
 ) -> Vec<S> {
     let next = AtomicUsize::new(0);
     let done = AtomicBool::new(false);
     let threads = rayon::current_num_threads();
-    let staging = Staging::new(files, units, read, threads + STAGERS + 1);
+    let staging = Staging::new(files, units, read, threads);
     std::thread::scope(|scope| {
-        let started = (0..STAGERS)
-            .filter(|k| {
-                std::thread::Builder::new()
-                    .name(format!("emrebuild-stage-{k}"))
-                    .spawn_scoped(scope, || staging.run(&done))
-                    .is_ok()
-            })
-            .count();
-        staging.started(started);
+        // Counted as running before any can end (a thread may finish before the next starts).
+        staging.lock().running = STAGERS;
+        for k in 0..STAGERS {
+            let spawned = std::thread::Builder::new()
+                .name(format!("emrebuild-stage-{k}"))
+                .spawn_scoped(scope, || staging.run(&done, cancelled));
+            if spawned.is_err() {
+                staging.stopped();
+            }
+        }
         let finished = WorkersDone { done: &done };
         let states = rayon::broadcast(|_| {
             let mut state = init();
@@ -227,13 +251,16 @@ pub fn units_in_order<S: Send>(
                 if i >= units.len() {
                     break state;
                 }
-                let token = staging.take(i);
-                let back = match token {
-                    Some(buf) if buf.holds().is_some() => work(&mut state, i, Some(buf)),
-                    other => {
-                        let none = work(&mut state, i, None);
-                        other.or(none)
-                    }
+                let Some(token) = staging.take(i) else {
+                    // No staging thread runs: the worker reads the unit itself.
+                    work(&mut state, i, None);
+                    continue;
+                };
+                let back = if token.holds().is_some() {
+                    work(&mut state, i, Some(token))
+                } else {
+                    let kept = work(&mut state, i, None);
+                    Some(kept.unwrap_or(token))
                 };
                 staging.give_back(back);
             }
@@ -248,8 +275,13 @@ struct Staging<'a> {
     files: &'a [&'a SegmentFile],
     units: &'a [WorkUnit],
     cold: ColdReads,
-    /// Units larger than the pool's share of [`STAGE_BYTES`] are never read directly.
-    direct_max: u64,
+    /// The budget of the buffers' memory, and what they hold now (the sum of their
+    /// allocations, reserved before a buffer grows).
+    budget: u64,
+    held: std::sync::atomic::AtomicU64,
+    /// Whether a returned token keeps its buffer's allocation (when every token's buffer fits
+    /// the budget); otherwise it is freed, so idle tokens never hold the budget.
+    keep: bool,
     gauge: Option<Arc<BufferGauge>>,
     /// The next unit to decide about.
     next: AtomicUsize,
@@ -272,17 +304,30 @@ impl<'a> Staging<'a> {
         files: &'a [&'a SegmentFile],
         units: &'a [WorkUnit],
         read: &ReadOptions,
-        tokens: usize,
+        threads: usize,
     ) -> Staging<'a> {
+        let bytes = |u: &WorkUnit| {
+            let r = files[u.file].byte_range(u.chunks.clone());
+            r.end - r.start
+        };
+        let total: u64 = units.iter().map(bytes).sum();
+        let largest = units.iter().map(bytes).max().unwrap_or(0);
+        let average = (total / units.len().max(1) as u64).max(1);
+        let least = threads + STAGERS + 1;
+        let tokens =
+            (READ_AHEAD_BYTES.div_ceil(average) as usize).clamp(least, MAX_TOKENS.max(least));
         let (free_tx, free_rx) = crossbeam_channel::unbounded();
         for _ in 0..tokens {
             let _ = free_tx.send(DirectBuf::new());
         }
+        let per_buffer = largest + 2 * crate::seg::direct::DIRECT_ALIGN;
         Staging {
             files,
             units,
             cold: read.cold,
-            direct_max: STAGE_BYTES / tokens as u64,
+            budget: read.stage_bytes,
+            held: std::sync::atomic::AtomicU64::new(0),
+            keep: tokens as u64 * per_buffer <= read.stage_bytes,
             gauge: read.gauge.clone(),
             next: AtomicUsize::new(0),
             free_tx,
@@ -296,9 +341,10 @@ impl<'a> Staging<'a> {
         self.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `n` staging threads were started (before any worker waits).
-    fn started(&self, n: usize) {
-        self.lock().running += n;
+    /// A staging thread ended (or never started).
+    fn stopped(&self) {
+        self.lock().running -= 1;
+        self.decided.notify_all();
     }
 
     /// Unit `i`'s token once a staging thread has decided about it (its buffer filled when the
@@ -317,24 +363,64 @@ impl<'a> Staging<'a> {
     }
 
     /// A worker is done with its unit: its token goes back to the pool (a fresh one if the
-    /// worker kept it, so the pool never shrinks).
+    /// worker kept it, so the pool never shrinks), without its allocation unless the pool
+    /// keeps them ([`Staging::keep`]).
     fn give_back(&self, buf: Option<DirectBuf>) {
         let mut buf = buf.unwrap_or_default();
         buf.clear();
+        if !self.keep && buf.capacity() > 0 {
+            self.release(buf.capacity() as u64);
+            buf = DirectBuf::new();
+        }
         let _ = self.free_tx.send(buf);
+    }
+
+    /// `bytes` of buffers were freed.
+    fn release(&self, bytes: u64) {
+        self.held.fetch_sub(bytes, Ordering::Relaxed);
+        if let Some(g) = &self.gauge {
+            g.change(bytes, 0);
+        }
+    }
+
+    /// Reserve `bytes` more of the budget for a buffer to grow; `false` (nothing reserved) when
+    /// they do not fit.
+    fn reserve(&self, bytes: u64) -> bool {
+        if bytes == 0 {
+            return true;
+        }
+        let before = self.held.fetch_add(bytes, Ordering::Relaxed);
+        if before + bytes > self.budget {
+            self.held.fetch_sub(bytes, Ordering::Relaxed);
+            return false;
+        }
+        if let Some(g) = &self.gauge {
+            g.change(0, bytes);
+        }
+        true
     }
 
     /// A staging thread: decide about units in order, one token each, until every unit is
     /// decided or the workers are done.
-    fn run(&self, done: &AtomicBool) {
-        struct Exit<'s, 'a>(&'s Staging<'a>);
+    fn run(&self, done: &AtomicBool, cancelled: &(dyn Fn() -> bool + Sync)) {
+        /// Ends the thread's part however it ends: a unit taken but not decided (a panic) is
+        /// handed over undecided, so its worker reads it itself instead of waiting for ever.
+        struct Exit<'s, 'a> {
+            staging: &'s Staging<'a>,
+            deciding: Option<usize>,
+        }
         impl Drop for Exit<'_, '_> {
             fn drop(&mut self) {
-                self.0.lock().running -= 1;
-                self.0.decided.notify_all();
+                if let Some(j) = self.deciding {
+                    self.staging.lock().units.insert(j, DirectBuf::new());
+                }
+                self.staging.stopped();
             }
         }
-        let _exit = Exit(self);
+        let mut exit = Exit {
+            staging: self,
+            deciding: None,
+        };
         let mut open = StagerFile::default();
         loop {
             let mut buf = loop {
@@ -356,11 +442,11 @@ impl<'a> Staging<'a> {
                 let _ = self.free_tx.send(buf);
                 return;
             }
-            let before = buf.capacity() as u64;
-            self.decide(j, &mut buf, &mut open);
-            if let Some(g) = &self.gauge {
-                g.change(before, buf.capacity() as u64);
+            exit.deciding = Some(j);
+            if !cancelled() {
+                self.decide(j, &mut buf, &mut open);
             }
+            exit.deciding = None;
             self.lock().units.insert(j, buf);
             self.decided.notify_all();
         }
@@ -376,19 +462,24 @@ impl<'a> Staging<'a> {
         }
         match file.source() {
             Source::Disk(disk) => {
-                let Some(f) = open.get(file.path(), disk.identity) else {
-                    // No O_DIRECT here, or the file changed: the worker's read tells which.
+                let direct = self.cold == ColdReads::Direct;
+                let Some(f) = open.get(file.path(), disk.identity, direct) else {
+                    // The file changed since it was planned: the worker's read says so.
                     return;
                 };
-                let direct = self.cold == ColdReads::Direct
-                    && range.end - range.start <= self.direct_max
-                    && f.answers
-                    && crate::pagecache::resident_pages(&f.file, range.clone())
+                if let (Some(d), true) = (&f.direct, f.answers) {
+                    let cold = crate::pagecache::resident_pages(&f.plain, range.clone())
                         .is_some_and(|(resident, pages)| resident * 10 < pages * RESIDENT_TENTHS);
-                if direct && buf.fill(&f.file, disk.identity, range.clone()).is_ok() {
-                    return;
+                    let grow = (DirectBuf::capacity_for(&range) as u64)
+                        .saturating_sub(buf.capacity() as u64);
+                    if cold
+                        && self.reserve(grow)
+                        && buf.fill(d, disk.identity, range.clone()).is_ok()
+                    {
+                        return;
+                    }
                 }
-                crate::pagecache::will_need(&f.file, range.start, range.end - range.start);
+                crate::pagecache::will_need(&f.plain, range.start, range.end - range.start);
             }
             Source::Ranged(source) => source.will_need(range),
             Source::Memory(_) => {}
@@ -407,29 +498,40 @@ impl Drop for Staging<'_> {
     }
 }
 
-/// The file a staging thread has open for direct reads (and for its advice).
+/// The file a staging thread has open: read-only through the page cache (advice, `mincore`),
+/// and for direct reads where asked and allowed.
 #[derive(Default)]
 struct StagerFile {
-    open: Option<(Identity, Option<OpenDirect>)>,
+    open: Option<(Identity, Option<OpenFiles>)>,
 }
 
-struct OpenDirect {
-    file: std::fs::File,
+struct OpenFiles {
+    plain: std::fs::File,
+    /// `None` without [`ColdReads::Direct`], or where the file system refuses `O_DIRECT`.
+    direct: Option<std::fs::File>,
     /// Whether `mincore` reports this file's page cache to this process.
     answers: bool,
 }
 
 impl StagerFile {
-    /// The planned file `path` (`identity`), opened for direct reads once per file; `None`
-    /// where that is refused.
-    fn get(&mut self, path: &std::path::Path, identity: Identity) -> Option<&OpenDirect> {
+    /// The planned file `path` (`identity`), opened once per file; `None` where it cannot be
+    /// opened or is no longer the planned file.
+    fn get(
+        &mut self,
+        path: &std::path::Path,
+        identity: Identity,
+        direct: bool,
+    ) -> Option<&OpenFiles> {
         if !matches!(&self.open, Some((id, _)) if *id == identity) {
-            let opened = crate::seg::direct::open_direct(path, &identity)
+            let opened = crate::fsutil::open_read_only(path)
                 .ok()
-                .and_then(|file| {
-                    let meta = file.metadata().ok()?;
-                    let answers = crate::pagecache::mincore_answers(path, &meta);
-                    Some(OpenDirect { file, answers })
+                .filter(|(_, meta)| Identity::of(meta) == identity)
+                .map(|(plain, meta)| OpenFiles {
+                    answers: crate::pagecache::mincore_answers(path, &meta),
+                    direct: direct
+                        .then(|| crate::seg::direct::open_direct(path, &identity).ok())
+                        .flatten(),
+                    plain,
                 });
             self.open = Some((identity, opened));
         }
@@ -525,6 +627,7 @@ pub fn scan_units_gathering(
         &segment_files,
         units,
         read,
+        &|| progress.cancelled(),
         || (ScanResult::default(), read.reader()),
         |(acc, reader), i, staged| {
             if progress.cancelled() {
@@ -642,6 +745,7 @@ mod tests {
                     &refs,
                     &units,
                     &ReadOptions::default(),
+                    &|| false,
                     Vec::new,
                     |taken: &mut Vec<usize>, i, staged| {
                         taken.push(i);
@@ -666,6 +770,7 @@ mod tests {
             &refs,
             &[],
             &ReadOptions::default(),
+            &|| false,
             || 0u32,
             |n, _, s| {
                 *n += 1;
@@ -699,6 +804,7 @@ mod tests {
                         &refs,
                         &units,
                         &ReadOptions::default(),
+                        &|| false,
                         || (),
                         |_, i, staged| {
                             assert_ne!(i, 0, "a worker's panic");
@@ -713,6 +819,117 @@ mod tests {
             Ok(panicked) => assert!(panicked, "the worker's panic was lost"),
             Err(_) => panic!("the scan hung after a worker's panic"),
         }
+    }
+
+    /// An object of zeros (an uncompressed file of `chunks` chunks) whose prefetch counts its
+    /// calls and panics on the ones `panic_on` names.
+    struct Object {
+        chunks: usize,
+        asked: std::sync::atomic::AtomicUsize,
+        panic_on: fn(u64) -> bool,
+    }
+
+    impl crate::seg::file::RangeSource for Object {
+        fn len(&self) -> u64 {
+            (self.chunks * CHUNK_BYTES) as u64
+        }
+        fn read_at(&self, _offset: u64, buf: &mut [u8]) -> Result<(), Error> {
+            buf.fill(0);
+            Ok(())
+        }
+        fn will_need(&self, range: std::ops::Range<u64>) {
+            self.asked.fetch_add(1, Ordering::Relaxed);
+            assert!(!(self.panic_on)(range.start), "a staging thread's panic");
+        }
+    }
+
+    /// Scan `object`'s units (one per chunk) on `threads` workers, each unit's bytes read, in a
+    /// thread of its own with a timeout: `Err` when the scan hangs, else whether it panicked,
+    /// and the units scanned.
+    fn scan_object(
+        object: Arc<Object>,
+        threads: usize,
+        cancelled: bool,
+    ) -> Result<(bool, usize), &'static str> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let path = std::path::Path::new("FILE000.cdf");
+            let file = SegmentFile::from_source(path, object).unwrap();
+            let files = [file];
+            let refs: Vec<&SegmentFile> = files.iter().collect();
+            let units = units_of(&files);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    units_in_order(
+                        &refs,
+                        &units,
+                        &ReadOptions::default(),
+                        &|| cancelled,
+                        || (0usize, ChunkReader::new()),
+                        |(n, reader), i, staged| {
+                            *n += 1;
+                            read_unit(&refs, &units[i], reader, staged, |_, _, d| {
+                                assert!(d.is_ok());
+                            })
+                        },
+                    )
+                })
+            }));
+            let _ = tx.send(match outcome {
+                Ok(states) => (false, states.iter().map(|(n, _)| n).sum()),
+                Err(_) => (true, 0),
+            });
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .map_err(|_| "the scan hung")
+    }
+
+    #[test]
+    fn a_staging_thread_that_panics_leaves_its_unit_to_the_worker_instead_of_hanging_it() {
+        // Both staging threads panic on their first unit's prefetch; the one worker waits for
+        // that unit's decision. Without the undecided unit handed over, it would wait for ever.
+        // The panic then comes out of the scan.
+        for threads in [1, 2] {
+            let object = Arc::new(Object {
+                chunks: 25,
+                asked: AtomicUsize::new(0),
+                panic_on: |_| true,
+            });
+            let outcome = scan_object(object.clone(), threads, false);
+            assert_eq!(outcome, Ok((true, 0)), "{threads} threads");
+            assert!(object.asked.load(Ordering::Relaxed) >= 1);
+            // One staging thread panicking on one unit: the scan still ends.
+            let object = Arc::new(Object {
+                chunks: 25,
+                asked: AtomicUsize::new(0),
+                panic_on: |at| at == 7 * CHUNK_BYTES as u64,
+            });
+            assert_eq!(scan_object(object, threads, false), Ok((true, 0)));
+        }
+    }
+
+    #[test]
+    fn a_cancelled_scan_announces_nothing_more() {
+        // Ctrl-C: the staging threads hand every unit over undecided, so the workers skip their
+        // units without waiting for a read or a prefetch of each.
+        let object = Arc::new(Object {
+            chunks: 25,
+            asked: AtomicUsize::new(0),
+            panic_on: |_| false,
+        });
+        assert_eq!(scan_object(object.clone(), 2, true), Ok((false, 25)));
+        assert_eq!(object.asked.load(Ordering::Relaxed), 0);
+        let object = Arc::new(Object {
+            chunks: 25,
+            asked: AtomicUsize::new(0),
+            panic_on: |_| false,
+        });
+        assert_eq!(scan_object(object.clone(), 2, false), Ok((false, 25)));
+        assert_eq!(object.asked.load(Ordering::Relaxed), 25);
     }
 
     #[test]
@@ -748,6 +965,7 @@ mod tests {
                     cold: ColdReads::Buffered,
                     ..ReadOptions::default()
                 },
+                &|| false,
                 || None,
                 |arrived: &mut Option<bool>, i, staged| {
                     if i == 0 {

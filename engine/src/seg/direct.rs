@@ -53,6 +53,14 @@ impl DirectBuf {
         DirectBuf::default()
     }
 
+    /// The allocation a buffer needs to read `range` ([`DirectBuf::fill`]): the range widened
+    /// to the alignment, and room to align its start.
+    pub(crate) fn capacity_for(range: &Range<u64>) -> usize {
+        let first = range.start / DIRECT_ALIGN * DIRECT_ALIGN;
+        let last = range.end.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
+        usize::try_from(last - first + DIRECT_ALIGN).unwrap_or(usize::MAX)
+    }
+
     /// Bytes this buffer holds in memory (its allocation).
     pub fn capacity(&self) -> usize {
         self.bytes.len()
@@ -71,8 +79,8 @@ impl DirectBuf {
         let last = range.end.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
         let need = usize::try_from(last - first).map_err(std::io::Error::other)?;
         let want = usize::try_from(range.end - first).map_err(std::io::Error::other)?;
-        if self.bytes.len() < need + DIRECT_ALIGN as usize {
-            self.bytes = vec![0; need + DIRECT_ALIGN as usize];
+        if self.bytes.len() < DirectBuf::capacity_for(&range) {
+            self.bytes = vec![0; DirectBuf::capacity_for(&range)];
         }
         self.start = self.bytes.as_ptr().align_offset(DIRECT_ALIGN as usize);
         let buf = &mut self.bytes[self.start..self.start + need];

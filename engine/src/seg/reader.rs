@@ -13,10 +13,11 @@
 //! once per chunk at most, never per value) so that tests can check the bound.
 //!
 //! The reader keeps the file it reads open (one descriptor per reader), reopening it when a chunk
-//! of another file comes; a reopened file must be the one that was planned. It tells the kernel
-//! what it will read next ([`ChunkReader::will_need`], `POSIX_FADV_WILLNEED`: the read-ahead of
-//! the next work unit runs while this one is scanned), reads files `SEQUENTIAL`ly, and can drop
-//! the pages of a finished unit from the page cache ([`ChunkReader::drop_behind`]).
+//! of another file comes; a reopened file must be the one that was planned. It reads files
+//! `SEQUENTIAL`ly, can drop the pages of a finished unit from the page cache
+//! ([`ChunkReader::drop_behind`]), and serves a unit that the scan's staging threads read
+//! directly from their buffer ([`ChunkReader::stage`]); those threads also announce the next
+//! units to the kernel (`crate::rebuild::scan::units_in_order`).
 
 use super::direct::DirectBuf;
 use super::file::{
