@@ -527,7 +527,9 @@ impl StagerFile {
                 .ok()
                 .filter(|(_, meta)| Identity::of(meta) == identity)
                 .map(|(plain, meta)| OpenFiles {
-                    answers: crate::pagecache::mincore_answers(path, &meta),
+                    // Asked only for direct reads (one `access` call per file saved on a
+                    // tree of many small files).
+                    answers: direct && crate::pagecache::mincore_answers(path, &meta),
                     direct: direct
                         .then(|| crate::seg::direct::open_direct(path, &identity).ok())
                         .flatten(),
