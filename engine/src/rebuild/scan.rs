@@ -782,47 +782,6 @@ mod tests {
         assert!(none.iter().all(|&n| n == 0));
     }
 
-    #[test]
-    fn a_worker_that_panics_ends_the_scan_instead_of_hanging_it() {
-        // One worker, 25 units of 4 MiB (more than the staging pool's tokens, so the staging
-        // threads wait for a token with units left), and the worker panics on its first unit,
-        // keeping its token. The panic must come out of the scan; a staging thread never told
-        // that the workers are done would keep the scope waiting for ever.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let bytes = crate::seg::file::FileBytes::from(vec![0u8; 25 * CHUNK_BYTES]);
-            let file = SegmentFile::from_bytes(std::path::Path::new("FILE000.cdf"), bytes);
-            let files = [file.unwrap()];
-            let refs: Vec<&SegmentFile> = files.iter().collect();
-            let units = units_of(&files);
-            assert_eq!(units.len(), 25);
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .build()
-                .unwrap();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                pool.install(|| {
-                    units_in_order(
-                        &refs,
-                        &units,
-                        &ReadOptions::default(),
-                        &|| false,
-                        || (),
-                        |_, i, staged| {
-                            assert_ne!(i, 0, "a worker's panic");
-                            staged
-                        },
-                    )
-                })
-            }));
-            let _ = tx.send(outcome.is_err());
-        });
-        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
-            Ok(panicked) => assert!(panicked, "the worker's panic was lost"),
-            Err(_) => panic!("the scan hung after a worker's panic"),
-        }
-    }
-
     /// An object of zeros (an uncompressed file of `chunks` chunks) whose prefetch counts its
     /// calls and panics on the ones `panic_on` names.
     struct Object {
@@ -845,13 +804,14 @@ mod tests {
         }
     }
 
-    /// Scan `object`'s units (one per chunk) on `threads` workers, each unit's bytes read, in a
-    /// thread of its own with a timeout: `Err` when the scan hangs, else whether it panicked,
-    /// and the units scanned.
+    /// Scan `object`'s units (one per chunk) on `threads` workers, each unit's bytes read (a
+    /// worker panics on unit `worker_panics`, if any), in a thread of its own with a timeout:
+    /// `Err` when the scan hangs, else whether it panicked, and the units scanned.
     fn scan_object(
         object: Arc<Object>,
         threads: usize,
         cancelled: bool,
+        worker_panics: Option<usize>,
     ) -> Result<(bool, usize), &'static str> {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -873,6 +833,7 @@ mod tests {
                         &|| cancelled,
                         || (0usize, ChunkReader::new()),
                         |(n, reader), i, staged| {
+                            assert_ne!(Some(i), worker_panics, "a worker's panic");
                             *n += 1;
                             read_unit(&refs, &units[i], reader, staged, |_, _, d| {
                                 assert!(d.is_ok());
@@ -891,6 +852,20 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_that_panics_ends_the_scan_instead_of_hanging_it() {
+        // One worker, 25 units of 4 MiB (more than the staging pool's tokens, so the staging
+        // threads wait for a token with units left), and the worker panics on its first unit,
+        // keeping its token. The panic must come out of the scan; a staging thread never told
+        // that the workers are done would keep the scope waiting for ever.
+        let object = Arc::new(Object {
+            chunks: 25,
+            asked: AtomicUsize::new(0),
+            panic_on: |_| false,
+        });
+        assert_eq!(scan_object(object, 1, false, Some(0)), Ok((true, 0)));
+    }
+
+    #[test]
     fn a_staging_thread_that_panics_leaves_its_unit_to_the_worker_instead_of_hanging_it() {
         // Both staging threads panic on their first unit's prefetch; the one worker waits for
         // that unit's decision. Without the undecided unit handed over, it would wait for ever.
@@ -901,7 +876,7 @@ mod tests {
                 asked: AtomicUsize::new(0),
                 panic_on: |_| true,
             });
-            let outcome = scan_object(object.clone(), threads, false);
+            let outcome = scan_object(object.clone(), threads, false, None);
             assert_eq!(outcome, Ok((true, 0)), "{threads} threads");
             assert!(object.asked.load(Ordering::Relaxed) >= 1);
             // One staging thread panicking on one unit: the scan still ends.
@@ -910,7 +885,7 @@ mod tests {
                 asked: AtomicUsize::new(0),
                 panic_on: |at| at == 7 * CHUNK_BYTES as u64,
             });
-            assert_eq!(scan_object(object, threads, false), Ok((true, 0)));
+            assert_eq!(scan_object(object, threads, false, None), Ok((true, 0)));
         }
     }
 
@@ -923,14 +898,14 @@ mod tests {
             asked: AtomicUsize::new(0),
             panic_on: |_| false,
         });
-        assert_eq!(scan_object(object.clone(), 2, true), Ok((false, 25)));
+        assert_eq!(scan_object(object.clone(), 2, true, None), Ok((false, 25)));
         assert_eq!(object.asked.load(Ordering::Relaxed), 0);
         let object = Arc::new(Object {
             chunks: 25,
             asked: AtomicUsize::new(0),
             panic_on: |_| false,
         });
-        assert_eq!(scan_object(object.clone(), 2, false), Ok((false, 25)));
+        assert_eq!(scan_object(object.clone(), 2, false, None), Ok((false, 25)));
         assert_eq!(object.asked.load(Ordering::Relaxed), 25);
     }
 

@@ -192,26 +192,6 @@ impl ChunkReader {
         Ok(loaded)
     }
 
-    /// `range` of `file` will be read soon: ask the kernel (or the object prefetch) to bring it
-    /// in now. A hint: failures change nothing but the speed.
-    pub fn will_need(&mut self, file: &SegmentFile, range: Range<u64>) {
-        if range.is_empty() {
-            return;
-        }
-        match file.source() {
-            Source::Memory(_) => {}
-            Source::Disk(disk) => {
-                // The file stays open for the next advice (the scan's read-ahead advises one
-                // file's units one after another); one that changed since it was planned is
-                // not advised.
-                if let Ok(f) = open_planned(&mut self.open, file.path(), disk) {
-                    crate::pagecache::will_need(f, range.start, range.end - range.start);
-                }
-            }
-            Source::Ranged(source) => source.will_need(range),
-        }
-    }
-
     /// `range` of `file` has been scanned: its map is released and, with
     /// [`ChunkReader::drop_behind`], its pages leave the page cache.
     pub fn finish(&mut self, file: &SegmentFile, range: Range<u64>) {
