@@ -4,6 +4,12 @@
 //! on one 4 MiB chunk of two shapes: `dense` (values, 2 % NULL, the last tenth EMPTY, as a
 //! cpimport load leaves a chunk) and `sparse` (nine blocks in ten all EMPTY, the rest dense: the
 //! tail of an extent).
+//!
+//! `kernel_memory` runs the kernels on 128 MiB of dense chunks, more than the last-level cache
+//! holds, so every value comes from memory as in a rebuild (a scan's bytes are in the page cache,
+//! not in the CPU's caches), against the floor of reading the same bytes (every 8-byte word
+//! XORed). A kernel can be fast on cached data and slow here: LLVM's vectorising across stripes
+//! with gathers was (see `kernel.rs`).
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use emengine::rebuild::kernel::{kernel_for, Kernel};
@@ -91,5 +97,57 @@ fn kernels(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernels);
+/// Bytes of the out-of-cache runs: four times a 32 MiB last-level cache.
+const MEMORY_BYTES: usize = 128 << 20;
+
+/// Every 8-byte word of `data` XORed: the floor of reading it from memory.
+fn read_words(data: &[u8]) -> u64 {
+    data.chunks_exact(8).fold(0u64, |a, w| {
+        a ^ u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))
+    })
+}
+
+fn kernels_from_memory(c: &mut Criterion) {
+    use ColDataType::*;
+    let cases = [
+        ("int8", TinyInt, 1u16),
+        ("int16", SmallInt, 2),
+        ("int32", Int, 4),
+        ("int64", BigInt, 8),
+    ];
+    let mut g = c.benchmark_group("kernel_memory");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(MEMORY_BYTES as u64));
+    let mut floor_done = false;
+    for (name, data_type, width) in cases {
+        let (kernel, _) = kernel_for(
+            ObjectKind::Column { data_type, width },
+            false,
+            StringCp::Invalid,
+        );
+        let m = markers(data_type, width);
+        let w = usize::from(width);
+        let data: Vec<u8> = (0..MEMORY_BYTES / CHUNK_BYTES)
+            .flat_map(|i| chunk(w, m.empty, m.null, false, 7 + i as u64))
+            .collect();
+        g.bench_with_input(BenchmarkId::new("kernel/dense", name), &data, |b, d| {
+            b.iter(|| {
+                let mut s = ExtentStats::default();
+                for c in d.chunks(CHUNK_BYTES) {
+                    kernel.scan(black_box(c), 0, &mut s);
+                }
+                s
+            })
+        });
+        if !floor_done {
+            g.bench_with_input(BenchmarkId::new("read_words", "any"), &data, |b, d| {
+                b.iter(|| read_words(black_box(d)))
+            });
+            floor_done = true;
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kernels, kernels_from_memory);
 criterion_main!(benches);
