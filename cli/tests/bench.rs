@@ -138,6 +138,24 @@ fn bench_reports_warm_cold_floors_stages_and_memory() {
     }
     assert!(cold["rebuild"]["seconds"].as_f64().unwrap() > 0.0);
     assert!(cold["ratio"].as_f64().unwrap() > 0.0);
+    // The CPU bound: the cold rebuilds' least CPU time over the machine's cores, which no
+    // schedule beats, so it is never above the wall time of the fastest cold rebuild, and
+    // its ratio is never above the ratio.
+    let cores = f["machine"]["cores"].as_f64().unwrap();
+    let cpu = cold["rebuild_cpu_seconds"].as_f64().unwrap();
+    let bound = cold["cpu_bound_seconds"].as_f64().unwrap();
+    assert!(cpu > 0.0);
+    assert!((bound - cpu / cores).abs() < 1e-9, "{bound} vs {cpu} / {cores}");
+    let slack = 0.02; // the wall clock and the CPU clocks are read at slightly different times
+    assert!(
+        bound <= cold["rebuild"]["seconds"].as_f64().unwrap() + slack,
+        "{cold}"
+    );
+    assert!(
+        cold["cpu_bound_ratio"].as_f64().unwrap()
+            <= cold["ratio"].as_f64().unwrap() * (1.0 + slack) + slack,
+        "{cold}"
+    );
 }
 
 #[test]
