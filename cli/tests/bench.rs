@@ -145,7 +145,10 @@ fn bench_reports_warm_cold_floors_stages_and_memory() {
     let cpu = cold["rebuild_cpu_seconds"].as_f64().unwrap();
     let bound = cold["cpu_bound_seconds"].as_f64().unwrap();
     assert!(cpu > 0.0);
-    assert!((bound - cpu / cores).abs() < 1e-9, "{bound} vs {cpu} / {cores}");
+    assert!(
+        (bound - cpu / cores).abs() < 1e-9,
+        "{bound} vs {cpu} / {cores}"
+    );
     let slack = 0.02; // the wall clock and the CPU clocks are read at slightly different times
     assert!(
         bound <= cold["rebuild"]["seconds"].as_f64().unwrap() + slack,
