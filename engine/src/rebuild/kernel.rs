@@ -14,8 +14,7 @@
 //!    reduces at once — EMPTY and NULL counts and the min/max of the values' order keys — into
 //!    per-lane accumulators of the value's own width (256 × 8-bit, 32 × 16-bit, 16 × 32-bit or
 //!    16 × 64-bit lanes: 256, 64, 64 and 128-byte stripes, the widths `benches/kernel.rs` found
-//!    fastest; with 64-byte stripes of 64-bit lanes LLVM vectorised across stripes with gathers),
-//!    which the compiler turns into a few vector instructions per step; the AVX-512, AVX2,
+//!    fastest), which the compiler turns into a few vector instructions per step; the AVX-512, AVX2,
 //!    SSE4.1 or NEON build is chosen at run time (`multiversion`). A block holds at least
 //!    8192 / 256 = 32 stripes and at most 128, so a lane counts at most 128 per block and cannot
 //!    overflow even 8 bits; the lane counts are summed after each block. 16-byte decimals skip
@@ -23,6 +22,14 @@
 //!
 //! [`Kernel::scan_plain`] is the obvious one-value-at-a-time loop the kernels are tested and
 //! benchmarked against.
+//!
+//! The AVX-512 build of the 64-bit kernel still vectorises *across* stripes, loading lanes with
+//! `vpgatherdq` (seen in `perf annotate` of a rebuild; with 64-byte stripes the other builds
+//! did too). Keeping the loop vectoriser off the stripe loop (an empty `asm!` in it) removed every
+//! gather and changed neither the cached (`kernel`) nor the out-of-cache (`kernel_memory`)
+//! throughput of `benches/kernel.rs`, so the gathers are not what limits it and the loop is left
+//! to the compiler. Out of cache the kernels run at 0.5–0.9 × a plain read of the same bytes
+//! (`kernel_memory`: int8 the slowest, compute-bound; the others near memory speed).
 
 use super::kind::{ObjectKind, StringCp};
 use super::stats::{Domain, ExtentStats};
