@@ -295,6 +295,27 @@ mod tests {
         }
     }
 
+    /// A last string that starts inside the header is refused, one that starts right after it
+    /// is not: the full block of one 8176-byte string (header of 16 bytes: free, next, offset[0],
+    /// offset[1], end marker) has offset[1] = 16; 15 would overlap the end marker.
+    #[test]
+    fn a_last_string_starting_inside_the_header_is_refused() {
+        let mut b = DictBlockBuilder::new();
+        assert_eq!(b.try_push(&[b'x'; 8176]), Some(1));
+        let mut block = b.finish();
+        assert_eq!(&block[12..16], &[16, 0, 0xff, 0xff]);
+        assert_eq!(string_count_of_valid(&block), Some(1));
+        assert_eq!(DictBlock::string_count(&block), Ok(1));
+        block[12] = 15;
+        assert_eq!(string_count_of_valid(&block), None);
+        let (counted, parsed) = (DictBlock::string_count(&block), DictBlock::parse(&block));
+        assert!(counted.is_err(), "{counted:?}");
+        assert_eq!(
+            counted.unwrap_err().to_string(),
+            parsed.unwrap_err().to_string()
+        );
+    }
+
     #[test]
     fn empty_block_golden_bytes() {
         let b = empty_dict_block();
